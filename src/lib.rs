@@ -1,0 +1,12 @@
+//! linux-clone: Linux clone(2), unshare(2), setns(2) and their neighbours for Node.js.
+#![deny(clippy::unwrap_used)]
+// The napi exports are compiled out of unit-test builds, which leaves their helpers unused there.
+#![cfg_attr(test, allow(dead_code))]
+
+mod args;
+mod errors;
+mod flags;
+mod mounts;
+mod namespaces;
+mod net;
+mod process;

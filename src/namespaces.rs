@@ -1,0 +1,363 @@
+//! unshare(2), setns(2) and the nsfs ioctls, with the checks Node's threads make necessary.
+//!
+//! Node.js is always multithreaded (V8 platform threads, libuv's threadpool, Workers), and the
+//! kernel keeps namespaces per thread. These calls therefore change the calling thread only.
+//! Some changes would leave that thread unable to create threads, which Node needs at unknown
+//! later moments; those are refused here before the syscall, with an error that says why.
+
+use std::os::fd::RawFd;
+
+use napi::{Env, Unknown};
+use napi_derive::napi;
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+
+use crate::args;
+use crate::errors::{to_js, Failure, Outcome};
+use crate::flags::*;
+
+/// Hint for the cases that need a single-threaded process.
+const NEW_PROCESS: &str = "do it in a new process instead (for example child_process.spawn('unshare', [...]) or 'nsenter')";
+
+nix::ioctl_none_bad!(ns_get_userns, NS_GET_USERNS);
+nix::ioctl_none_bad!(ns_get_parent, NS_GET_PARENT);
+nix::ioctl_none_bad!(ns_get_nstype, NS_GET_NSTYPE);
+nix::ioctl_read_bad!(ns_get_owner_uid, NS_GET_OWNER_UID, libc::uid_t);
+
+/// Moves the calling thread into new namespaces, or stops sharing attributes with the other
+/// threads: unshare(2).
+///
+/// `flags` is a bitwise OR of NEWNS, NEWUTS, NEWIPC, NEWNET, NEWCGROUP, FS, SYSVSEM (and the
+/// kernel's other unshare flags); any integer in [-2^31, 2^32) is read as an unsigned 32-bit
+/// value, so `NEWNET | IO` (negative in JavaScript) is fine.
+///
+/// Only the calling thread changes. On the main thread that covers synchronous work
+/// (`fs.*Sync`, `net` servers and sockets created afterwards, `os.hostname()`,
+/// `child_process`); work that libuv runs on its threadpool (async `fs`, `dns.lookup`,
+/// `crypto.pbkdf2`) and other Workers keep the old namespaces. In a Worker, only that Worker
+/// changes. `/proc/thread-self/ns/*` shows the calling thread's namespaces.
+///
+/// Refused with code `ERR_UNSAFE_WITH_THREADS`, because they would break Node: NEWPID and
+/// NEWTIME (the thread could no longer create threads, and the next threadpool or Worker start
+/// aborts the process) and FILES (the threadpool could not use fds opened afterwards).
+/// NEWUSER fails with EINVAL: the kernel lets only a single-threaded process enter a user
+/// namespace.
+#[napi(ts_args_type = "flags: number")]
+pub fn unshare(env: Env, flags: Unknown) -> napi::Result<()> {
+    to_js(&env, args::flags(&flags, "flags").and_then(unshare_flags))
+}
+
+/// Moves the calling thread into the namespace behind `fd`: setns(2).
+///
+/// `fd` is a file descriptor (or a `FileHandle` from `node:fs/promises`) of a namespace
+/// (`/proc/PID/ns/*`, a bind mount of one) or a pidfd (`pidfdOpen()`, Linux 5.8+).
+/// `nstype` defaults to 0 (any type); for a namespace fd it may name the expected type, for a
+/// pidfd it must be a mask of the NEW* flags to enter, all at once.
+///
+/// Like `unshare()`, this changes the calling thread only. Entering a pid namespace is refused
+/// (`ERR_UNSAFE_WITH_THREADS`: the thread could no longer create threads). Entering a user
+/// namespace fails with EINVAL (a multithreaded process cannot), and so does entering a mount
+/// namespace while the thread shares its root and cwd with other threads: call `unshare(FS)`
+/// first.
+#[napi(ts_args_type = "fd: number | { readonly fd: number }, nstype?: number")]
+pub fn setns(env: Env, fd: Unknown, nstype: Option<Unknown>) -> napi::Result<()> {
+    let outcome = args::fd(&fd, "fd")
+        .and_then(|fd| Ok((fd, args::opt_flags(nstype.as_ref(), "nstype", 0)?)))
+        .and_then(|(fd, nstype)| setns_fd(fd, nstype));
+    to_js(&env, outcome)
+}
+
+/// Asks the namespace behind `fd` about itself: ioctl(2) with one of NS_GET_USERNS,
+/// NS_GET_PARENT (both return a new fd, close it with `fs.closeSync`), NS_GET_NSTYPE (returns
+/// the NEW* flag of its type) or NS_GET_OWNER_UID (returns the uid that created a user
+/// namespace).
+#[napi(ts_args_type = "fd: number | { readonly fd: number }, request: number")]
+pub fn ns_ioctl(env: Env, fd: Unknown, request: Unknown) -> napi::Result<u32> {
+    let outcome = args::fd(&fd, "fd").and_then(|fd| {
+        let request = args::flags(&request, "request")?;
+        ns_query(fd, request)
+    });
+    to_js(&env, outcome)
+}
+
+fn unshare_flags(flags: u32) -> Outcome<()> {
+    let call = format!("unshare({})", unshare_flag_names(flags));
+    if let Some(why) = unshare_refusal(flags) {
+        return Err(Failure::Refused {
+            syscall: "unshare",
+            call,
+            why,
+        });
+    }
+    nix::sched::unshare(CloneFlags::from_bits_retain(flags as i32))
+        .map_err(|e| Failure::sys(e, "unshare", call, unshare_cause(flags, e)))
+}
+
+/// Why `flags` would break Node if taken outside a child of its own, if it would.
+pub fn unshare_refusal(flags: u32) -> Option<String> {
+    if flags & NEWPID != 0 {
+        return Some(format!(
+            "after unshare(NEWPID) this thread can no longer create threads, and the next start of \
+             libuv's threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
+        ));
+    }
+    if flags & NEWTIME != 0 {
+        return Some(format!(
+            "after unshare(NEWTIME) this thread can no longer create threads, and the next start \
+             of libuv's threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
+        ));
+    }
+    if flags & FILES != 0 {
+        return Some(
+            "after unshare(FILES) this thread has a file descriptor table of its own: fds it \
+             opens afterwards do not exist for libuv's threadpool (async fs would fail with \
+             EBADF), and fds the threadpool opens do not exist here"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The likely cause of unshare's `errno`, in words.
+pub fn unshare_cause(flags: u32, errno: Errno) -> Option<String> {
+    match errno {
+        Errno::EINVAL if flags & !UNSHARE_ACCEPTS != 0 => Some(format!(
+            "unshare(2) does not accept {} (clone(2) flags or unknown bits)",
+            unshare_flag_names(flags & !UNSHARE_ACCEPTS)
+        )),
+        Errno::EINVAL if flags & NEWUSER != 0 => Some(format!(
+            "Node.js is multithreaded, and a user namespace can only be entered by a \
+             single-threaded process; {NEW_PROCESS}"
+        )),
+        Errno::EINVAL if flags & (THREAD | SIGHAND | VM) != 0 => Some(format!(
+            "Node.js is multithreaded, and only a single-threaded process can stop sharing its \
+             address space, signal handlers or thread group ({})",
+            unshare_flag_names(flags & (THREAD | SIGHAND | VM))
+        )),
+        Errno::EPERM => {
+            let new = flags & NAMESPACES;
+            (new != 0).then(|| {
+                format!(
+                    "creating namespaces ({}) needs CAP_SYS_ADMIN: run as root, or in a process \
+                     that owns a user namespace (which in Node.js means a new process)",
+                    unshare_flag_names(new)
+                )
+            })
+        }
+        Errno::ENOSPC | Errno::EUSERS => Some(
+            "a namespace limit is reached: see /proc/sys/user/max_*_namespaces (a nesting depth \
+             of 32 is the kernel's maximum for pid and user namespaces)"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// What an fd passed to setns refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A namespace file of this type (a NEW* flag).
+    Namespace(u32),
+    Pidfd,
+    /// Not an open fd.
+    Closed,
+    /// Something else: a regular file, a socket, ...
+    Other,
+}
+
+fn target_of(fd: RawFd) -> Target {
+    if fd < 0 {
+        return Target::Closed;
+    }
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd; a wrong fd is an error.
+    match unsafe { ns_get_nstype(fd) } {
+        Ok(t) => Target::Namespace(t as u32),
+        Err(Errno::EBADF) => Target::Closed,
+        Err(_) => match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+            Ok(link) if link.to_string_lossy().contains("pidfd") => Target::Pidfd,
+            Ok(_) => Target::Other,
+            Err(_) => Target::Closed,
+        },
+    }
+}
+
+/// The namespace types setns(fd, nstype) would enter.
+fn entered(target: Target, nstype: u32) -> u32 {
+    match target {
+        Target::Namespace(t) if nstype == 0 || nstype == t => t,
+        Target::Pidfd => nstype,
+        _ => 0,
+    }
+}
+
+fn setns_fd(fd: RawFd, nstype: u32) -> Outcome<()> {
+    let call = format!("setns({fd}, {})", unshare_flag_names(nstype));
+    let target = target_of(fd);
+    let entering = entered(target, nstype);
+    if entering & NEWPID != 0 {
+        return Err(Failure::Refused {
+            syscall: "setns",
+            call,
+            why: format!(
+                "after entering a pid namespace this thread can no longer create threads, and the \
+                 next start of libuv's threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
+            ),
+        });
+    }
+    // libc rather than nix: nix wants a BorrowedFd, which must not be made from an fd the
+    // caller may have closed or never opened; the kernel checks raw fds itself.
+    // SAFETY: setns only reads its arguments.
+    let rc = unsafe { libc::setns(fd, nstype as libc::c_int) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let errno = Errno::last();
+    Err(Failure::sys(
+        errno,
+        "setns",
+        call,
+        setns_cause(fd, nstype, target, errno),
+    ))
+}
+
+/// The likely cause of setns's `errno`, in words.
+pub fn setns_cause(fd: RawFd, nstype: u32, target: Target, errno: Errno) -> Option<String> {
+    let entering = entered(target, nstype);
+    let cause = match (errno, target) {
+        (Errno::EBADF, _) => format!("{fd} is not an open file descriptor"),
+        (Errno::EINVAL, Target::Other | Target::Closed) => format!(
+            "fd {fd} refers to neither a namespace nor a pidfd (open /proc/PID/ns/TYPE, or use \
+             pidfdOpen(pid))"
+        ),
+        (Errno::EINVAL, Target::Namespace(t)) if nstype != 0 && nstype != t => format!(
+            "fd {fd} refers to a {} namespace, but nstype asks for {}",
+            ns_type_name(t),
+            unshare_flag_names(nstype)
+        ),
+        (Errno::EINVAL, Target::Pidfd) if nstype == 0 => format!(
+            "fd {fd} is a pidfd: nstype must name the namespaces to enter (a mask of NEW* flags)"
+        ),
+        (Errno::EINVAL, Target::Pidfd) if nstype & !NAMESPACES != 0 => format!(
+            "nstype holds {}, which are not namespace types",
+            unshare_flag_names(nstype & !NAMESPACES)
+        ),
+        (Errno::EINVAL, _) if entering & NEWUSER != 0 => format!(
+            "Node.js is multithreaded, and a user namespace can only be entered by a \
+             single-threaded process; {NEW_PROCESS}"
+        ),
+        (Errno::EINVAL, _) if entering & NEWNS != 0 => {
+            "this thread shares its filesystem attributes \
+             (root, cwd, umask) with Node's other threads, and the kernel lets only a thread \
+             with its own enter a mount namespace: call unshare(FS) first (the threadpool then \
+             keeps the old root and cwd)"
+                .into()
+        }
+        (Errno::EUSERS, _) if entering & NEWTIME != 0 => format!(
+            "Node.js is multithreaded, and a time namespace can only be entered by a \
+             single-threaded process; {NEW_PROCESS}"
+        ),
+        (Errno::EPERM, _) => "entering a namespace needs CAP_SYS_ADMIN both in the caller's user \
+             namespace and in the user namespace that owns the target"
+            .into(),
+        (Errno::ESRCH, Target::Pidfd) => format!("the process behind pidfd {fd} has exited"),
+        _ => return None,
+    };
+    Some(cause)
+}
+
+fn ns_query(fd: RawFd, request: u32) -> Outcome<u32> {
+    let name = match request {
+        NS_GET_USERNS => "NS_GET_USERNS",
+        NS_GET_PARENT => "NS_GET_PARENT",
+        NS_GET_NSTYPE => "NS_GET_NSTYPE",
+        NS_GET_OWNER_UID => "NS_GET_OWNER_UID",
+        _ => {
+            return Err(Failure::ArgRange(format!(
+                "The value of \"request\" is out of range. It must be one of NS_GET_USERNS, \
+                 NS_GET_PARENT, NS_GET_NSTYPE or NS_GET_OWNER_UID. Received {request}"
+            )))
+        }
+    };
+    let call = format!("ioctl({fd}, {name})");
+    // SAFETY: each request only reads the fd; NS_GET_OWNER_UID writes one uid_t into `uid`.
+    let result = unsafe {
+        match request {
+            NS_GET_USERNS => ns_get_userns(fd),
+            NS_GET_PARENT => ns_get_parent(fd),
+            NS_GET_NSTYPE => ns_get_nstype(fd),
+            _ => {
+                let mut uid: libc::uid_t = 0;
+                ns_get_owner_uid(fd, &mut uid).map(|_| uid as i32)
+            }
+        }
+    };
+    result.map(|v| v as u32).map_err(|errno| {
+        let cause = match errno {
+            Errno::EBADF => Some(format!("{fd} is not an open file descriptor")),
+            Errno::ENOTTY => Some(format!("fd {fd} does not refer to a namespace")),
+            Errno::EINVAL if request == NS_GET_PARENT => {
+                Some("only pid and user namespaces have a parent".into())
+            }
+            Errno::EINVAL if request == NS_GET_OWNER_UID => {
+                Some("only a user namespace has an owner uid".into())
+            }
+            Errno::EPERM => Some(
+                "the namespace asked for lies outside the caller's namespace (at or above its \
+                 root)"
+                    .into(),
+            ),
+            _ => None,
+        };
+        Failure::sys(errno, "ioctl", call, cause)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_breaks_threads() {
+        assert!(unshare_refusal(NEWPID).is_some_and(|m| m.contains("NEWPID")));
+        assert!(unshare_refusal(NEWTIME | NEWNET).is_some_and(|m| m.contains("NEWTIME")));
+        assert!(unshare_refusal(FILES).is_some_and(|m| m.contains("EBADF")));
+        assert_eq!(
+            unshare_refusal(NEWNET | NEWUTS | NEWNS | FS | SYSVSEM),
+            None
+        );
+    }
+
+    #[test]
+    fn explains_einval() {
+        let io = unshare_cause(IO | NEWUTS, Errno::EINVAL).unwrap_or_default();
+        assert!(io.contains("does not accept IO"), "{io}");
+        let user = unshare_cause(NEWUSER, Errno::EINVAL).unwrap_or_default();
+        assert!(
+            user.contains("multithreaded") && user.contains("user namespace"),
+            "{user}"
+        );
+        assert_eq!(unshare_cause(NEWNET, Errno::EINVAL), None);
+    }
+
+    #[test]
+    fn explains_eperm_with_the_capability() {
+        let m = unshare_cause(NEWNET, Errno::EPERM).unwrap_or_default();
+        assert!(m.contains("CAP_SYS_ADMIN") && m.contains("NEWNET"), "{m}");
+        assert_eq!(unshare_cause(FS, Errno::EPERM), None);
+    }
+
+    #[test]
+    fn setns_causes() {
+        let m =
+            setns_cause(3, NEWUTS, Target::Namespace(NEWNET), Errno::EINVAL).unwrap_or_default();
+        assert!(m.contains("net namespace") && m.contains("NEWUTS"), "{m}");
+        let m = setns_cause(3, 0, Target::Other, Errno::EINVAL).unwrap_or_default();
+        assert!(m.contains("neither a namespace nor a pidfd"), "{m}");
+        let m = setns_cause(3, 0, Target::Namespace(NEWNS), Errno::EINVAL).unwrap_or_default();
+        assert!(m.contains("unshare(FS)"), "{m}");
+        let m = setns_cause(3, NEWNET | NEWUSER, Target::Pidfd, Errno::EINVAL).unwrap_or_default();
+        assert!(m.contains("user namespace"), "{m}");
+        let m = setns_cause(-1, 0, Target::Closed, Errno::EBADF).unwrap_or_default();
+        assert!(m.contains("not an open file descriptor"), "{m}");
+    }
+}

@@ -1,0 +1,172 @@
+//! Process-level neighbours: kcmp(2) and pidfd_open(2). nix wraps neither, so both go through
+//! libc's syscall().
+
+use napi::bindgen_prelude::{JsObjectValue, Object, ValueType};
+use napi::{Env, Unknown};
+use napi_derive::napi;
+use nix::errno::Errno;
+
+use crate::args;
+use crate::errors::{to_js, Failure, Outcome};
+use crate::flags::KCMP_EPOLL_TFD;
+
+const PID_MAX: i64 = i32::MAX as i64;
+/// kcmp's idx arguments are unsigned longs; JS numbers are exact up to 2^53 - 1.
+const IDX_MAX: i64 = (1 << 53) - 1;
+
+/// For `kcmp(..., KCMP_EPOLL_TFD, fd, slot)`: the file `tfd` at offset `toff` registered in the
+/// epoll instance `efd` of pid2.
+// Declared for the TypeScript types; kcmp reads it field by field to report each one's errors.
+#[allow(dead_code)]
+#[napi(object)]
+pub struct KcmpEpollSlot {
+    pub efd: u32,
+    pub tfd: u32,
+    pub toff: u32,
+}
+
+/// Compares a kernel resource of two processes: kcmp(2). Returns 0 (the same), 1 or 2 (an
+/// order, as pid1's is less or greater than pid2's) or 3 (different, unordered).
+///
+/// `type` is one of the KCMP_* constants. For KCMP_FILE, `idx1` and `idx2` are fds of pid1 and
+/// pid2; for KCMP_EPOLL_TFD, `idx1` is an fd of pid1 and `idx2` a KcmpEpollSlot of pid2.
+/// Needs ptrace read access to both processes (the same user, or CAP_SYS_PTRACE).
+#[napi(
+    ts_args_type = "pid1: number, pid2: number, type: number, idx1?: number, idx2?: number | KcmpEpollSlot"
+)]
+pub fn kcmp(
+    env: Env,
+    pid1: Unknown,
+    pid2: Unknown,
+    r#type: Unknown,
+    idx1: Option<Unknown>,
+    idx2: Option<Unknown>,
+) -> napi::Result<u32> {
+    let outcome = (|| {
+        let pid1 = args::integer(&pid1, "pid1", 1, PID_MAX)?;
+        let pid2 = args::integer(&pid2, "pid2", 1, PID_MAX)?;
+        let kind = args::integer(&r#type, "type", 0, PID_MAX)?;
+        let idx1 = args::opt_integer(idx1.as_ref(), "idx1", 0, IDX_MAX, 0)?;
+        if kind == i64::from(KCMP_EPOLL_TFD) {
+            let slot = epoll_slot(idx2.as_ref())?;
+            let ptr = &slot as *const libc::c_uint as usize;
+            return kcmp_raw(pid1, pid2, kind, idx1 as u64, ptr as u64, "slot");
+        }
+        let idx2 = args::opt_integer(idx2.as_ref(), "idx2", 0, IDX_MAX, 0)?;
+        kcmp_raw(
+            pid1,
+            pid2,
+            kind,
+            idx1 as u64,
+            idx2 as u64,
+            &idx2.to_string(),
+        )
+    })();
+    to_js(&env, outcome)
+}
+
+/// Reads `{ efd, tfd, toff }` into the kernel's struct kcmp_epoll_slot layout.
+fn epoll_slot(value: Option<&Unknown>) -> Outcome<[libc::c_uint; 3]> {
+    let bad = |v: Option<&Unknown>| {
+        Failure::ArgType(format!(
+            "The \"idx2\" argument must be of type object ({{ efd, tfd, toff }}) for KCMP_EPOLL_TFD. {}",
+            v.map(args::received).unwrap_or_else(|| "Received undefined".into())
+        ))
+    };
+    let v = value.ok_or_else(|| bad(None))?;
+    if v.get_type().ok() != Some(ValueType::Object) {
+        return Err(bad(Some(v)));
+    }
+    // SAFETY: the type was checked just above.
+    let obj = unsafe { v.cast::<Object>() }.map_err(|_| bad(Some(v)))?;
+    let mut slot = [0; 3];
+    for (i, name) in ["efd", "tfd", "toff"].into_iter().enumerate() {
+        let field = obj
+            .get_named_property::<Unknown>(name)
+            .map_err(|_| bad(Some(v)))?;
+        slot[i] =
+            args::integer(&field, &format!("idx2.{name}"), 0, u32::MAX.into())? as libc::c_uint;
+    }
+    Ok(slot)
+}
+
+fn kcmp_raw(
+    pid1: i64,
+    pid2: i64,
+    kind: i64,
+    idx1: u64,
+    idx2: u64,
+    idx2_text: &str,
+) -> Outcome<u32> {
+    // SAFETY: kcmp reads its integer arguments; for KCMP_EPOLL_TFD idx2 points at a live slot.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid1 as libc::pid_t,
+            pid2 as libc::pid_t,
+            kind as libc::c_int,
+            idx1,
+            idx2,
+        )
+    };
+    if rc >= 0 {
+        return Ok(rc as u32);
+    }
+    let errno = Errno::last();
+    let cause = match errno {
+        Errno::ESRCH => Some(format!("no process {pid1} or no process {pid2}")),
+        Errno::EPERM => Some(
+            "kcmp needs ptrace read access to both processes: the same user (and dumpable), or \
+             CAP_SYS_PTRACE"
+                .into(),
+        ),
+        Errno::EBADF => Some(format!(
+            "fd {idx1} is not open in process {pid1}, or fd {idx2_text} not in process {pid2}"
+        )),
+        Errno::EINVAL => Some(format!("{kind} is not a KCMP_* type this kernel knows")),
+        Errno::ENOENT => Some("the file is not registered in that epoll instance".into()),
+        Errno::ENOSYS | Errno::EOPNOTSUPP => {
+            Some("this kernel was built without kcmp (CONFIG_KCMP)".into())
+        }
+        _ => None,
+    };
+    Err(Failure::sys(
+        errno,
+        "kcmp",
+        format!("kcmp({pid1}, {pid2}, {kind}, {idx1}, {idx2_text})"),
+        cause,
+    ))
+}
+
+/// Opens a pidfd for process `pid`: pidfd_open(2) (Linux 5.3+). A pidfd refers to that process
+/// for as long as it is open, however pids are reused: `setns(pidfd, NEWNET | NEWUTS)` enters
+/// several of its namespaces at once. The fd is close-on-exec; close it with `fs.closeSync`.
+#[napi(ts_args_type = "pid: number")]
+pub fn pidfd_open(env: Env, pid: Unknown) -> napi::Result<i32> {
+    to_js(
+        &env,
+        args::integer(&pid, "pid", 1, PID_MAX).and_then(open_pidfd),
+    )
+}
+
+fn open_pidfd(pid: i64) -> Outcome<i32> {
+    // SAFETY: pidfd_open reads its integer arguments.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0 as libc::c_uint) };
+    if rc >= 0 {
+        return Ok(rc as i32);
+    }
+    let errno = Errno::last();
+    let cause = match errno {
+        Errno::ESRCH => Some(format!("there is no process {pid}")),
+        Errno::EINVAL => Some(format!("{pid} is not a process (a thread group leader)")),
+        Errno::ENOSYS => Some("pidfd_open needs Linux 5.3 or later".into()),
+        Errno::EMFILE | Errno::ENFILE => Some("too many open files".into()),
+        _ => None,
+    };
+    Err(Failure::sys(
+        errno,
+        "pidfd_open",
+        format!("pidfd_open({pid})"),
+        cause,
+    ))
+}
