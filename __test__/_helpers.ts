@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process'
+import { getSystemErrorName } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import test, { type ExecutionContext } from 'ava'
+
+export const root = fileURLToPath(new URL('..', import.meta.url))
+export const entry = `${root}index.js`
+export const isRoot = process.getuid?.() === 0
+
+export interface Run {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** The last line of stdout, parsed as JSON: what the script reported. */
+  result: unknown
+}
+
+/**
+ * Runs an ES module in a node process of its own, so that namespace changes stay out of the
+ * test process. `lc` is the package; `report(x)` prints x as the run's result.
+ */
+export function runIsolated(body: string, options: { uid?: number; timeout?: number } = {}): Run {
+  const source = `
+    import * as lc from ${JSON.stringify(entry)};
+    import fs from 'node:fs';
+    import os from 'node:os';
+    import util from 'node:util';
+    import { execSync, execFileSync } from 'node:child_process';
+    const report = (x) => console.log(JSON.stringify(x));
+    const ifaces = () => fs.readFileSync('/proc/thread-self/net/dev', 'utf8').split('\\n').slice(2)
+      .filter(Boolean).map((l) => l.split(':')[0].trim()).sort();
+    const nsOf = (type) => fs.readlinkSync(\`/proc/thread-self/ns/\${type}\`);
+    const describe = (e) => ({ name: e.constructor.name, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message });
+    ${body}
+  `
+  const argv = ['--input-type=module', '-e', source]
+  const [cmd, args] =
+    options.uid === undefined
+      ? [process.execPath, argv]
+      : ['setpriv', [`--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', process.execPath, ...argv]]
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: options.timeout ?? 30_000 })
+  const last = r.stdout.trim().split('\n').pop() ?? ''
+  let result: unknown
+  try {
+    result = JSON.parse(last)
+  } catch {
+    result = undefined
+  }
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, result }
+}
+
+/** Fails with the child's output when it did not exit cleanly. */
+export function ok(t: ExecutionContext, run: Run): unknown {
+  t.is(run.status, 0, `child failed:\n${run.stdout}\n${run.stderr}`)
+  return run.result
+}
+
+export interface SystemErrorShape {
+  name?: string
+  code?: string
+  errno?: number
+  syscall?: string
+  message: string
+}
+
+/** Errnos libuv does not name, with their numbers on Linux. */
+const uvUnnamed: Record<string, number> = { EUSERS: 87 }
+
+/** Asserts the error shape of design.md: code, negative errno that names code, syscall, cause. */
+export function isSystemError(
+  t: ExecutionContext,
+  err: unknown,
+  code: string,
+  syscall: string,
+  cause: RegExp,
+): void {
+  const e = err as SystemErrorShape
+  t.is(e.code, code, e.message)
+  t.is(e.syscall, syscall)
+  t.is(typeof e.errno, 'number')
+  t.true((e.errno ?? 0) < 0, `errno ${e.errno} should be negative`)
+  // libuv names most errnos; for the few it does not, Node says 'Unknown system error -N'.
+  if (code in uvUnnamed) t.is(e.errno, -uvUnnamed[code])
+  else t.is(getSystemErrorName(e.errno ?? 0), code)
+  t.true(e.message.startsWith(`${code}: ${syscall}(`), e.message)
+  t.regex(e.message, cause)
+}
+
+/** `test` when running as root, else `test.skip` with the reason printed. */
+export function asRoot(reason: string): typeof test {
+  if (isRoot) return test
+  console.log(`skipping a test that needs root (${reason}): running as uid ${process.getuid?.()}`)
+  return test.skip as typeof test
+}
