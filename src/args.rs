@@ -26,12 +26,12 @@ pub fn flags(value: &Unknown, name: &str) -> Outcome<u32> {
     Ok((n as i64) as u32)
 }
 
-/// An optional flags argument: undefined means `default`.
-pub fn opt_flags(value: Option<&Unknown>, name: &str, default: u32) -> Outcome<u32> {
-    match value {
-        Some(v) if !is_undefined(v) => flags(v, name),
-        _ => Ok(default),
+/// An optional flags argument: undefined (or left out) means `default`; null is a TypeError.
+pub fn opt_flags(value: &Unknown, name: &str, default: u32) -> Outcome<u32> {
+    if is_undefined(value) {
+        return Ok(default);
     }
+    flags(value, name)
 }
 
 /// An integer argument in `[min, max]`.
@@ -49,18 +49,12 @@ pub fn integer(value: &Unknown, name: &str, min: i64, max: i64) -> Outcome<i64> 
     Ok(n as i64)
 }
 
-/// An optional integer argument: undefined means `default`.
-pub fn opt_integer(
-    value: Option<&Unknown>,
-    name: &str,
-    min: i64,
-    max: i64,
-    default: i64,
-) -> Outcome<i64> {
-    match value {
-        Some(v) if !is_undefined(v) => integer(v, name, min, max),
-        _ => Ok(default),
+/// An optional integer argument: undefined (or left out) means `default`.
+pub fn opt_integer(value: &Unknown, name: &str, min: i64, max: i64, default: i64) -> Outcome<i64> {
+    if is_undefined(value) {
+        return Ok(default);
     }
+    integer(value, name, min, max)
 }
 
 /// A file descriptor: a number, or an object with a numeric `fd` such as a FileHandle from

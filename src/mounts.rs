@@ -44,7 +44,8 @@ pub fn pivot_root_cause(errno: Errno) -> Option<String> {
              the current root must not be the initramfs rootfs"
         }
         Errno::EBUSY => {
-            "newRoot or putOld is the current root, or something is mounted on putOld already"
+            "newRoot and putOld must not be on the current root's mount: make newRoot a mount \
+             point of its own (bind-mount it onto itself)"
         }
         Errno::ENOTDIR => "newRoot and putOld must both be directories",
         Errno::ENOENT => "newRoot or putOld does not exist",

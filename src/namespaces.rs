@@ -60,9 +60,9 @@ pub fn unshare(env: Env, flags: Unknown) -> napi::Result<()> {
 /// namespace while the thread shares its root and cwd with other threads: call `unshare(FS)`
 /// first.
 #[napi(ts_args_type = "fd: number | { readonly fd: number }, nstype?: number")]
-pub fn setns(env: Env, fd: Unknown, nstype: Option<Unknown>) -> napi::Result<()> {
+pub fn setns(env: Env, fd: Unknown, nstype: Unknown) -> napi::Result<()> {
     let outcome = args::fd(&fd, "fd")
-        .and_then(|fd| Ok((fd, args::opt_flags(nstype.as_ref(), "nstype", 0)?)))
+        .and_then(|fd| Ok((fd, args::opt_flags(&nstype, "nstype", 0)?)))
         .and_then(|(fd, nstype)| setns_fd(fd, nstype));
     to_js(&env, outcome)
 }

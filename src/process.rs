@@ -39,20 +39,20 @@ pub fn kcmp(
     pid1: Unknown,
     pid2: Unknown,
     r#type: Unknown,
-    idx1: Option<Unknown>,
-    idx2: Option<Unknown>,
+    idx1: Unknown,
+    idx2: Unknown,
 ) -> napi::Result<u32> {
     let outcome = (|| {
         let pid1 = args::integer(&pid1, "pid1", 1, PID_MAX)?;
         let pid2 = args::integer(&pid2, "pid2", 1, PID_MAX)?;
         let kind = args::integer(&r#type, "type", 0, PID_MAX)?;
-        let idx1 = args::opt_integer(idx1.as_ref(), "idx1", 0, IDX_MAX, 0)?;
+        let idx1 = args::opt_integer(&idx1, "idx1", 0, IDX_MAX, 0)?;
         if kind == i64::from(KCMP_EPOLL_TFD) {
-            let slot = epoll_slot(idx2.as_ref())?;
+            let slot = epoll_slot(&idx2)?;
             let ptr = &slot as *const libc::c_uint as usize;
             return kcmp_raw(pid1, pid2, kind, idx1 as u64, ptr as u64, "slot");
         }
-        let idx2 = args::opt_integer(idx2.as_ref(), "idx2", 0, IDX_MAX, 0)?;
+        let idx2 = args::opt_integer(&idx2, "idx2", 0, IDX_MAX, 0)?;
         kcmp_raw(
             pid1,
             pid2,
@@ -66,24 +66,21 @@ pub fn kcmp(
 }
 
 /// Reads `{ efd, tfd, toff }` into the kernel's struct kcmp_epoll_slot layout.
-fn epoll_slot(value: Option<&Unknown>) -> Outcome<[libc::c_uint; 3]> {
-    let bad = |v: Option<&Unknown>| {
+fn epoll_slot(v: &Unknown) -> Outcome<[libc::c_uint; 3]> {
+    let bad = || {
         Failure::ArgType(format!(
             "The \"idx2\" argument must be of type object ({{ efd, tfd, toff }}) for KCMP_EPOLL_TFD. {}",
-            v.map(args::received).unwrap_or_else(|| "Received undefined".into())
+            args::received(v)
         ))
     };
-    let v = value.ok_or_else(|| bad(None))?;
     if v.get_type().ok() != Some(ValueType::Object) {
-        return Err(bad(Some(v)));
+        return Err(bad());
     }
     // SAFETY: the type was checked just above.
-    let obj = unsafe { v.cast::<Object>() }.map_err(|_| bad(Some(v)))?;
+    let obj = unsafe { v.cast::<Object>() }.map_err(|_| bad())?;
     let mut slot = [0; 3];
     for (i, name) in ["efd", "tfd", "toff"].into_iter().enumerate() {
-        let field = obj
-            .get_named_property::<Unknown>(name)
-            .map_err(|_| bad(Some(v)))?;
+        let field = obj.get_named_property::<Unknown>(name).map_err(|_| bad())?;
         slot[i] =
             args::integer(&field, &format!("idx2.{name}"), 0, u32::MAX.into())? as libc::c_uint;
     }
@@ -158,7 +155,10 @@ fn open_pidfd(pid: i64) -> Outcome<i32> {
     let errno = Errno::last();
     let cause = match errno {
         Errno::ESRCH => Some(format!("there is no process {pid}")),
-        Errno::EINVAL => Some(format!("{pid} is not a process (a thread group leader)")),
+        // Linux 6.9+ says ENOENT for a thread id, older kernels EINVAL.
+        Errno::ENOENT | Errno::EINVAL => Some(format!(
+            "{pid} is not a process but another thread of one (a pidfd needs a thread group leader)"
+        )),
         Errno::ENOSYS => Some("pidfd_open needs Linux 5.3 or later".into()),
         Errno::EMFILE | Errno::ENFILE => Some("too many open files".into()),
         _ => None,
