@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { getSystemErrorName } from 'node:util'
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 
@@ -22,7 +25,7 @@ export interface Run {
  */
 export function runIsolated(body: string, options: { uid?: number; timeout?: number } = {}): Run {
   const source = `
-    import * as lc from ${JSON.stringify(entry)};
+    import * as lc from ${JSON.stringify(options.uid === undefined ? entry : worldReadableCopy())};
     import fs from 'node:fs';
     import os from 'node:os';
     import util from 'node:util';
@@ -48,6 +51,24 @@ export function runIsolated(body: string, options: { uid?: number; timeout?: num
     result = undefined
   }
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, result }
+}
+
+let copy: string | undefined
+
+/**
+ * The package copied where any user can read it: a run as another uid must be able to load it,
+ * wherever the checkout lives.
+ */
+function worldReadableCopy(): string {
+  if (copy) return copy
+  const dir = mkdtempSync(join(tmpdir(), 'linux-clone-'))
+  for (const name of readdirSync(root)) {
+    if (name === 'index.js' || name === 'package.json' || name.endsWith('.node')) copyFileSync(join(root, name), join(dir, name))
+  }
+  chmodSync(dir, 0o755)
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  copy = join(dir, 'index.js')
+  return copy
 }
 
 /** Fails with the child's output when it did not exit cleanly. */
