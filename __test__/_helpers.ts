@@ -21,9 +21,13 @@ export interface Run {
 
 /**
  * Runs an ES module in a node process of its own, so that namespace changes stay out of the
- * test process. `lc` is the package; `report(x)` prints x as the run's result.
+ * test process. `lc` is the package; `report(x)` prints x as the run's result. `uid` runs it as
+ * that user; `prefix` runs it under a command such as `unshare --user`.
  */
-export function runIsolated(body: string, options: { uid?: number; timeout?: number } = {}): Run {
+export function runIsolated(
+  body: string,
+  options: { uid?: number; prefix?: string[]; timeout?: number } = {},
+): Run {
   const source = `
     import * as lc from ${JSON.stringify(options.uid === undefined ? entry : worldReadableCopy())};
     import fs from 'node:fs';
@@ -38,11 +42,12 @@ export function runIsolated(body: string, options: { uid?: number; timeout?: num
     ${body}
   `
   const argv = ['--input-type=module', '-e', source]
-  const [cmd, args] =
+  const prefix =
     options.uid === undefined
-      ? [process.execPath, argv]
-      : ['setpriv', [`--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', process.execPath, ...argv]]
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: options.timeout ?? 30_000 })
+      ? (options.prefix ?? [])
+      : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups']
+  const [cmd, ...args] = [...prefix, process.execPath, ...argv]
+  const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: options.timeout ?? 30_000 })
   const last = r.stdout.trim().split('\n').pop() ?? ''
   let result: unknown
   try {

@@ -85,6 +85,7 @@ test('nsIoctl: the type of a namespace, its owner, the owner uid', (t) => {
   isSystemError(t, t.throws(() => nsIoctl(userns, NS_GET_PARENT)), 'EPERM', 'ioctl', /outside the caller's namespace/)
   const file = fs.openSync('/etc/hostname', 'r')
   isSystemError(t, t.throws(() => nsIoctl(file, NS_GET_NSTYPE)), 'ENOTTY', 'ioctl', /does not refer to a namespace/)
+  isSystemError(t, t.throws(() => nsIoctl(-1, NS_GET_NSTYPE)), 'EBADF', 'ioctl', /-1 is not an open file descriptor/)
   t.throws(() => nsIoctl(uts, 0x5401), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE', message: /NS_GET_USERNS/ })
   for (const f of [uts, userns, file]) fs.closeSync(f)
 })

@@ -69,6 +69,21 @@ test('setns() of a pidfd with nstype 0 is EINVAL and says a mask is needed', (t)
   isSystemError(t, r, 'EINVAL', 'setns', /is a pidfd: nstype must name the namespaces/)
 })
 
+test('setns() through the pidfd of a process that has exited is ESRCH', (t) => {
+  const r = ok(
+    t,
+    runIsolated(`
+      import { spawn } from 'node:child_process';
+      import { once } from 'node:events';
+      const child = spawn('true');
+      const pidfd = lc.pidfdOpen(child.pid); // before libuv can reap it
+      await once(child, 'exit');
+      try { lc.setns(pidfd, lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }
+    `),
+  )
+  isSystemError(t, r, 'ESRCH', 'setns', /the process behind pidfd \d+ has exited/)
+})
+
 root('setns() into a user namespace is EINVAL: Node.js is multithreaded', async (t) => {
   const child = spawn('unshare', ['--user', 'sleep', '60'], { stdio: 'ignore' })
   await once(child, 'spawn')

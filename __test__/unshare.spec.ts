@@ -126,6 +126,19 @@ root('unshare(NEWNET) as an unprivileged user is EPERM and names CAP_SYS_ADMIN',
   t.regex((r as SystemErrorShape).message, /NEWNET/)
 })
 
+root('unshare(NEWNET) past the namespace limit is ENOSPC and points at max_*_namespaces', (t) => {
+  // Limits are per user namespace: lower it in a user namespace of the node process's own.
+  const r = ok(
+    t,
+    runIsolated(
+      `fs.writeFileSync('/proc/sys/user/max_net_namespaces', '0');
+       try { lc.unshare(lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }`,
+      { prefix: ['unshare', '--user', '--map-root-user'] },
+    ),
+  )
+  isSystemError(t, r, 'ENOSPC', 'unshare', /namespace limit is reached.*max_\*_namespaces/)
+})
+
 root('configureLoopback() as an unprivileged user is EPERM and names CAP_NET_ADMIN', (t) => {
   const r = ok(
     t,
