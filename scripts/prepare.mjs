@@ -25,5 +25,8 @@ if (existsSync(binary) && statSync(binary).mtimeMs >= Math.max(...sources.map(ne
 
 console.error(`building ${binary} (cargo, release)`)
 const napi = join(root, 'node_modules', '.bin', 'napi')
-const result = spawnSync(napi, ['build', '--platform', '--release'], { cwd: root, stdio: 'inherit' })
+const result = spawnSync(napi, ['build', '--platform', '--release', '--pipe', 'node scripts/loader-guard.mjs'], {
+  cwd: root,
+  stdio: 'inherit',
+})
 process.exit(result.status ?? 1)
