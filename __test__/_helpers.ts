@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { getSystemErrorName } from 'node:util'
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,10 +24,10 @@ export interface Run {
  * test process. `lc` is the package; `report(x)` prints x as the run's result. `uid` runs it as
  * that user; `prefix` runs it under a command such as `unshare --user`.
  */
-export function runIsolated(
+export async function runIsolated(
   body: string,
   options: { uid?: number; prefix?: string[]; timeout?: number } = {},
-): Run {
+): Promise<Run> {
   const source = `
     import * as lc from ${JSON.stringify(options.uid === undefined ? entry : worldReadableCopy())};
     import fs from 'node:fs';
@@ -47,15 +47,22 @@ export function runIsolated(
       ? (options.prefix ?? [])
       : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups']
   const [cmd, ...args] = [...prefix, process.execPath, ...argv]
-  const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: options.timeout ?? 30_000 })
-  const last = r.stdout.trim().split('\n').pop() ?? ''
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeout ?? 30_000 })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.on('error', reject).on('close', (code, sig) => resolve([code, sig]))
+  })
+  const last = stdout.trim().split('\n').pop() ?? ''
   let result: unknown
   try {
     result = JSON.parse(last)
   } catch {
     result = undefined
   }
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, result }
+  return { status, signal, stdout, stderr, result }
 }
 
 let copy: string | undefined

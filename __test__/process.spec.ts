@@ -21,7 +21,7 @@ import { asRoot, isSystemError, ok, runIsolated, type SystemErrorShape } from '.
 
 const root = asRoot('mounts and pivot_root need CAP_SYS_ADMIN')
 
-test('kcmp: a process compared with itself shares its address space (0)', (t) => {
+test('kcmp: a process compared with itself shares its address space (0)', async (t) => {
   t.is(kcmp(process.pid, process.pid, KCMP_VM), 0)
 })
 
@@ -42,31 +42,31 @@ test('kcmp: another process has a different address space, and two fds of one fi
   }
 })
 
-test('kcmp: a missing process is ESRCH, a closed fd EBADF, an unknown type EINVAL', (t) => {
-  const gone = deadPid()
+test('kcmp: a missing process is ESRCH, a closed fd EBADF, an unknown type EINVAL', async (t) => {
+  const gone = await deadPid()
   isSystemError(t, t.throws(() => kcmp(process.pid, gone, KCMP_VM)), 'ESRCH', 'kcmp', new RegExp(`no process ${gone}`))
   isSystemError(t, t.throws(() => kcmp(process.pid, process.pid, KCMP_FILE, 999_999, 0)), 'EBADF', 'kcmp', /fd 999999 is not open/)
   isSystemError(t, t.throws(() => kcmp(process.pid, process.pid, 99)), 'EINVAL', 'kcmp', /99 is not a KCMP_\* type/)
 })
 
-root('kcmp: an unprivileged caller is EPERM on a root process and names ptrace access', (t) => {
-  const r = ok(t, runIsolated(`try { lc.kcmp(process.pid, ${process.pid}, lc.KCMP_VM); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }))
+root('kcmp: an unprivileged caller is EPERM on a root process and names ptrace access', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.kcmp(process.pid, ${process.pid}, lc.KCMP_VM); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }))
   isSystemError(t, r, 'EPERM', 'kcmp', /ptrace read access/)
 })
 
-test('kcmp with KCMP_EPOLL_TFD takes a { efd, tfd, toff } slot and finds a file in an epoll set', (t) => {
+test('kcmp with KCMP_EPOLL_TFD takes a { efd, tfd, toff } slot and finds a file in an epoll set', async (t) => {
   // No epoll instance of our own is reachable from JS, so an empty slot is ENOENT or EBADF.
   const err = t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, 0, { efd: 999_999, tfd: 0, toff: 0 }))
   isSystemError(t, err, (err as SystemErrorShape).code === 'ENOENT' ? 'ENOENT' : 'EBADF', 'kcmp', /./)
   t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, 0, 5), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE', message: /\{ efd, tfd, toff \}/ })
 })
 
-test('pidfdOpen: a pidfd for a live process, ESRCH for a missing one, EINVAL for a thread', (t) => {
+test('pidfdOpen: a pidfd for a live process, ESRCH for a missing one, EINVAL for a thread', async (t) => {
   const fd = pidfdOpen(process.pid)
   t.true(fd > 2)
   t.regex(fs.readlinkSync(`/proc/self/fd/${fd}`), /pidfd/)
   fs.closeSync(fd)
-  const gone = deadPid()
+  const gone = await deadPid()
   isSystemError(t, t.throws(() => pidfdOpen(gone)), 'ESRCH', 'pidfd_open', new RegExp(`no process ${gone}`))
   const thread = fs.readdirSync('/proc/self/task').map(Number).find((tid) => tid !== process.pid)
   if (thread === undefined) return t.fail('Node.js should have threads besides the main one')
@@ -75,7 +75,7 @@ test('pidfdOpen: a pidfd for a live process, ESRCH for a missing one, EINVAL for
   isSystemError(t, err, err.code === 'ENOENT' ? 'ENOENT' : 'EINVAL', 'pidfd_open', /not a process but another thread/)
 })
 
-test('nsIoctl: the type of a namespace, its owner, the owner uid', (t) => {
+test('nsIoctl: the type of a namespace, its owner, the owner uid', async (t) => {
   const uts = fs.openSync('/proc/self/ns/uts', 'r')
   t.is(nsIoctl(uts, NS_GET_NSTYPE), NEWUTS)
   const userns = nsIoctl(uts, NS_GET_USERNS)
@@ -90,12 +90,12 @@ test('nsIoctl: the type of a namespace, its owner, the owner uid', (t) => {
   for (const f of [uts, userns, file]) fs.closeSync(f)
 })
 
-root('pivotRoot in a new mount namespace of a child process swaps the root', (t) => {
+root('pivotRoot in a new mount namespace of a child process swaps the root', async (t) => {
   const dir = fs.mkdtempSync(`${os.tmpdir()}/lc-root-`)
   try {
     const r = ok(
       t,
-      runIsolated(`
+      await runIsolated(`
         lc.unshare(lc.NEWNS);
         execSync('mount --make-rprivate /');
         execSync('mount -t tmpfs lc-newroot ${dir}');
@@ -116,7 +116,7 @@ root('pivotRoot in a new mount namespace of a child process swaps the root', (t)
   }
 })
 
-root('pivotRoot errors: on the root mount (EBUSY), not a mount point (EINVAL), missing (ENOENT), not a directory (ENOTDIR)', (t) => {
+root('pivotRoot errors: on the root mount (EBUSY), not a mount point (EINVAL), missing (ENOENT), not a directory (ENOTDIR)', async (t) => {
   const dir = fs.mkdtempSync(`${os.tmpdir()}/lc-root-`)
   try {
     fs.mkdirSync(`${dir}/old`)
@@ -124,7 +124,7 @@ root('pivotRoot errors: on the root mount (EBUSY), not a mount point (EINVAL), m
     fs.writeFileSync(`${dir}/file`, '')
     const r = ok(
       t,
-      runIsolated(`
+      await runIsolated(`
         lc.unshare(lc.NEWNS);
         execSync('mount --make-rprivate /');
         execSync('mount -t tmpfs lc-tmpfs ${dir}/tmpfs');
@@ -149,7 +149,7 @@ root('pivotRoot errors: on the root mount (EBUSY), not a mount point (EINVAL), m
 })
 
 /** A pid that no process has: one just reaped. */
-function deadPid(): number {
-  const r = runIsolated('report(process.pid)')
+async function deadPid(): Promise<number> {
+  const r = await runIsolated('report(process.pid)')
   return r.result as number
 }

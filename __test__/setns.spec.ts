@@ -26,7 +26,7 @@ root('setns() through a pidfd with NEWNET|NEWUTS enters both namespaces of a pro
   try {
     const r = ok(
       t,
-      runIsolated(`
+      await runIsolated(`
         const pidfd = lc.pidfdOpen(${child.pid});
         lc.setns(pidfd, lc.NEWNET | lc.NEWUTS);
         fs.closeSync(pidfd);
@@ -39,12 +39,12 @@ root('setns() through a pidfd with NEWNET|NEWUTS enters both namespaces of a pro
   }
 })
 
-test('setns(-1) is EBADF', (t) => {
+test('setns(-1) is EBADF', async (t) => {
   const err = t.throws(() => setns(-1))
   isSystemError(t, err, 'EBADF', 'setns', /-1 is not an open file descriptor/)
 })
 
-test('setns() with the fd of a regular file is EINVAL: neither a namespace nor a pidfd', (t) => {
+test('setns() with the fd of a regular file is EINVAL: neither a namespace nor a pidfd', async (t) => {
   const fd = fs.openSync('/etc/hostname', 'r')
   try {
     const err = t.throws(() => setns(fd))
@@ -54,7 +54,7 @@ test('setns() with the fd of a regular file is EINVAL: neither a namespace nor a
   }
 })
 
-test('setns() of a network namespace fd with nstype NEWUTS is EINVAL, naming both types', (t) => {
+test('setns() of a network namespace fd with nstype NEWUTS is EINVAL, naming both types', async (t) => {
   const fd = fs.openSync('/proc/thread-self/ns/net', 'r')
   try {
     const err = t.throws(() => setns(fd, NEWUTS))
@@ -64,15 +64,15 @@ test('setns() of a network namespace fd with nstype NEWUTS is EINVAL, naming bot
   }
 })
 
-test('setns() of a pidfd with nstype 0 is EINVAL and says a mask is needed', (t) => {
-  const r = ok(t, runIsolated(`try { lc.setns(lc.pidfdOpen(process.pid), 0); report('no error') } catch (e) { report(describe(e)) }`))
+test('setns() of a pidfd with nstype 0 is EINVAL and says a mask is needed', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.setns(lc.pidfdOpen(process.pid), 0); report('no error') } catch (e) { report(describe(e)) }`))
   isSystemError(t, r, 'EINVAL', 'setns', /is a pidfd: nstype must name the namespaces/)
 })
 
-test('setns() through the pidfd of a process that has exited is ESRCH', (t) => {
+test('setns() through the pidfd of a process that has exited is ESRCH', async (t) => {
   const r = ok(
     t,
-    runIsolated(`
+    await runIsolated(`
       import { spawn } from 'node:child_process';
       import { once } from 'node:events';
       const child = spawn('true');
@@ -89,7 +89,7 @@ root('setns() into a user namespace is EINVAL: Node.js is multithreaded', async 
   await once(child, 'spawn')
   await waitForNs(child.pid!, 'user')
   try {
-    const r = ok(t, runIsolated(`try { lc.setns(fs.openSync('/proc/${child.pid}/ns/user', 'r')); report('no error') } catch (e) { report(describe(e)) }`))
+    const r = ok(t, await runIsolated(`try { lc.setns(fs.openSync('/proc/${child.pid}/ns/user', 'r')); report('no error') } catch (e) { report(describe(e)) }`))
     isSystemError(t, r, 'EINVAL', 'setns', /Node\.js is multithreaded.*user namespace/)
   } finally {
     child.kill()
@@ -103,7 +103,7 @@ root('setns() into a mount namespace is EINVAL until unshare(FS), and then works
   try {
     const r = ok(
       t,
-      runIsolated(`
+      await runIsolated(`
         const fd = fs.openSync('/proc/${child.pid}/ns/mnt', 'r');
         let error;
         try { lc.setns(fd) } catch (e) { error = describe(e) }
@@ -124,17 +124,17 @@ root('setns() into a time namespace is EUSERS and says why', async (t) => {
   await once(child, 'spawn')
   try {
     const grandchild = await childOf(child.pid!)
-    const r = ok(t, runIsolated(`try { lc.setns(fs.openSync('/proc/${grandchild}/ns/time', 'r')); report('no error') } catch (e) { report(describe(e)) }`))
+    const r = ok(t, await runIsolated(`try { lc.setns(fs.openSync('/proc/${grandchild}/ns/time', 'r')); report('no error') } catch (e) { report(describe(e)) }`))
     isSystemError(t, r, 'EUSERS', 'setns', /Node\.js is multithreaded.*time namespace/)
   } finally {
     child.kill()
   }
 })
 
-root('setns() as an unprivileged user is EPERM and names CAP_SYS_ADMIN', (t) => {
+root('setns() as an unprivileged user is EPERM and names CAP_SYS_ADMIN', async (t) => {
   const r = ok(
     t,
-    runIsolated(`try { lc.setns(fs.openSync('/proc/self/ns/uts', 'r')); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
+    await runIsolated(`try { lc.setns(fs.openSync('/proc/self/ns/uts', 'r')); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
   )
   isSystemError(t, r, 'EPERM', 'setns', /CAP_SYS_ADMIN/)
 })

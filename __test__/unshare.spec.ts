@@ -5,11 +5,11 @@ import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } 
 
 const root = asRoot('creating namespaces needs CAP_SYS_ADMIN')
 
-root('unshare(NEWUTS): the hostname changes for this process and what it spawns, not for others', (t) => {
+root('unshare(NEWUTS): the hostname changes for this process and what it spawns, not for others', async (t) => {
   const before = os.hostname()
   const r = ok(
     t,
-    runIsolated(`
+    await runIsolated(`
       lc.unshare(lc.NEWUTS);
       execSync('hostname lc-test');
       report({ hostname: os.hostname(), spawned: execSync('hostname').toString().trim() });
@@ -23,7 +23,7 @@ root('unshare(NEWUTS): the hostname changes for this process and what it spawns,
 root('unshare(NEWNET): only lo, which configureLoopback() brings up for a TCP server on 127.0.0.1', async (t) => {
   const r = ok(
     t,
-    runIsolated(`
+    await runIsolated(`
       import net from 'node:net';
       const before = ifaces();
       const netns = nsOf('net');
@@ -53,10 +53,10 @@ root('unshare(NEWNET): only lo, which configureLoopback() brings up for a TCP se
   t.true(r.changed as boolean)
 })
 
-root('setns() through a saved fd, as a number and as a FileHandle, restores the original interfaces', (t) => {
+root('setns() through a saved fd, as a number and as a FileHandle, restores the original interfaces', async (t) => {
   const r = ok(
     t,
-    runIsolated(`
+    await runIsolated(`
       const before = ifaces();
       const fd = fs.openSync('/proc/thread-self/ns/net', 'r');
       const fh = await fs.promises.open('/proc/thread-self/ns/net', 'r');
@@ -78,12 +78,12 @@ root('setns() through a saved fd, as a number and as a FileHandle, restores the 
   t.deepEqual(r.back2, r.before)
 })
 
-root('unshare(NEWNS): a tmpfs mounted after it is visible to this process only', (t) => {
+root('unshare(NEWNS): a tmpfs mounted after it is visible to this process only', async (t) => {
   const dir = fs.mkdtempSync(`${os.tmpdir()}/lc-mnt-`)
   try {
     const r = ok(
       t,
-      runIsolated(`
+      await runIsolated(`
         lc.unshare(lc.NEWNS);
         execSync('mount --make-rprivate /');
         execSync('mount -t tmpfs lc-test-tmpfs ${dir}');
@@ -100,37 +100,37 @@ root('unshare(NEWNS): a tmpfs mounted after it is visible to this process only',
   }
 })
 
-test('unshare() of a flag unshare(2) rejects (IO) is EINVAL from the kernel, not a RangeError', (t) => {
-  const r = ok(t, runIsolated(`try { lc.unshare(lc.NEWUTS | lc.IO); report('no error') } catch (e) { report(describe(e)) }`))
+test('unshare() of a flag unshare(2) rejects (IO) is EINVAL from the kernel, not a RangeError', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.unshare(lc.NEWUTS | lc.IO); report('no error') } catch (e) { report(describe(e)) }`))
   isSystemError(t, r, 'EINVAL', 'unshare', /does not accept IO/)
   t.is((r as SystemErrorShape).name, 'Error')
   t.regex((r as SystemErrorShape).message, /unshare\(NEWUTS\|IO\)/)
 })
 
-test('unshare(NEWUSER) is EINVAL and says why: Node.js is multithreaded', (t) => {
-  const r = ok(t, runIsolated(`try { lc.unshare(lc.NEWUSER); report('no error') } catch (e) { report(describe(e)) }`))
+test('unshare(NEWUSER) is EINVAL and says why: Node.js is multithreaded', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.unshare(lc.NEWUSER); report('no error') } catch (e) { report(describe(e)) }`))
   isSystemError(t, r, 'EINVAL', 'unshare', /Node\.js is multithreaded.*user namespace.*new process/)
 })
 
-test('unshare(VM) is EINVAL and says a multithreaded process cannot stop sharing memory', (t) => {
-  const r = ok(t, runIsolated(`try { lc.unshare(lc.VM); report('no error') } catch (e) { report(describe(e)) }`))
+test('unshare(VM) is EINVAL and says a multithreaded process cannot stop sharing memory', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.unshare(lc.VM); report('no error') } catch (e) { report(describe(e)) }`))
   isSystemError(t, r, 'EINVAL', 'unshare', /multithreaded.*address space.*\(VM\)/)
 })
 
-root('unshare(NEWNET) as an unprivileged user is EPERM and names CAP_SYS_ADMIN', (t) => {
+root('unshare(NEWNET) as an unprivileged user is EPERM and names CAP_SYS_ADMIN', async (t) => {
   const r = ok(
     t,
-    runIsolated(`try { lc.unshare(lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
+    await runIsolated(`try { lc.unshare(lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
   )
   isSystemError(t, r, 'EPERM', 'unshare', /CAP_SYS_ADMIN/)
   t.regex((r as SystemErrorShape).message, /NEWNET/)
 })
 
-root('unshare(NEWNET) past the namespace limit is ENOSPC and points at max_*_namespaces', (t) => {
+root('unshare(NEWNET) past the namespace limit is ENOSPC and points at max_*_namespaces', async (t) => {
   // Limits are per user namespace: lower it in a user namespace of the node process's own.
   const r = ok(
     t,
-    runIsolated(
+    await runIsolated(
       `fs.writeFileSync('/proc/sys/user/max_net_namespaces', '0');
        try { lc.unshare(lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }`,
       { prefix: ['unshare', '--user', '--map-root-user'] },
@@ -139,18 +139,18 @@ root('unshare(NEWNET) past the namespace limit is ENOSPC and points at max_*_nam
   isSystemError(t, r, 'ENOSPC', 'unshare', /namespace limit is reached.*max_\*_namespaces/)
 })
 
-root('configureLoopback() as an unprivileged user is EPERM and names CAP_NET_ADMIN', (t) => {
+root('configureLoopback() as an unprivileged user is EPERM and names CAP_NET_ADMIN', async (t) => {
   const r = ok(
     t,
-    runIsolated(`try { lc.configureLoopback(); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
+    await runIsolated(`try { lc.configureLoopback(); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
   )
   isSystemError(t, r, 'EPERM', 'ioctl', /CAP_NET_ADMIN/)
 })
 
-test('refused flags throw ERR_UNSAFE_WITH_THREADS, and the threadpool and Workers still work after', (t) => {
+test('refused flags throw ERR_UNSAFE_WITH_THREADS, and the threadpool and Workers still work after', async (t) => {
   const r = ok(
     t,
-    runIsolated(`
+    await runIsolated(`
       import { Worker } from 'node:worker_threads';
       import crypto from 'node:crypto';
       const attempts = {
@@ -193,10 +193,10 @@ test('refused flags throw ERR_UNSAFE_WITH_THREADS, and the threadpool and Worker
   t.is(r.fromWorker, 'worker ok')
 })
 
-root('in a Worker, unshare(NEWNET) changes that Worker thread only', (t) => {
+root('in a Worker, unshare(NEWNET) changes that Worker thread only', async (t) => {
   const r = ok(
     t,
-    runIsolated(`
+    await runIsolated(`
       import { Worker } from 'node:worker_threads';
       const mainBefore = nsOf('net');
       const worker = await new Promise((res, rej) => {
