@@ -46,14 +46,20 @@ fn loopback_up() -> Outcome<()> {
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
-    // nix has no SIOCGIFFLAGS/SIOCSIFFLAGS wrappers. SAFETY: req is a valid ifreq that lives
+    // nix has no SIOCGIFFLAGS/SIOCSIFFLAGS wrappers; the request type differs between glibc
+    // (c_ulong) and musl (c_int), hence the casts to libc::Ioctl. SAFETY: req is a valid ifreq that lives
     // across both calls; the kernel reads and writes only within it.
     unsafe {
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+        if libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCGIFFLAGS as libc::Ioctl,
+            &mut req,
+        ) < 0
+        {
             return Err(fail(Errno::last(), "ioctl"));
         }
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as libc::Ioctl, &req) < 0 {
             return Err(fail(Errno::last(), "ioctl"));
         }
     }
