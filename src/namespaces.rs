@@ -93,19 +93,27 @@ fn unshare_flags(flags: u32) -> Outcome<()> {
         .map_err(|e| Failure::sys(e, "unshare", call, unshare_cause(flags, e)))
 }
 
+fn no_more_threads(after: &str) -> String {
+    format!(
+        "after {after} this thread can no longer create threads, and the next start of libuv's \
+         threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
+    )
+}
+
+fn single_threaded_only(namespace: &str) -> String {
+    format!(
+        "Node.js is multithreaded, and {namespace} can only be entered by a single-threaded \
+         process; {NEW_PROCESS}"
+    )
+}
+
 /// Why `flags` would break Node if taken outside a child of its own, if it would.
 pub fn unshare_refusal(flags: u32) -> Option<String> {
     if flags & NEWPID != 0 {
-        return Some(format!(
-            "after unshare(NEWPID) this thread can no longer create threads, and the next start of \
-             libuv's threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
-        ));
+        return Some(no_more_threads("unshare(NEWPID)"));
     }
     if flags & NEWTIME != 0 {
-        return Some(format!(
-            "after unshare(NEWTIME) this thread can no longer create threads, and the next start \
-             of libuv's threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
-        ));
+        return Some(no_more_threads("unshare(NEWTIME)"));
     }
     if flags & FILES != 0 {
         return Some(
@@ -125,10 +133,7 @@ pub fn unshare_cause(flags: u32, errno: Errno) -> Option<String> {
             "unshare(2) does not accept {} (clone(2) flags or unknown bits)",
             unshare_flag_names(flags & !UNSHARE_ACCEPTS)
         )),
-        Errno::EINVAL if flags & NEWUSER != 0 => Some(format!(
-            "Node.js is multithreaded, and a user namespace can only be entered by a \
-             single-threaded process; {NEW_PROCESS}"
-        )),
+        Errno::EINVAL if flags & NEWUSER != 0 => Some(single_threaded_only("a user namespace")),
         Errno::EINVAL if flags & (THREAD | SIGHAND | VM) != 0 => Some(format!(
             "Node.js is multithreaded, and only a single-threaded process can stop sharing its \
              address space, signal handlers or thread group ({})",
@@ -198,10 +203,7 @@ fn setns_fd(fd: RawFd, nstype: u32) -> Outcome<()> {
         return Err(Failure::Refused {
             syscall: "setns",
             call,
-            why: format!(
-                "after entering a pid namespace this thread can no longer create threads, and the \
-                 next start of libuv's threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
-            ),
+            why: no_more_threads("entering a pid namespace"),
         });
     }
     // libc rather than nix: nix wants a BorrowedFd, which must not be made from an fd the
@@ -241,10 +243,7 @@ pub fn setns_cause(fd: RawFd, nstype: u32, target: Target, errno: Errno) -> Opti
             "nstype holds {}, which are not namespace types",
             unshare_flag_names(nstype & !NAMESPACES)
         ),
-        (Errno::EINVAL, _) if entering & NEWUSER != 0 => format!(
-            "Node.js is multithreaded, and a user namespace can only be entered by a \
-             single-threaded process; {NEW_PROCESS}"
-        ),
+        (Errno::EINVAL, _) if entering & NEWUSER != 0 => single_threaded_only("a user namespace"),
         (Errno::EINVAL, _) if entering & NEWNS != 0 => {
             "this thread shares its filesystem attributes \
              (root, cwd, umask) with Node's other threads, and the kernel lets only a thread \
@@ -252,10 +251,7 @@ pub fn setns_cause(fd: RawFd, nstype: u32, target: Target, errno: Errno) -> Opti
              keeps the old root and cwd)"
                 .into()
         }
-        (Errno::EUSERS, _) if entering & NEWTIME != 0 => format!(
-            "Node.js is multithreaded, and a time namespace can only be entered by a \
-             single-threaded process; {NEW_PROCESS}"
-        ),
+        (Errno::EUSERS, _) if entering & NEWTIME != 0 => single_threaded_only("a time namespace"),
         (Errno::EPERM, _) => "entering a namespace needs CAP_SYS_ADMIN both in the caller's user \
              namespace and in the user namespace that owns the target"
             .into(),
