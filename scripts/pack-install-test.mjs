@@ -48,6 +48,9 @@ try {
   }
 
   check('napi pre-publish writes the platform packages as optionalDependencies at the root version', () => {
+    // pre-publish reads the release commit through git: give the stage a repository of its own.
+    run('git', ['init', '-q'], { cwd: stage })
+    run('git', ['-c', 'user.name=release', '-c', 'user.email=release@localhost', 'commit', '-q', '--allow-empty', '-m', `v${pkg.version}`], { cwd: stage })
     run(join(root, 'node_modules', '.bin', 'napi'), ['pre-publish', '-t', 'npm', '--skip-optional-publish'], { cwd: stage })
     const written = JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')).optionalDependencies ?? {}
     const expected = Object.fromEntries(platforms.map((p) => [`linux-clone-${p}`, pkg.version]))
