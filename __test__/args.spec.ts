@@ -1,6 +1,7 @@
 import test from 'ava'
 import fs from 'node:fs'
 import * as lc from '../index.js'
+import { ok, runIsolated } from './_helpers.js'
 
 // Wrong arguments are rejected before any syscall, so these run in the test process itself.
 type Call = [string, () => unknown]
@@ -93,4 +94,36 @@ test('a closed FileHandle passed to setns is EBADF from the kernel', async (t) =
   t.is(err.code, 'EBADF')
   t.is(err.errno, -9)
   t.is(err.syscall, 'setns')
+})
+
+test('no argument, however wrong, crashes the process: every call throws an Error', async (t) => {
+  // In a process of its own: a call that unexpectedly succeeded could change namespaces.
+  const r = ok(
+    t,
+    await runIsolated(`
+      const weird = [undefined, null, true, -1, 2 ** 53, NaN, 0.5, '', 'x'.repeat(5000), Symbol('s'), 1n, {}, [], () => 1,
+        Object.create(null), new Proxy({}, { get() { throw new Error('trap') } }), { fd: Symbol() },
+        { get fd() { throw new Error('getter') } }, { fd: 1n }, new Uint8Array(8)];
+      const calls = {
+        unshare: (a) => lc.unshare(a),
+        setns: (a, b) => lc.setns(a, b),
+        pivotRoot: (a, b) => lc.pivotRoot(a, b),
+        kcmp: (a, b) => lc.kcmp(process.pid, process.pid, lc.KCMP_EPOLL_TFD, a, b),
+        pidfdOpen: (a) => lc.pidfdOpen(a),
+        nsIoctl: (a, b) => lc.nsIoctl(a, b),
+      };
+      const notErrors = [];
+      let calls_made = 0;
+      for (const [name, f] of Object.entries(calls)) {
+        for (const a of weird) for (const b of [undefined, ...weird.slice(0, 6)]) {
+          calls_made++;
+          try { f(a, b); notErrors.push(name + ' returned') } catch (e) { if (!(e instanceof Error)) notErrors.push(name + ' threw ' + typeof e) }
+        }
+      }
+      report({ calls_made, notErrors, alive: true });
+    `),
+  ) as { calls_made: number; notErrors: string[]; alive: boolean }
+  t.true(r.alive)
+  t.true(r.calls_made > 700)
+  t.deepEqual(r.notErrors, [])
 })

@@ -148,6 +148,11 @@ root('pivotRoot errors: on the root mount (EBUSY), not a mount point (EINVAL), m
   }
 })
 
+root('pivotRoot as an unprivileged user is EPERM and names CAP_SYS_ADMIN', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.pivotRoot('/tmp', '/tmp'); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }))
+  isSystemError(t, r, 'EPERM', 'pivot_root', /needs CAP_SYS_ADMIN/)
+})
+
 /** A pid that no process has: one just reaped. */
 async function deadPid(): Promise<number> {
   const r = await runIsolated('report(process.pid)')

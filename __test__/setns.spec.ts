@@ -69,6 +69,11 @@ test('setns() of a pidfd with nstype 0 is EINVAL and says a mask is needed', asy
   isSystemError(t, r, 'EINVAL', 'setns', /is a pidfd: nstype must name the namespaces/)
 })
 
+test('setns() of a pidfd with bits that are not namespace types is EINVAL, naming them', async (t) => {
+  const r = ok(t, await runIsolated(`try { lc.setns(lc.pidfdOpen(process.pid), lc.NEWUTS | lc.FS); report('no error') } catch (e) { report(describe(e)) }`))
+  isSystemError(t, r, 'EINVAL', 'setns', /nstype may hold only NEW\* namespace flags, not FS/)
+})
+
 test('setns() through the pidfd of a process that has exited is ESRCH', async (t) => {
   const r = ok(
     t,

@@ -240,7 +240,7 @@ pub fn setns_cause(fd: RawFd, nstype: u32, target: Target, errno: Errno) -> Opti
             "fd {fd} is a pidfd: nstype must name the namespaces to enter (a mask of NEW* flags)"
         ),
         (Errno::EINVAL, Target::Pidfd) if nstype & !NAMESPACES != 0 => format!(
-            "nstype holds {}, which are not namespace types",
+            "with a pidfd, nstype may hold only NEW* namespace flags, not {}",
             unshare_flag_names(nstype & !NAMESPACES)
         ),
         (Errno::EINVAL, _) if entering & NEWUSER != 0 => single_threaded_only("a user namespace"),
