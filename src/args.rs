@@ -12,10 +12,7 @@ const FLAGS_END: f64 = 4_294_967_296.0;
 
 /// A flags argument: any integer in [-2^31, 2^32), read as u32.
 pub fn flags(value: &Unknown, name: &str) -> Outcome<u32> {
-    let n = number(value, name)?;
-    if n.fract() != 0.0 || !n.is_finite() {
-        return Err(not_an_integer(name, n));
-    }
+    let n = whole_number(value, name)?;
     if !(FLAGS_MIN..FLAGS_END).contains(&n) {
         return Err(Failure::ArgRange(format!(
             "The value of \"{name}\" is out of range. It must be >= -2147483648 && < 4294967296. Received {}",
@@ -36,10 +33,7 @@ pub fn opt_flags(value: &Unknown, name: &str, default: u32) -> Outcome<u32> {
 
 /// An integer argument in `[min, max]`.
 pub fn integer(value: &Unknown, name: &str, min: i64, max: i64) -> Outcome<i64> {
-    let n = number(value, name)?;
-    if n.fract() != 0.0 || !n.is_finite() {
-        return Err(not_an_integer(name, n));
-    }
+    let n = whole_number(value, name)?;
     if n < min as f64 || n > max as f64 {
         return Err(Failure::ArgRange(format!(
             "The value of \"{name}\" is out of range. It must be >= {min} && <= {max}. Received {}",
@@ -110,11 +104,16 @@ fn number(value: &Unknown, name: &str) -> Outcome<f64> {
         .map_err(|_| Failure::ArgType(format!("The \"{name}\" argument must be of type number")))
 }
 
-fn not_an_integer(name: &str, n: f64) -> Failure {
-    Failure::ArgRange(format!(
-        "The value of \"{name}\" is out of range. It must be an integer. Received {}",
-        js_number(n)
-    ))
+/// A number without a fractional part (NaN and the infinities have none to check, so they fail).
+fn whole_number(value: &Unknown, name: &str) -> Outcome<f64> {
+    let n = number(value, name)?;
+    if n.fract() != 0.0 || !n.is_finite() {
+        return Err(Failure::ArgRange(format!(
+            "The value of \"{name}\" is out of range. It must be an integer. Received {}",
+            js_number(n)
+        )));
+    }
+    Ok(n)
 }
 
 fn fd_type_error(value: &Unknown, name: &str) -> Failure {
