@@ -21,7 +21,8 @@ export interface Run {
 
 /**
  * Runs an ES module in a node process of its own, so that namespace changes stay out of the
- * test process. `lc` is the package; `report(x)` prints x as the run's result. `uid` runs it as
+ * test process. `lc` is the package; `report(x)` prints x as the run's result; `attempt(f)` is
+ * f's error, described, or 'no error'. `uid` runs it as
  * that user; `prefix` runs it under a command such as `unshare --user`.
  */
 export async function runIsolated(
@@ -39,6 +40,7 @@ export async function runIsolated(
       .filter(Boolean).map((l) => l.split(':')[0].trim()).sort();
     const nsOf = (type) => fs.readlinkSync(\`/proc/thread-self/ns/\${type}\`);
     const describe = (e) => ({ name: e.constructor.name, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message });
+    const attempt = (f) => { try { f(); return 'no error' } catch (e) { return describe(e) } };
     ${body}
   `
   const argv = ['--input-type=module', '-e', source]

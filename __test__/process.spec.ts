@@ -50,7 +50,7 @@ test('kcmp: a missing process is ESRCH, a closed fd EBADF, an unknown type EINVA
 })
 
 root('kcmp: an unprivileged caller is EPERM on a root process and names ptrace access', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.kcmp(process.pid, ${process.pid}, lc.KCMP_VM); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.kcmp(process.pid, ${process.pid}, lc.KCMP_VM)))`, { uid: 65534 }))
   isSystemError(t, r, 'EPERM', 'kcmp', /ptrace read access/)
 })
 
@@ -149,7 +149,7 @@ root('pivotRoot errors: on the root mount (EBUSY), not a mount point (EINVAL), m
 })
 
 root('pivotRoot as an unprivileged user is EPERM and names CAP_SYS_ADMIN', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.pivotRoot('/tmp', '/tmp'); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.pivotRoot('/tmp', '/tmp')))`, { uid: 65534 }))
   isSystemError(t, r, 'EPERM', 'pivot_root', /needs CAP_SYS_ADMIN/)
 })
 

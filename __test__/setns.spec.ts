@@ -65,12 +65,12 @@ test('setns() of a network namespace fd with nstype NEWUTS is EINVAL, naming bot
 })
 
 test('setns() of a pidfd with nstype 0 is EINVAL and says a mask is needed', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.setns(lc.pidfdOpen(process.pid), 0); report('no error') } catch (e) { report(describe(e)) }`))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.setns(lc.pidfdOpen(process.pid), 0)))`))
   isSystemError(t, r, 'EINVAL', 'setns', /is a pidfd: nstype must name the namespaces/)
 })
 
 test('setns() of a pidfd with bits that are not namespace types is EINVAL, naming them', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.setns(lc.pidfdOpen(process.pid), lc.NEWUTS | lc.FS); report('no error') } catch (e) { report(describe(e)) }`))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.setns(lc.pidfdOpen(process.pid), lc.NEWUTS | lc.FS)))`))
   isSystemError(t, r, 'EINVAL', 'setns', /nstype may hold only NEW\* namespace flags, not FS/)
 })
 
@@ -83,7 +83,7 @@ test('setns() through the pidfd of a process that has exited is ESRCH', async (t
       const child = spawn('true');
       const pidfd = lc.pidfdOpen(child.pid); // before libuv can reap it
       await once(child, 'exit');
-      try { lc.setns(pidfd, lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }
+      report(attempt(() => lc.setns(pidfd, lc.NEWNET)))
     `),
   )
   isSystemError(t, r, 'ESRCH', 'setns', /the process behind pidfd \d+ has exited/)
@@ -94,7 +94,7 @@ root('setns() into a user namespace is EINVAL: Node.js is multithreaded', async 
   await once(child, 'spawn')
   await waitForNs(child.pid!, 'user')
   try {
-    const r = ok(t, await runIsolated(`try { lc.setns(fs.openSync('/proc/${child.pid}/ns/user', 'r')); report('no error') } catch (e) { report(describe(e)) }`))
+    const r = ok(t, await runIsolated(`report(attempt(() => lc.setns(fs.openSync('/proc/${child.pid}/ns/user', 'r'))))`))
     isSystemError(t, r, 'EINVAL', 'setns', /Node\.js is multithreaded.*user namespace/)
   } finally {
     child.kill()
@@ -129,7 +129,7 @@ root('setns() into a time namespace is EUSERS and says why', async (t) => {
   await once(child, 'spawn')
   try {
     const grandchild = await childOf(child.pid!)
-    const r = ok(t, await runIsolated(`try { lc.setns(fs.openSync('/proc/${grandchild}/ns/time', 'r')); report('no error') } catch (e) { report(describe(e)) }`))
+    const r = ok(t, await runIsolated(`report(attempt(() => lc.setns(fs.openSync('/proc/${grandchild}/ns/time', 'r'))))`))
     isSystemError(t, r, 'EUSERS', 'setns', /Node\.js is multithreaded.*time namespace/)
   } finally {
     child.kill()
@@ -139,7 +139,7 @@ root('setns() into a time namespace is EUSERS and says why', async (t) => {
 root('setns() as an unprivileged user is EPERM and names CAP_SYS_ADMIN', async (t) => {
   const r = ok(
     t,
-    await runIsolated(`try { lc.setns(fs.openSync('/proc/self/ns/uts', 'r')); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
+    await runIsolated(`report(attempt(() => lc.setns(fs.openSync('/proc/self/ns/uts', 'r'))))`, { uid: 65534 }),
   )
   isSystemError(t, r, 'EPERM', 'setns', /CAP_SYS_ADMIN/)
 })

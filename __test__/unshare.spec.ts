@@ -101,26 +101,26 @@ root('unshare(NEWNS): a tmpfs mounted after it is visible to this process only',
 })
 
 test('unshare() of a flag unshare(2) rejects (IO) is EINVAL from the kernel, not a RangeError', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.unshare(lc.NEWUTS | lc.IO); report('no error') } catch (e) { report(describe(e)) }`))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.unshare(lc.NEWUTS | lc.IO)))`))
   isSystemError(t, r, 'EINVAL', 'unshare', /does not accept IO/)
   t.is((r as SystemErrorShape).name, 'Error')
   t.regex((r as SystemErrorShape).message, /unshare\(NEWUTS\|IO\)/)
 })
 
 test('unshare(NEWUSER) is EINVAL and says why: Node.js is multithreaded', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.unshare(lc.NEWUSER); report('no error') } catch (e) { report(describe(e)) }`))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.unshare(lc.NEWUSER)))`))
   isSystemError(t, r, 'EINVAL', 'unshare', /Node\.js is multithreaded.*user namespace.*new process/)
 })
 
 test('unshare(VM) is EINVAL and says a multithreaded process cannot stop sharing memory', async (t) => {
-  const r = ok(t, await runIsolated(`try { lc.unshare(lc.VM); report('no error') } catch (e) { report(describe(e)) }`))
+  const r = ok(t, await runIsolated(`report(attempt(() => lc.unshare(lc.VM)))`))
   isSystemError(t, r, 'EINVAL', 'unshare', /multithreaded.*address space.*\(VM\)/)
 })
 
 root('unshare(NEWNET) as an unprivileged user is EPERM and names CAP_SYS_ADMIN', async (t) => {
   const r = ok(
     t,
-    await runIsolated(`try { lc.unshare(lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
+    await runIsolated(`report(attempt(() => lc.unshare(lc.NEWNET)))`, { uid: 65534 }),
   )
   isSystemError(t, r, 'EPERM', 'unshare', /CAP_SYS_ADMIN/)
   t.regex((r as SystemErrorShape).message, /NEWNET/)
@@ -132,7 +132,7 @@ root('unshare(NEWNET) past the namespace limit is ENOSPC and points at max_*_nam
     t,
     await runIsolated(
       `fs.writeFileSync('/proc/sys/user/max_net_namespaces', '0');
-       try { lc.unshare(lc.NEWNET); report('no error') } catch (e) { report(describe(e)) }`,
+       report(attempt(() => lc.unshare(lc.NEWNET)))`,
       { prefix: ['unshare', '--user', '--map-root-user'] },
     ),
   )
@@ -142,7 +142,7 @@ root('unshare(NEWNET) past the namespace limit is ENOSPC and points at max_*_nam
 root('configureLoopback() as an unprivileged user is EPERM and names CAP_NET_ADMIN', async (t) => {
   const r = ok(
     t,
-    await runIsolated(`try { lc.configureLoopback(); report('no error') } catch (e) { report(describe(e)) }`, { uid: 65534 }),
+    await runIsolated(`report(attempt(() => lc.configureLoopback()))`, { uid: 65534 }),
   )
   isSystemError(t, r, 'EPERM', 'ioctl', /CAP_NET_ADMIN/)
 })
@@ -163,7 +163,7 @@ test('refused flags throw ERR_UNSAFE_WITH_THREADS, and the threadpool and Worker
       };
       const errors = {};
       for (const [name, f] of Object.entries(attempts)) {
-        try { f(); errors[name] = 'no error' } catch (e) { errors[name] = describe(e) }
+        errors[name] = attempt(f);
       }
       const file = await fs.promises.readFile('/proc/self/status', 'utf8');
       const key = await new Promise((res, rej) => crypto.pbkdf2('pw', 'salt', 1000, 16, 'sha256', (e, k) => e ? rej(e) : res(k.toString('hex'))));

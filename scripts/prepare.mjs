@@ -23,10 +23,6 @@ function newest(path) {
 const sources = ['src', 'build.rs', 'Cargo.toml', 'Cargo.lock'].map((p) => join(root, p)).filter(existsSync)
 if (existsSync(binary) && statSync(binary).mtimeMs >= Math.max(...sources.map(newest))) process.exit(0)
 
-console.error(`building ${binary} (cargo, release)`)
-const napi = join(root, 'node_modules', '.bin', 'napi')
-const result = spawnSync(napi, ['build', '--platform', '--release', '--pipe', 'node scripts/loader-guard.mjs'], {
-  cwd: root,
-  stdio: 'inherit',
-})
+console.error(`building ${binary}: npm run build`)
+const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
 process.exit(result.status ?? 1)
