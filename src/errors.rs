@@ -7,6 +7,8 @@ use nix::errno::Errno;
 
 /// `code` of the errors for calls refused because they would break Node's other threads.
 pub const UNSAFE_WITH_THREADS: &str = "ERR_UNSAFE_WITH_THREADS";
+/// `code` of the errors for clone() flags and arguments this package cannot support.
+pub const UNSUPPORTED_CLONE_FLAG: &str = "ERR_UNSUPPORTED_CLONE_FLAG";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -21,12 +23,15 @@ pub enum Failure {
         path: Option<String>,
         dest: Option<String>,
     },
-    /// Not attempted: it would leave Node unable to run.
+    /// Not attempted: it would leave Node unable to run, or cannot work in it.
     Refused {
+        code: &'static str,
         syscall: &'static str,
         call: String,
         why: String,
     },
+    /// A plain Error with its own code: a call made where it cannot work.
+    State { code: &'static str, message: String },
     /// TypeError `ERR_INVALID_ARG_TYPE`.
     ArgType(String),
     /// TypeError `ERR_INVALID_ARG_VALUE`.
@@ -57,7 +62,7 @@ impl Failure {
     pub fn code(&self) -> String {
         match self {
             Failure::Sys { errno, .. } => errno_code(*errno).to_string(),
-            Failure::Refused { .. } => UNSAFE_WITH_THREADS.to_string(),
+            Failure::Refused { code, .. } | Failure::State { code, .. } => code.to_string(),
             Failure::ArgType(_) => "ERR_INVALID_ARG_TYPE".to_string(),
             Failure::ArgValue(_) => "ERR_INVALID_ARG_VALUE".to_string(),
             Failure::ArgRange(_) => "ERR_OUT_OF_RANGE".to_string(),
@@ -73,6 +78,7 @@ impl Failure {
                 format!("{}: {call} failed: {cause}", errno_code(*errno))
             }
             Failure::Refused { call, why, .. } => format!("{call} refused: {why}"),
+            Failure::State { message, .. } => message.clone(),
             Failure::ArgType(m) | Failure::ArgValue(m) | Failure::ArgRange(m) => m.clone(),
         }
     }
@@ -207,6 +213,7 @@ mod tests {
     #[test]
     fn refusals_have_their_own_code() {
         let f = Failure::Refused {
+            code: UNSAFE_WITH_THREADS,
             syscall: "unshare",
             call: "unshare(NEWPID)".into(),
             why: "because".into(),
