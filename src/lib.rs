@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod args;
+mod clone;
 mod errors;
 mod flags;
 mod mounts;
