@@ -13,11 +13,13 @@ use nix::errno::Errno;
 use nix::sched::CloneFlags;
 
 use crate::args;
-use crate::errors::{to_js, Failure, Outcome};
+use crate::clone::in_clone_child;
+use crate::errors::{to_js, Failure, Outcome, UNSAFE_WITH_THREADS};
 use crate::flags::*;
 
 /// Hint for the cases that need a single-threaded process.
-const NEW_PROCESS: &str = "do it in a new process instead (for example child_process.spawn('unshare', [...]) or 'nsenter')";
+const NEW_PROCESS: &str = "do it in a process of its own instead: inside a clone() callback, or \
+     with child_process.spawn('unshare', [...]) or 'nsenter'";
 
 nix::ioctl_none_bad!(ns_get_userns, NS_GET_USERNS);
 nix::ioctl_none_bad!(ns_get_parent, NS_GET_PARENT);
@@ -82,8 +84,10 @@ pub fn ns_ioctl(env: Env, fd: Unknown, request: Unknown) -> napi::Result<u32> {
 
 fn unshare_flags(flags: u32) -> Outcome<()> {
     let call = format!("unshare({})", unshare_flag_names(flags));
-    if let Some(why) = unshare_refusal(flags) {
+    // A clone() child is a process of its own: what would break Node's threads is fine there.
+    if let Some(why) = unshare_refusal(flags).filter(|_| !in_clone_child()) {
         return Err(Failure::Refused {
+            code: UNSAFE_WITH_THREADS,
             syscall: "unshare",
             call,
             why,
@@ -101,6 +105,19 @@ fn no_more_threads(after: &str) -> String {
 }
 
 fn single_threaded_only(namespace: &str) -> String {
+    if in_clone_child() {
+        let instead = if namespace.contains("user") {
+            "pass NEWUSER to clone() itself"
+        } else {
+            "call unshare(NEWTIME) in the callback: the processes it creates then start in a \
+             new time namespace"
+        };
+        return format!(
+            "a clone() child shares its memory with Node.js, and {namespace} can only be \
+             entered by a process that shares its memory with no one: {instead}, or execve() a \
+             program that enters it"
+        );
+    }
     format!(
         "Node.js is multithreaded, and {namespace} can only be entered by a single-threaded \
          process; {NEW_PROCESS}"
@@ -199,8 +216,9 @@ fn setns_fd(fd: RawFd, nstype: u32) -> Outcome<()> {
     let call = format!("setns({fd}, {})", unshare_flag_names(nstype));
     let target = target_of(fd);
     let entering = entered(target, nstype);
-    if entering & NEWPID != 0 {
+    if entering & NEWPID != 0 && !in_clone_child() {
         return Err(Failure::Refused {
+            code: UNSAFE_WITH_THREADS,
             syscall: "setns",
             call,
             why: no_more_threads("entering a pid namespace"),
