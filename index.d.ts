@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * waitpid(): wait for all children, whatever their exit signal. waitpid() adds it unless
+ * `__WALL` or `__WCLONE` is given.
+ */
+export declare const __WALL: number
+
+/** waitpid(): wait only for "clone" children, whose exit signal is not SIGCHLD (or none). */
+export declare const __WCLONE: number
+
 /** clone(): clear the child's tid in its memory when it exits. */
 export declare const CHILD_CLEARTID: number
 
@@ -174,6 +183,12 @@ export declare function setns(fd: number | { readonly fd: number }, nstype?: num
 /** clone(): set the TLS descriptor. */
 export declare const SETTLS: number
 
+/**
+ * The usual exit signal for clone()'s low flags byte: the parent is sent SIGCHLD when the
+ * child exits, as after fork().
+ */
+export declare const SIGCHLD: number
+
 /** Share signal handlers. */
 export declare const SIGHAND: number
 
@@ -213,3 +228,12 @@ export declare const VFORK: number
 
 /** Share the address space (implies SIGHAND in unshare). */
 export declare const VM: number
+
+/** waitpid(): also report stopped children resumed by SIGCONT (`continued`). */
+export declare const WCONTINUED: number
+
+/** waitpid(): return null at once if no child has changed state. */
+export declare const WNOHANG: number
+
+/** waitpid(): also report children stopped by a signal (`stopSignal`). */
+export declare const WUNTRACED: number

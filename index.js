@@ -842,6 +842,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.__WALL = nativeBinding.__WALL
+module.exports.__WCLONE = nativeBinding.__WCLONE
 module.exports.CHILD_CLEARTID = nativeBinding.CHILD_CLEARTID
 module.exports.CHILD_SETTID = nativeBinding.CHILD_SETTID
 module.exports.configureLoopback = nativeBinding.configureLoopback
@@ -879,6 +881,7 @@ module.exports.pivotRoot = nativeBinding.pivotRoot
 module.exports.PTRACE = nativeBinding.PTRACE
 module.exports.setns = nativeBinding.setns
 module.exports.SETTLS = nativeBinding.SETTLS
+module.exports.SIGCHLD = nativeBinding.SIGCHLD
 module.exports.SIGHAND = nativeBinding.SIGHAND
 module.exports.SYSVSEM = nativeBinding.SYSVSEM
 module.exports.THREAD = nativeBinding.THREAD
@@ -886,3 +889,6 @@ module.exports.unshare = nativeBinding.unshare
 module.exports.UNTRACED = nativeBinding.UNTRACED
 module.exports.VFORK = nativeBinding.VFORK
 module.exports.VM = nativeBinding.VM
+module.exports.WCONTINUED = nativeBinding.WCONTINUED
+module.exports.WNOHANG = nativeBinding.WNOHANG
+module.exports.WUNTRACED = nativeBinding.WUNTRACED
