@@ -229,6 +229,39 @@ export declare const VFORK: number
 /** Share the address space (implies SIGHAND in unshare). */
 export declare const VM: number
 
+/**
+ * Waits for a child to change state: waitpid(2), synchronously (it blocks the thread unless
+ * `options` has WNOHANG). Returns null only with WNOHANG while the child still runs.
+ *
+ * `pid` is a child's pid, or -1 (any child), 0 (any child in this process group) or -PGID
+ * (any child in that group). Those three also reap child_process children, whose exit libuv
+ * then never sees: prefer a pid. `options` is a mask of WNOHANG, WUNTRACED, WCONTINUED,
+ * __WALL and __WCLONE; __WALL is added unless __WALL or __WCLONE is given, so that children
+ * cloned with an exit signal other than SIGCHLD (or none) are found too.
+ */
+export declare function waitpid(pid: number, options?: number): WaitResult | null
+
+/** How a child changed state, as waitpid() reports it. */
+export interface WaitResult {
+  /** The child's pid. */
+  pid: number
+  /** The raw wait status, as waitpid(2) stores it. */
+  status: number
+  /** The exit code if the child exited (WIFEXITED), else null. */
+  exitCode: number | null
+  /**
+   * The signal that killed the child, such as 'SIGKILL' (WIFSIGNALED), else null. Real-time
+   * signals read 'SIGRTMIN+N'.
+   */
+  signal: string | null
+  /** Whether the child dumped core as it was killed (WCOREDUMP). */
+  coreDumped: boolean
+  /** The signal that stopped the child (WIFSTOPPED, reported with WUNTRACED), else null. */
+  stopSignal: string | null
+  /** Whether a stopped child was resumed by SIGCONT (WIFCONTINUED, reported with WCONTINUED). */
+  continued: boolean
+}
+
 /** waitpid(): also report stopped children resumed by SIGCONT (`continued`). */
 export declare const WCONTINUED: number
 

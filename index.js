@@ -889,6 +889,7 @@ module.exports.unshare = nativeBinding.unshare
 module.exports.UNTRACED = nativeBinding.UNTRACED
 module.exports.VFORK = nativeBinding.VFORK
 module.exports.VM = nativeBinding.VM
+module.exports.waitpid = nativeBinding.waitpid
 module.exports.WCONTINUED = nativeBinding.WCONTINUED
 module.exports.WNOHANG = nativeBinding.WNOHANG
 module.exports.WUNTRACED = nativeBinding.WUNTRACED

@@ -144,6 +144,19 @@ pub const __WCLONE: u32 = 0x8000_0000;
 #[napi]
 pub const SIGCHLD: u32 = 17;
 
+/// waitpid(2) only: wait for children of the calling thread, not of its whole process.
+pub const __WNOTHREAD: u32 = 0x2000_0000;
+
+/// Every option bit waitpid(2) accepts, with its name for messages.
+pub const WAIT_OPTION_NAMES: &[(u32, &str)] = &[
+    (WNOHANG, "WNOHANG"),
+    (WUNTRACED, "WUNTRACED"),
+    (WCONTINUED, "WCONTINUED"),
+    (__WNOTHREAD, "__WNOTHREAD"),
+    (__WALL, "__WALL"),
+    (__WCLONE, "__WCLONE"),
+];
+
 /// Every named clone/unshare flag bit, in the order names are printed.
 const FLAG_NAMES: &[(u32, &str)] = &[
     (NEWNS, "NEWNS"),
@@ -267,6 +280,7 @@ mod tests {
         assert_eq!(WCONTINUED, libc::WCONTINUED as u32);
         assert_eq!(__WALL, libc::__WALL as u32);
         assert_eq!(__WCLONE, libc::__WCLONE as u32);
+        assert_eq!(__WNOTHREAD, libc::__WNOTHREAD as u32);
         assert_eq!(SIGCHLD, libc::SIGCHLD as u32);
     }
 

@@ -10,3 +10,4 @@ mod mounts;
 mod namespaces;
 mod net;
 mod process;
+mod wait;

@@ -1,0 +1,344 @@
+//! Reaping children: waitpid(2) on the calling thread.
+//!
+//! waitpid goes through libc, not nix: nix's wrapper decodes the status and drops the raw value
+//! WaitResult reports, and it fails on a child killed by a real-time signal, after it has been
+//! reaped.
+
+use napi::{Env, Unknown};
+use napi_derive::napi;
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::args;
+use crate::errors::{to_js, Failure};
+use crate::flags::{__WALL, __WCLONE, WAIT_OPTION_NAMES};
+
+const PID_MAX: i64 = i32::MAX as i64;
+
+/// How a child changed state, as waitpid() reports it.
+#[napi(object, use_nullable = true)]
+pub struct WaitResult {
+    /// The child's pid.
+    pub pid: i32,
+    /// The raw wait status, as waitpid(2) stores it.
+    pub status: i32,
+    /// The exit code if the child exited (WIFEXITED), else null.
+    pub exit_code: Option<i32>,
+    /// The signal that killed the child, such as 'SIGKILL' (WIFSIGNALED), else null. Real-time
+    /// signals read 'SIGRTMIN+N'.
+    pub signal: Option<String>,
+    /// Whether the child dumped core as it was killed (WCOREDUMP).
+    pub core_dumped: bool,
+    /// The signal that stopped the child (WIFSTOPPED, reported with WUNTRACED), else null.
+    pub stop_signal: Option<String>,
+    /// Whether a stopped child was resumed by SIGCONT (WIFCONTINUED, reported with WCONTINUED).
+    pub continued: bool,
+}
+
+/// Decodes a raw wait status.
+fn decode(pid: i32, status: i32) -> WaitResult {
+    let signaled = libc::WIFSIGNALED(status);
+    let stopped = libc::WIFSTOPPED(status);
+    WaitResult {
+        pid,
+        status,
+        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        signal: signaled.then(|| signal_name(libc::WTERMSIG(status))),
+        core_dumped: signaled && libc::WCOREDUMP(status),
+        stop_signal: stopped.then(|| signal_name(libc::WSTOPSIG(status))),
+        continued: libc::WIFCONTINUED(status),
+    }
+}
+
+/// A signal's name as `kill -l` spells it: 'SIGTERM', 'SIGRTMIN+3'. The two signals glibc keeps
+/// for itself below SIGRTMIN have no name and read 'SIG32', 'SIG33'.
+fn signal_name(signo: i32) -> String {
+    if let Ok(signal) = Signal::try_from(signo) {
+        return signal.as_str().to_string();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    match signo {
+        n if n == min => "SIGRTMIN".to_string(),
+        n if n > min && n <= max => format!("SIGRTMIN+{}", n - min),
+        n => format!("SIG{n}"),
+    }
+}
+
+/// waitpid's options in words: `WNOHANG|__WALL`, `0x4` for bits without a name.
+fn option_names(options: u32) -> String {
+    let mut parts = Vec::new();
+    let mut rest = options;
+    for &(bit, name) in WAIT_OPTION_NAMES {
+        if rest & bit != 0 {
+            parts.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// The options waitpid() passes: the caller's, plus __WALL unless the caller chose between
+/// __WALL and __WCLONE. Without either, the kernel only finds children whose exit signal is
+/// SIGCHLD, and clone() may have given them another one or none.
+fn with_wall(options: u32) -> u32 {
+    if options & (__WALL | __WCLONE) == 0 {
+        options | __WALL
+    } else {
+        options
+    }
+}
+
+/// waitpid(2), retried on EINTR: `(pid, raw status)`, or None for a WNOHANG child that still
+/// runs.
+fn wait_raw(pid: i32, options: u32) -> Result<Option<(i32, i32)>, Errno> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: status is a live c_int for the kernel to fill.
+        let rc = unsafe { libc::waitpid(pid, &mut status, options as libc::c_int) };
+        match rc {
+            0 => return Ok(None),
+            rc if rc > 0 => return Ok(Some((rc, status))),
+            _ => match Errno::last() {
+                Errno::EINTR => continue,
+                errno => return Err(errno),
+            },
+        }
+    }
+}
+
+fn waitpid_failure(errno: Errno, pid: i32, options: u32) -> Failure {
+    let cause = match errno {
+        Errno::ECHILD => Some(match pid {
+            -1 => "this process has no unwaited children".to_string(),
+            0 => "no unwaited child of this process is in its process group".to_string(),
+            p if p < -1 => format!(
+                "no unwaited child of this process is in process group {}",
+                -p
+            ),
+            p => not_our_child(p),
+        }),
+        Errno::EINVAL => {
+            let valid = WAIT_OPTION_NAMES.iter().fold(0, |all, (bit, _)| all | bit);
+            let invalid = options & !valid;
+            (invalid != 0).then(|| {
+                format!(
+                    "{invalid:#x} is not a waitpid option (it takes WNOHANG, WUNTRACED, \
+                     WCONTINUED, __WALL, __WCLONE and __WNOTHREAD)"
+                )
+            })
+        }
+        Errno::ESRCH => Some(format!("no process group {}", pid.unsigned_abs())),
+        _ => None,
+    };
+    Failure::sys(
+        errno,
+        "waitpid",
+        format!("waitpid({pid}, {})", option_names(options)),
+        cause,
+    )
+}
+
+fn not_our_child(pid: i32) -> String {
+    format!(
+        "{pid} is not an unwaited child of this process: it was already reaped (by waitpid), was \
+         never its child, or is a child_process child, which libuv reaps itself"
+    )
+}
+
+/// Waits for a child to change state: waitpid(2), synchronously (it blocks the thread unless
+/// `options` has WNOHANG). Returns null only with WNOHANG while the child still runs.
+///
+/// `pid` is a child's pid, or -1 (any child), 0 (any child in this process group) or -PGID
+/// (any child in that group). Those three also reap child_process children, whose exit libuv
+/// then never sees: prefer a pid. `options` is a mask of WNOHANG, WUNTRACED, WCONTINUED,
+/// __WALL and __WCLONE; __WALL is added unless __WALL or __WCLONE is given, so that children
+/// cloned with an exit signal other than SIGCHLD (or none) are found too.
+#[napi(ts_args_type = "pid: number, options?: number")]
+pub fn waitpid(env: Env, pid: Unknown, options: Unknown) -> napi::Result<Option<WaitResult>> {
+    let outcome = (|| {
+        let pid = args::integer(&pid, "pid", -PID_MAX, PID_MAX)? as i32;
+        let options = with_wall(args::opt_flags(&options, "options", 0)?);
+        match wait_raw(pid, options) {
+            Ok(reaped) => Ok(reaped.map(|(pid, status)| decode(pid, status))),
+            Err(errno) => Err(waitpid_failure(errno, pid, options)),
+        }
+    })();
+    to_js(&env, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::{WNOHANG, WUNTRACED};
+    use nix::sys::pthread::{pthread_kill, pthread_self};
+    use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    use nix::unistd::{fork, ForkResult, Pid};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A child that runs `body` and never returns into the test harness. The body may only
+    /// make async-signal-safe calls: the test process has other threads.
+    fn child(body: fn() -> !) -> i32 {
+        // SAFETY: the child only runs `body`, which makes raw syscalls and exits.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => body(),
+            ForkResult::Parent { child } => child.as_raw(),
+        }
+    }
+
+    fn exit_7() -> ! {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(7) }
+    }
+
+    fn pause_forever() -> ! {
+        loop {
+            // SAFETY: pause is async-signal-safe.
+            unsafe { libc::pause() };
+        }
+    }
+
+    #[test]
+    fn statuses_decode_as_the_c_macros_say() {
+        let exited = decode(10, 77 << 8);
+        assert_eq!(
+            (exited.pid, exited.exit_code, exited.signal),
+            (10, Some(77), None)
+        );
+        let killed = decode(10, libc::SIGKILL);
+        assert_eq!(killed.exit_code, None);
+        assert_eq!(killed.signal.as_deref(), Some("SIGKILL"));
+        assert!(!killed.core_dumped);
+        let dumped = decode(10, libc::SIGABRT | 0x80);
+        assert_eq!(dumped.signal.as_deref(), Some("SIGABRT"));
+        assert!(dumped.core_dumped);
+        let stopped = decode(10, (libc::SIGSTOP << 8) | 0x7f);
+        assert_eq!(stopped.stop_signal.as_deref(), Some("SIGSTOP"));
+        assert_eq!((stopped.exit_code, stopped.signal.as_deref()), (None, None));
+        assert!(decode(10, 0xffff).continued);
+        let rt = decode(10, libc::SIGRTMIN() + 3);
+        assert_eq!(rt.signal.as_deref(), Some("SIGRTMIN+3"));
+    }
+
+    #[test]
+    fn options_are_named_and_get_wall_unless_a_choice_was_made() {
+        assert_eq!(option_names(with_wall(0)), "__WALL");
+        assert_eq!(
+            option_names(with_wall(WNOHANG | WUNTRACED)),
+            "WNOHANG|WUNTRACED|__WALL"
+        );
+        assert_eq!(option_names(with_wall(__WCLONE)), "__WCLONE");
+        assert_eq!(option_names(0x4 | WNOHANG), "WNOHANG|0x4");
+    }
+
+    #[test]
+    fn waitpid_reaps_an_exited_child_and_then_it_is_echild() {
+        let pid = child(exit_7);
+        let (reaped, status) = wait_raw(pid, with_wall(0))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!((reaped, status), (pid, 7 << 8));
+        assert_eq!(decode(reaped, status).exit_code, Some(7));
+        assert_eq!(wait_raw(pid, with_wall(0)), Err(Errno::ECHILD));
+        let failure = waitpid_failure(Errno::ECHILD, pid, with_wall(0));
+        assert!(
+            failure.message().contains("not an unwaited child"),
+            "{}",
+            failure.message()
+        );
+    }
+
+    #[test]
+    fn wnohang_is_none_while_the_child_runs_then_the_signal_that_killed_it() {
+        let pid = child(pause_forever);
+        assert_eq!(wait_raw(pid, with_wall(WNOHANG)), Ok(None));
+        kill(Pid::from_raw(pid), Signal::SIGTERM).expect("kill");
+        let (_, status) = wait_raw(pid, with_wall(0))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!(decode(pid, status).signal.as_deref(), Some("SIGTERM"));
+    }
+
+    #[test]
+    fn a_child_without_exit_signal_is_found_only_with_wall() {
+        // A fork-like clone(2) with no exit signal in the low byte: nix has no raw clone
+        // without a callback stack.
+        // SAFETY: without CLONE_VM the child has its own copy of memory; it only calls _exit.
+        let rc = unsafe { libc::syscall(libc::SYS_clone, 0, 0, 0, 0, 0) };
+        if rc == 0 {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(5) };
+        }
+        assert!(rc > 0, "clone: {}", Errno::last());
+        let pid = rc as i32;
+        // Let it exit, so a plain wait would have found it if it could.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(wait_raw(pid, WNOHANG), Err(Errno::ECHILD));
+        let (_, status) = wait_raw(pid, with_wall(0))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!(decode(pid, status).exit_code, Some(5));
+    }
+
+    static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn count_interrupt(_: libc::c_int) {
+        INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Runs `wait` with SIGUSR1 (caught without SA_RESTART, so a blocked syscall fails with
+    /// EINTR) sent to this thread while it blocks on a child that exits with 3 later.
+    fn interrupted<T>(wait: impl FnOnce(i32) -> T) -> T {
+        let handler = SigAction::new(
+            SigHandler::Handler(count_interrupt),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler only touches an atomic.
+        unsafe { sigaction(Signal::SIGUSR1, &handler) }.expect("sigaction");
+        let pid = child(|| {
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 300_000_000,
+            };
+            // SAFETY: nanosleep and _exit are async-signal-safe.
+            unsafe {
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                libc::_exit(3)
+            }
+        });
+        let me = pthread_self();
+        let before = INTERRUPTS.load(Ordering::SeqCst);
+        let interrupter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            pthread_kill(me, Signal::SIGUSR1).expect("pthread_kill");
+        });
+        let result = wait(pid);
+        interrupter.join().expect("interrupter");
+        assert!(
+            INTERRUPTS.load(Ordering::SeqCst) > before,
+            "the wait was not interrupted"
+        );
+        result
+    }
+
+    #[test]
+    fn waitpid_carries_on_after_eintr() {
+        let (pid, status) = interrupted(|pid| wait_raw(pid, with_wall(0)))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!(decode(pid, status).exit_code, Some(3));
+    }
+
+    #[test]
+    fn a_process_that_is_not_our_child_is_echild() {
+        assert_eq!(wait_raw(1, with_wall(WNOHANG)), Err(Errno::ECHILD));
+    }
+}
