@@ -151,6 +151,16 @@ export declare const PIDFD: number
 export declare function pidfdOpen(pid: number): number
 
 /**
+ * Sends a signal to the process a pidfd refers to: pidfd_send_signal(2) (Linux 5.1+). Unlike
+ * a pid, a pidfd cannot come to mean another process once this one has exited and its pid is
+ * reused: the signal then fails with ESRCH.
+ *
+ * `pidfd` is a pidfd from `pidfdOpen()` (or an fd of a /proc/PID directory); `signal` a number
+ * or a name such as 'SIGTERM'. 0 only checks that the process exists and may be signalled.
+ */
+export declare function pidfdSendSignal(pidfd: number | { readonly fd: number }, signal: number | string): void
+
+/**
  * Makes `newRoot` the root of the calling thread's mount namespace and moves the old root to
  * `putOld` (a directory at or under `newRoot`): pivot_root(2).
  *

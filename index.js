@@ -877,6 +877,7 @@ module.exports.nsIoctl = nativeBinding.nsIoctl
 module.exports.PARENT_SETTID = nativeBinding.PARENT_SETTID
 module.exports.PIDFD = nativeBinding.PIDFD
 module.exports.pidfdOpen = nativeBinding.pidfdOpen
+module.exports.pidfdSendSignal = nativeBinding.pidfdSendSignal
 module.exports.pivotRoot = nativeBinding.pivotRoot
 module.exports.PTRACE = nativeBinding.PTRACE
 module.exports.setns = nativeBinding.setns

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import * as lc from '../index.js'
-import { waitpid, WNOHANG, __WALL, __WCLONE } from '../index.js'
+import { pidfdOpen, pidfdSendSignal, waitpid, WNOHANG, __WALL, __WCLONE } from '../index.js'
 import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('a pid namespace of its own, whose init adopts orphans to reap')
@@ -35,7 +35,7 @@ test('the wait constants have the values of the kernel headers', (t) => {
     { WNOHANG: lc.WNOHANG, WUNTRACED: lc.WUNTRACED, WCONTINUED: lc.WCONTINUED, __WALL, __WCLONE, SIGCHLD: lc.SIGCHLD },
     { WNOHANG: 1, WUNTRACED: 2, WCONTINUED: 8, __WALL: 0x40000000, __WCLONE: 0x80000000, SIGCHLD: 17 },
   )
-  for (const name of ['waitpid']) {
+  for (const name of ['waitpid', 'pidfdSendSignal']) {
     t.is(typeof (lc as unknown as Record<string, unknown>)[name], 'function', name)
   }
 })
@@ -71,6 +71,79 @@ test('waitpid argument errors are TypeErrors and RangeErrors', (t) => {
   }
 })
 
+test('pidfdSendSignal ends a child_process child with the signal given by name or number', async (t) => {
+  for (const [signal, expected] of [['SIGTERM', 'SIGTERM'], [9, 'SIGKILL'], ['SIGPOLL', 'SIGIO']] as const) {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' })
+    await once(child, 'spawn')
+    const fd = pidfdOpen(child.pid!)
+    try {
+      pidfdSendSignal(fd, 0) // only checks
+      pidfdSendSignal(fd, signal)
+      const [code, sig] = await once(child, 'exit')
+      t.deepEqual([code, sig], [null, expected])
+      // libuv has reaped it: the pidfd's process is gone.
+      isSystemError(t, t.throws(() => pidfdSendSignal(fd, 'SIGTERM')), 'ESRCH', 'pidfd_send_signal', /has exited and been reaped/)
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+})
+
+test('pidfdSendSignal takes a FileHandle of a pidfd', async (t) => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' })
+  await once(child, 'spawn')
+  const fd = pidfdOpen(child.pid!)
+  pidfdSendSignal({ fd }, 'SIGKILL')
+  t.deepEqual(await once(child, 'exit'), [null, 'SIGKILL'])
+  fs.closeSync(fd)
+})
+
+test('pidfdSendSignal on a closed fd or on a file that is not a pidfd is EBADF and says which', (t) => {
+  isSystemError(t, t.throws(() => pidfdSendSignal(999_999, 'SIGTERM')), 'EBADF', 'pidfd_send_signal', /999999 is not an open file descriptor/)
+  const file = fs.openSync('/dev/null', 'r')
+  try {
+    isSystemError(t, t.throws(() => pidfdSendSignal(file, 0)), 'EBADF', 'pidfd_send_signal', new RegExp(`fd ${file} is not a pidfd`))
+  } finally {
+    fs.closeSync(file)
+  }
+})
+
+test('pidfdSendSignal: an unknown signal name is the error process.kill() throws', (t) => {
+  const fd = pidfdOpen(process.pid)
+  try {
+    for (const name of ['SIGFOO', 'sigterm', 'TERM', '']) {
+      const ours = t.throws(() => pidfdSendSignal(fd, name), { instanceOf: TypeError, code: 'ERR_UNKNOWN_SIGNAL' })
+      if (name === '') continue // process.kill() reads '' as its default, SIGTERM
+      const node = t.throws(() => process.kill(process.pid, name))
+      t.is(ours!.message, node!.message)
+    }
+    t.throws(() => pidfdSendSignal(fd, 65), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE', message: /It must be >= 0 && <= 64/ })
+    t.throws(() => pidfdSendSignal(fd, 1.5), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+    const call = pidfdSendSignal as (...a: unknown[]) => void
+    t.throws(() => call(fd), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE', message: /"signal" argument must be one of type number or string\. Received undefined/ })
+    t.throws(() => call(fd, null), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+    t.throws(() => call('3', 0), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  } finally {
+    fs.closeSync(fd)
+  }
+})
+
+root('pidfdSendSignal as an unprivileged user to a root process is EPERM', async (t) => {
+  const r = ok(t, await runIsolated('report(attempt(() => lc.pidfdSendSignal(lc.pidfdOpen(1), 0)))', { uid: 65534 }))
+  isSystemError(t, r, 'EPERM', 'pidfd_send_signal', /no permission to signal the process/)
+})
+
+root('pidfdSendSignal to a process outside the caller\'s pid namespace is EINVAL', async (t) => {
+  // /proc is the outer one here, and an fd of a /proc/PID directory works as a pidfd.
+  const r = ok(
+    t,
+    await runIsolated(`report(attempt(() => lc.pidfdSendSignal(fs.openSync('/proc/${process.pid}', 'r'), 0)))`, {
+      prefix: ['unshare', '--pid', '--fork'],
+    }),
+  )
+  isSystemError(t, r, 'EINVAL', 'pidfd_send_signal', /outside this process's pid namespace/)
+})
+
 root('waitpid reaps a child libuv does not know: WNOHANG null while it runs, then its exit code, then ECHILD', async (t) => {
   const r = ok(
     t,
@@ -90,6 +163,30 @@ root('waitpid reaps a child libuv does not know: WNOHANG null while it runs, the
   t.is(r.state, 'gone')
 })
 
+root('waitpid reports the signal a pidfd sent, and stops and continues with WUNTRACED and WCONTINUED', async (t) => {
+  const r = ok(
+    t,
+    await runIsolated(
+      `${orphanHelper}
+      const pid = orphan('exec sleep 30');
+      const fd = lc.pidfdOpen(pid);
+      process.kill(pid, 'SIGSTOP');
+      const stopped = lc.waitpid(pid, lc.WUNTRACED);
+      process.kill(pid, 'SIGCONT');
+      const continued = lc.waitpid(pid, lc.WCONTINUED);
+      const running = lc.waitpid(pid, lc.WNOHANG);
+      lc.pidfdSendSignal(fd, 'SIGKILL');
+      report({ stopped, continued, running, killed: lc.waitpid(pid) });
+    `,
+      asInit,
+    ),
+  ) as Record<string, lc.WaitResult | null>
+  t.like(r.stopped!, { stopSignal: 'SIGSTOP', exitCode: null, signal: null, continued: false })
+  t.like(r.continued!, { continued: true, stopSignal: null, status: 0xffff })
+  t.is(r.running, null)
+  t.like(r.killed!, { exitCode: null, signal: 'SIGKILL', coreDumped: false, status: 9 })
+})
+
 // The children these need come from clone(), which another module provides.
 
 withClone('waitpid reaps a clone() child with its exit code, with SIGCHLD or no exit signal at all', async (t) => {
@@ -103,4 +200,18 @@ withClone('waitpid reaps a clone() child with its exit code, with SIGCHLD or no 
   ) as Record<string, lc.WaitResult>
   t.like(r.withSigchld, { exitCode: 77, signal: null, coreDumped: false, status: 77 << 8 })
   t.like(r.withoutSignal, { exitCode: 78, signal: null, status: 78 << 8 })
+})
+
+withClone('waitpid WNOHANG is null for a running clone() child; killed through its pidfd it reports SIGKILL', async (t) => {
+  const r = ok(
+    t,
+    await runIsolated(`
+      const pid = lc.clone(() => lc.execve('/bin/sleep', ['sleep', '5']), 0, lc.SIGCHLD);
+      const running = lc.waitpid(pid, lc.WNOHANG);
+      lc.pidfdSendSignal(lc.pidfdOpen(pid), 'SIGKILL');
+      report({ running, killed: lc.waitpid(pid) });
+    `),
+  ) as { running: null; killed: lc.WaitResult }
+  t.is(r.running, null)
+  t.like(r.killed, { exitCode: null, signal: 'SIGKILL' })
 })

@@ -1,19 +1,27 @@
-//! Reaping children: waitpid(2) on the calling thread.
+//! Reaping children and signalling them through pidfds: waitpid(2) on the calling thread and
+//! pidfd_send_signal(2).
 //!
 //! waitpid goes through libc, not nix: nix's wrapper decodes the status and drops the raw value
 //! WaitResult reports, and it fails on a child killed by a real-time signal, after it has been
-//! reaped.
+//! reaped. pidfd_send_signal has no nix wrapper.
 
+use std::os::fd::BorrowedFd;
+use std::ptr;
+
+use napi::bindgen_prelude::ValueType;
 use napi::{Env, Unknown};
 use napi_derive::napi;
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg};
 use nix::sys::signal::Signal;
 
 use crate::args;
-use crate::errors::{to_js, Failure};
+use crate::errors::{to_js, Failure, Outcome};
 use crate::flags::{__WALL, __WCLONE, WAIT_OPTION_NAMES};
 
 const PID_MAX: i64 = i32::MAX as i64;
+/// The kernel's highest signal number (_NSIG).
+const SIGNAL_MAX: i64 = 64;
 
 /// How a child changed state, as waitpid() reports it.
 #[napi(object, use_nullable = true)]
@@ -61,6 +69,35 @@ fn signal_name(signo: i32) -> String {
         n if n == min => "SIGRTMIN".to_string(),
         n if n > min && n <= max => format!("SIGRTMIN+{}", n - min),
         n => format!("SIG{n}"),
+    }
+}
+
+/// A signal number from a name as `process.kill()` takes it, or as signal_name() prints it.
+fn signal_number(name: &str) -> Option<i32> {
+    if let Ok(signal) = name.parse::<Signal>() {
+        return Some(signal as i32);
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let offset = |rest: &str| {
+        rest.parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0 && *n <= max - min)
+    };
+    match name {
+        // Aliases Node's os.constants.signals has and nix's names lack.
+        "SIGIOT" => Some(libc::SIGIOT),
+        "SIGPOLL" => Some(libc::SIGPOLL),
+        "SIGRTMIN" => Some(min),
+        "SIGRTMAX" => Some(max),
+        _ => {
+            if let Some(rest) = name.strip_prefix("SIGRTMIN+") {
+                offset(rest).map(|n| min + n)
+            } else if let Some(rest) = name.strip_prefix("SIGRTMAX-") {
+                offset(rest).map(|n| max - n)
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -173,6 +210,95 @@ pub fn waitpid(env: Env, pid: Unknown, options: Unknown) -> napi::Result<Option<
     to_js(&env, outcome)
 }
 
+/// A signal argument: a number 0..64 (0 only checks that the process may be signalled) or a
+/// name such as 'SIGTERM', as `process.kill()` takes it.
+fn signal_arg(value: &Unknown) -> Outcome<i32> {
+    match value.get_type() {
+        Ok(ValueType::Number) => Ok(args::integer(value, "signal", 0, SIGNAL_MAX)? as i32),
+        Ok(ValueType::String) => {
+            // SAFETY: the type was checked just above.
+            let name = unsafe { value.cast::<String>() }
+                .map_err(|_| Failure::UnknownSignal(String::new()))?;
+            signal_number(&name).ok_or(Failure::UnknownSignal(name))
+        }
+        _ => Err(Failure::ArgType(format!(
+            "The \"signal\" argument must be one of type number or string. {}",
+            args::received(value)
+        ))),
+    }
+}
+
+/// Sends a signal to the process a pidfd refers to: pidfd_send_signal(2) (Linux 5.1+). Unlike
+/// a pid, a pidfd cannot come to mean another process once this one has exited and its pid is
+/// reused: the signal then fails with ESRCH.
+///
+/// `pidfd` is a pidfd from `pidfdOpen()` (or an fd of a /proc/PID directory); `signal` a number
+/// or a name such as 'SIGTERM'. 0 only checks that the process exists and may be signalled.
+#[napi(ts_args_type = "pidfd: number | { readonly fd: number }, signal: number | string")]
+pub fn pidfd_send_signal(env: Env, pidfd: Unknown, signal: Unknown) -> napi::Result<()> {
+    let outcome = (|| {
+        let fd = args::fd(&pidfd, "pidfd")?;
+        let signo = signal_arg(&signal)?;
+        send_signal(fd, signo)
+    })();
+    to_js(&env, outcome)
+}
+
+fn send_signal(fd: i32, signo: i32) -> Outcome<()> {
+    // SAFETY: no siginfo is passed (the kernel fills in a kill()'s); the integers are checked.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            signo,
+            ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let errno = Errno::last();
+    let name = if signo == 0 {
+        "0".to_string()
+    } else {
+        signal_name(signo)
+    };
+    let cause = match errno {
+        Errno::EBADF if is_open(fd) => Some(format!(
+            "fd {fd} is not a pidfd: get one from pidfdOpen(pid)"
+        )),
+        Errno::EBADF => Some(format!("{fd} is not an open file descriptor")),
+        Errno::EINVAL => Some(format!(
+            "the process of pidfd {fd} is outside this process's pid namespace, or signal \
+             {name} is not one this kernel knows"
+        )),
+        Errno::ESRCH => Some("the process has exited and been reaped".to_string()),
+        Errno::EPERM => Some(
+            "no permission to signal the process: it runs as another user and this process \
+             lacks CAP_KILL"
+                .to_string(),
+        ),
+        Errno::ENOSYS => Some("pidfd_send_signal needs Linux 5.1 or later".to_string()),
+        _ => None,
+    };
+    Err(Failure::sys(
+        errno,
+        "pidfd_send_signal",
+        format!("pidfd_send_signal({fd}, {name})"),
+        cause,
+    ))
+}
+
+fn is_open(fd: i32) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: only used for F_GETFD, which fails with EBADF on a closed fd.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    fcntl(fd, FcntlArg::F_GETFD).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +306,7 @@ mod tests {
     use nix::sys::pthread::{pthread_kill, pthread_self};
     use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet};
     use nix::unistd::{fork, ForkResult, Pid};
+    use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -225,6 +352,32 @@ mod tests {
         assert!(decode(10, 0xffff).continued);
         let rt = decode(10, libc::SIGRTMIN() + 3);
         assert_eq!(rt.signal.as_deref(), Some("SIGRTMIN+3"));
+    }
+
+    #[test]
+    fn signal_names_read_back_as_their_numbers() {
+        for n in (1..32).chain(libc::SIGRTMIN()..=libc::SIGRTMAX()) {
+            assert_eq!(
+                signal_number(&signal_name(n)),
+                Some(n),
+                "{}",
+                signal_name(n)
+            );
+        }
+        assert_eq!(signal_name(libc::SIGRTMIN()), "SIGRTMIN");
+        assert_eq!(signal_number("SIGRTMAX-1"), Some(libc::SIGRTMAX() - 1));
+        assert_eq!(signal_number("SIGIOT"), Some(libc::SIGABRT));
+        assert_eq!(signal_number("SIGPOLL"), Some(libc::SIGIO));
+        for bad in [
+            "SIGFOO",
+            "sigterm",
+            "TERM",
+            "SIGRTMIN+99",
+            "SIGRTMIN+-1",
+            "",
+        ] {
+            assert_eq!(signal_number(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -340,5 +493,22 @@ mod tests {
     #[test]
     fn a_process_that_is_not_our_child_is_echild() {
         assert_eq!(wait_raw(1, with_wall(WNOHANG)), Err(Errno::ECHILD));
+    }
+
+    #[test]
+    fn signalling_a_closed_fd_or_a_file_says_which() {
+        let closed = send_signal(999_999, libc::SIGTERM).expect_err("closed");
+        assert!(
+            closed.message().contains("not an open file descriptor"),
+            "{}",
+            closed.message()
+        );
+        let file = std::fs::File::open("/dev/null").expect("/dev/null");
+        let not_pidfd = send_signal(file.as_raw_fd(), 0).expect_err("a file");
+        assert!(
+            not_pidfd.message().contains("is not a pidfd"),
+            "{}",
+            not_pidfd.message()
+        );
     }
 }
