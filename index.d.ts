@@ -240,6 +240,20 @@ export declare const VFORK: number
 export declare const VM: number
 
 /**
+ * Resolves when child `pid` exits, with how it ended; never blocks the JS thread.
+ *
+ * A waiter thread per call blocks in waitid(2) on a pidfd of the child (so a reused pid cannot
+ * be mistaken for it), reaps it, and settles the promise on this thread. While it waits it keeps
+ * the event loop alive, and only then. If the child is reaped by a waitpid() first, or by
+ * another waitExit(), the other one rejects with ECHILD: whichever reaps first wins. Do not use
+ * it on child_process children: libuv reaps those and would miss their exit. A Worker that is
+ * terminated while waiting, or a process that exits, leaves the waiter to reap the child
+ * quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
+ * process, ESRCH if there is no such process). Needs Linux 5.4+.
+ */
+export declare function waitExit(pid: number): Promise<WaitResult>
+
+/**
  * Waits for a child to change state: waitpid(2), synchronously (it blocks the thread unless
  * `options` has WNOHANG). Returns null only with WNOHANG while the child still runs.
  *
@@ -251,7 +265,7 @@ export declare const VM: number
  */
 export declare function waitpid(pid: number, options?: number): WaitResult | null
 
-/** How a child changed state, as waitpid() reports it. */
+/** How a child changed state, as waitpid() and waitExit() report it. */
 export interface WaitResult {
   /** The child's pid. */
   pid: number

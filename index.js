@@ -890,6 +890,7 @@ module.exports.unshare = nativeBinding.unshare
 module.exports.UNTRACED = nativeBinding.UNTRACED
 module.exports.VFORK = nativeBinding.VFORK
 module.exports.VM = nativeBinding.VM
+module.exports.waitExit = nativeBinding.waitExit
 module.exports.waitpid = nativeBinding.waitpid
 module.exports.WCONTINUED = nativeBinding.WCONTINUED
 module.exports.WNOHANG = nativeBinding.WNOHANG

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import * as lc from '../index.js'
-import { pidfdOpen, pidfdSendSignal, waitpid, WNOHANG, __WALL, __WCLONE } from '../index.js'
+import { pidfdOpen, pidfdSendSignal, waitExit, waitpid, WNOHANG, __WALL, __WCLONE } from '../index.js'
 import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('a pid namespace of its own, whose init adopts orphans to reap')
@@ -35,7 +35,7 @@ test('the wait constants have the values of the kernel headers', (t) => {
     { WNOHANG: lc.WNOHANG, WUNTRACED: lc.WUNTRACED, WCONTINUED: lc.WCONTINUED, __WALL, __WCLONE, SIGCHLD: lc.SIGCHLD },
     { WNOHANG: 1, WUNTRACED: 2, WCONTINUED: 8, __WALL: 0x40000000, __WCLONE: 0x80000000, SIGCHLD: 17 },
   )
-  for (const name of ['waitpid', 'pidfdSendSignal']) {
+  for (const name of ['waitpid', 'waitExit', 'pidfdSendSignal']) {
     t.is(typeof (lc as unknown as Record<string, unknown>)[name], 'function', name)
   }
 })
@@ -68,6 +68,28 @@ test('waitpid argument errors are TypeErrors and RangeErrors', (t) => {
   }
   for (const args of [[1.5], [2 ** 31], [-(2 ** 31)], [NaN], [1, 2 ** 32], [1, 0.5]]) {
     t.throws(() => call(...args), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }, JSON.stringify(args))
+  }
+})
+
+test('waitExit rejects, never throws, when pid is not an unwaited child of this process', async (t) => {
+  const err = await t.throwsAsync(() => waitExit(1))
+  isSystemError(t, err, 'ECHILD', 'waitid', /1 is not an unwaited child of this process/)
+  t.true(err!.message.startsWith('ECHILD: waitid(P_PIDFD, pidfd of 1, WEXITED|WNOHANG|WNOWAIT|__WALL) failed'), err!.message)
+})
+
+test('waitExit on a pid no process has rejects with ESRCH', async (t) => {
+  const gone = await deadPid()
+  const err = await t.throwsAsync(() => waitExit(gone))
+  isSystemError(t, err, 'ESRCH', 'pidfd_open', new RegExp(`no process with pid ${gone}`))
+})
+
+test('waitExit argument errors reject with TypeErrors and RangeErrors', async (t) => {
+  const call = waitExit as (...a: unknown[]) => Promise<unknown>
+  for (const args of [[], ['1'], [null], [{}]]) {
+    await t.throwsAsync(() => call(...args), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }, JSON.stringify(args))
+  }
+  for (const args of [[0], [-1], [1.5], [2 ** 31]]) {
+    await t.throwsAsync(() => call(...args), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }, JSON.stringify(args))
   }
 })
 
@@ -187,6 +209,105 @@ root('waitpid reports the signal a pidfd sent, and stops and continues with WUNT
   t.like(r.killed!, { exitCode: null, signal: 'SIGKILL', coreDumped: false, status: 9 })
 })
 
+root('waitExit resolves with the exit code, keeps the process alive only while it waits, and then waitpid is ECHILD', async (t) => {
+  const started = Date.now()
+  const run = await runIsolated(
+    `${orphanHelper}
+    const pid = orphan('(sleep 0.5; exit 3)');
+    // Nothing else keeps the event loop alive: only the pending waitExit.
+    const result = await lc.waitExit(pid);
+    report({ pid, result, again: attempt(() => lc.waitpid(pid)), state: stateOf(pid) });
+  `,
+    { ...asInit, timeout: 20_000 },
+  )
+  const r = ok(t, run) as { pid: number; result: lc.WaitResult; again: SystemErrorShape; state: string }
+  t.deepEqual(r.result, { pid: r.pid, status: 3 << 8, exitCode: 3, signal: null, coreDumped: false, stopSignal: null, continued: false })
+  isSystemError(t, r.again, 'ECHILD', 'waitpid', /not an unwaited child/)
+  t.is(r.state, 'gone')
+  t.true(Date.now() - started < 15_000, 'the process should exit by itself once nothing waits')
+})
+
+root('waitExit resolves with the signal that ended the child; many at once each get their own', async (t) => {
+  const r = ok(
+    t,
+    await runIsolated(
+      `${orphanHelper}
+      const pids = Array.from({ length: 8 }, () => orphan('exec sleep 30'));
+      const waits = pids.map((pid) => lc.waitExit(pid));
+      await sleep(50);
+      pids.forEach((pid, i) => lc.pidfdSendSignal(lc.pidfdOpen(pid), i % 2 ? 'SIGTERM' : 'SIGKILL'));
+      const results = await Promise.all(waits);
+      report({ pids, results: results.map((r) => [r.pid, r.signal]), states: pids.map(stateOf) });
+    `,
+      asInit,
+    ),
+  ) as { pids: number[]; results: [number, string][]; states: string[] }
+  t.deepEqual(
+    r.results,
+    r.pids.map((pid, i) => [pid, i % 2 ? 'SIGTERM' : 'SIGKILL']),
+  )
+  t.deepEqual(r.states, r.pids.map(() => 'gone'))
+})
+
+root('waitExit and waitpid on one child: whichever reaps first gets the result, the other ECHILD', async (t) => {
+  const r = ok(
+    t,
+    await runIsolated(
+      `${orphanHelper}
+      const pid = orphan('(sleep 0.3; exit 5)');
+      const pending = lc.waitExit(pid).then((r) => r.exitCode, (e) => e.code);
+      let sync;
+      try { sync = lc.waitpid(pid).exitCode } catch (e) { sync = e.code }
+      report({ sync, async: await pending });
+    `,
+      asInit,
+    ),
+  ) as { sync: number | string; async: number | string }
+  t.deepEqual([r.sync, r.async].sort(), [5, 'ECHILD'].sort())
+})
+
+root('a Worker terminated while its waitExit is pending: no abort, the child is still reaped, the process exits', async (t) => {
+  const run = await runIsolated(
+    `${orphanHelper}
+    import { once } from 'node:events';
+    import { Worker } from 'node:worker_threads';
+    const worker = new Worker(\`
+      const lc = require(${JSON.stringify(entry)});
+      const { parentPort } = require('node:worker_threads');
+      const { execFileSync } = require('node:child_process');
+      const pid = Number(execFileSync('sh', ['-c', 'exec sleep 30 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' }).trim());
+      lc.waitExit(pid).then((r) => parentPort.postMessage(r));
+      parentPort.postMessage(pid);
+    \`, { eval: true, execArgv: [] });
+    const [pid] = await once(worker, 'message');
+    const before = stateOf(pid);
+    await sleep(100);
+    await worker.terminate();
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    while (stateOf(pid) !== 'gone' && Date.now() - killedAt < 2000) await sleep(20);
+    report({ before, after: stateOf(pid) });
+  `,
+    { ...asInit, timeout: 20_000 },
+  )
+  t.is(run.signal, null, run.stderr)
+  const r = ok(t, run) as { before: string; after: string }
+  t.is(r.before, 'S')
+  t.is(r.after, 'gone', 'the waiter thread should reap the child: no zombie')
+})
+
+root('process.exit() while waitExit() calls are pending exits cleanly', async (t) => {
+  const run = await runIsolated(
+    `${orphanHelper}
+    for (let i = 0; i < 4; i++) lc.waitExit(orphan('exec sleep 30'));
+    for (let i = 0; i < 4; i++) lc.waitExit(orphan('(sleep 0.2; exit 1)'));
+    setTimeout(() => process.exit(7), 200);
+  `,
+    asInit,
+  )
+  t.deepEqual([run.status, run.signal], [7, null], run.stderr)
+})
+
 // The children these need come from clone(), which another module provides.
 
 withClone('waitpid reaps a clone() child with its exit code, with SIGCHLD or no exit signal at all', async (t) => {
@@ -215,3 +336,63 @@ withClone('waitpid WNOHANG is null for a running clone() child; killed through i
   t.is(r.running, null)
   t.like(r.killed, { exitCode: null, signal: 'SIGKILL' })
 })
+
+withClone('waitExit resolves for clone() children: an exit code, a signal, then waitpid is ECHILD', async (t) => {
+  const r = ok(
+    t,
+    await runIsolated(`
+      const exited = await lc.waitExit(lc.clone(() => 3, 0, lc.SIGCHLD));
+      const pid = lc.clone(() => lc.execve('/bin/sleep', ['sleep', '30']), 0, lc.SIGCHLD);
+      const pending = lc.waitExit(pid);
+      lc.pidfdSendSignal(lc.pidfdOpen(pid), 'SIGTERM');
+      const killed = await pending;
+      report({ exited, killed, again: attempt(() => lc.waitpid(pid)) });
+    `),
+  ) as { exited: lc.WaitResult; killed: lc.WaitResult; again: SystemErrorShape }
+  t.like(r.exited, { exitCode: 3, signal: null })
+  t.like(r.killed, { exitCode: null, signal: 'SIGTERM' })
+  isSystemError(t, r.again, 'ECHILD', 'waitpid', /not an unwaited child/)
+})
+
+withClone('a process that awaited waitExit for a clone() child exits by itself', async (t) => {
+  const run = await runIsolated(
+    `
+    const r = await lc.waitExit(lc.clone(() => lc.execve('/bin/sh', ['sh', '-c', 'sleep 0.3; exit 4']), 0, lc.SIGCHLD));
+    report(r.exitCode);
+  `,
+    { timeout: 20_000 },
+  )
+  t.is(ok(t, run), 4)
+})
+
+withClone('a Worker with a pending waitExit for a clone() child is terminated: no abort, no zombie', async (t) => {
+  const run = await runIsolated(
+    `
+    import { Worker } from 'node:worker_threads';
+    const stateOf = (pid) => { try { return fs.readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1][0] } catch { return 'gone' } };
+    const worker = new Worker(\`
+      const lc = require(${JSON.stringify(entry)});
+      const { parentPort } = require('node:worker_threads');
+      const pid = lc.clone(() => lc.execve('/bin/sleep', ['sleep', '30']), 0, lc.SIGCHLD);
+      lc.waitExit(pid).then((r) => parentPort.postMessage(r));
+      parentPort.postMessage(pid);
+    \`, { eval: true, execArgv: [] });
+    const pid = await new Promise((resolve) => worker.once('message', resolve));
+    await new Promise((r) => setTimeout(r, 100));
+    await worker.terminate();
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    while (stateOf(pid) !== 'gone' && Date.now() - killedAt < 2000) await new Promise((r) => setTimeout(r, 20));
+    report({ after: stateOf(pid) });
+  `,
+    { timeout: 20_000 },
+  )
+  t.is(run.signal, null, run.stderr)
+  t.deepEqual(ok(t, run), { after: 'gone' })
+})
+
+/** A pid that no process has: one just reaped. */
+async function deadPid(): Promise<number> {
+  const r = await runIsolated('report(process.pid)')
+  return r.result as number
+}

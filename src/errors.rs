@@ -91,6 +91,11 @@ impl Failure {
         }
     }
 
+    /// The JavaScript error as a value, for rejecting a promise.
+    pub fn to_js_value<'e>(&self, env: &'e Env) -> napi::Result<Unknown<'e>> {
+        self.js_value(env, &self.message())
+    }
+
     fn js_value<'e>(&self, env: &'e Env, message: &str) -> napi::Result<Unknown<'e>> {
         let raw_env = env.raw();
         let code = env.create_string(self.code())?;

@@ -1,15 +1,20 @@
-//! Reaping children and signalling them through pidfds: waitpid(2) on the calling thread and
-//! pidfd_send_signal(2).
+//! Reaping children and signalling them through pidfds: waitpid(2) on the calling thread,
+//! waitExit() on a waiter thread that delivers into JavaScript through a threadsafe function,
+//! and pidfd_send_signal(2).
 //!
-//! waitpid goes through libc, not nix: nix's wrapper decodes the status and drops the raw value
-//! WaitResult reports, and it fails on a child killed by a real-time signal, after it has been
-//! reaped. pidfd_send_signal has no nix wrapper.
+//! waitpid and waitid go through libc, not nix: nix's wrappers decode the status and drop the
+//! raw value WaitResult reports, and they fail (waitpid) or panic (waitid) on a child killed by
+//! a real-time signal, after it has been reaped. pidfd_open and pidfd_send_signal have no nix
+//! wrapper.
 
-use std::os::fd::BorrowedFd;
+use std::ffi::c_void;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use napi::bindgen_prelude::ValueType;
-use napi::{Env, Unknown};
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, ValueType};
+use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
@@ -18,12 +23,15 @@ use nix::sys::signal::Signal;
 use crate::args;
 use crate::errors::{to_js, Failure, Outcome};
 use crate::flags::{__WALL, __WCLONE, WAIT_OPTION_NAMES};
+use crate::process::open_pidfd;
 
 const PID_MAX: i64 = i32::MAX as i64;
 /// The kernel's highest signal number (_NSIG).
 const SIGNAL_MAX: i64 = 64;
+/// The waiter thread only blocks in waitid and hands over a small result.
+const WAITER_STACK: usize = 64 * 1024;
 
-/// How a child changed state, as waitpid() reports it.
+/// How a child changed state, as waitpid() and waitExit() report it.
 #[napi(object, use_nullable = true)]
 pub struct WaitResult {
     /// The child's pid.
@@ -184,8 +192,8 @@ fn waitpid_failure(errno: Errno, pid: i32, options: u32) -> Failure {
 
 fn not_our_child(pid: i32) -> String {
     format!(
-        "{pid} is not an unwaited child of this process: it was already reaped (by waitpid), was \
-         never its child, or is a child_process child, which libuv reaps itself"
+        "{pid} is not an unwaited child of this process: it was already reaped (by waitpid or \
+         waitExit), was never its child, or is a child_process child, which libuv reaps itself"
     )
 }
 
@@ -299,6 +307,302 @@ fn is_open(fd: i32) -> bool {
     fcntl(fd, FcntlArg::F_GETFD).is_ok()
 }
 
+/// The flags of the waiter's waitid; the JS thread's check adds WNOHANG|WNOWAIT.
+const WAIT_EXIT: libc::c_int = libc::WEXITED | libc::__WALL;
+const CHECK_CHILD: libc::c_int = WAIT_EXIT | libc::WNOHANG | libc::WNOWAIT;
+
+fn waitid_flag_names(flags: libc::c_int) -> &'static str {
+    if flags == CHECK_CHILD {
+        "WEXITED|WNOHANG|WNOWAIT|__WALL"
+    } else {
+        "WEXITED|__WALL"
+    }
+}
+
+/// waitid(P_PIDFD, ...), retried on EINTR. With WNOHANG, `si_pid` is 0 while the child runs.
+fn waitid_pidfd(pid: i32, pidfd: BorrowedFd, flags: libc::c_int) -> Outcome<libc::siginfo_t> {
+    loop {
+        // SAFETY: a zeroed siginfo_t is valid; with WNOHANG the kernel may leave it untouched.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is live for the kernel to fill; the pidfd is open.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                flags,
+            )
+        };
+        if rc == 0 {
+            return Ok(info);
+        }
+        let errno = Errno::last();
+        if errno == Errno::EINTR {
+            continue;
+        }
+        let cause = match errno {
+            Errno::ECHILD if flags == CHECK_CHILD => Some(not_our_child(pid)),
+            Errno::ECHILD => Some(format!(
+                "{pid} was reaped by another wait (waitpid or waitExit) before this one"
+            )),
+            Errno::EINVAL => Some("waitid(P_PIDFD) needs Linux 5.4 or later".to_string()),
+            _ => None,
+        };
+        return Err(Failure::sys(
+            errno,
+            "waitid",
+            format!(
+                "waitid(P_PIDFD, pidfd of {pid}, {})",
+                waitid_flag_names(flags)
+            ),
+            cause,
+        ));
+    }
+}
+
+/// The raw wait status waitpid(2) would have given for a waitid(2) result.
+fn status_from_siginfo(code: libc::c_int, si_status: libc::c_int) -> i32 {
+    match code {
+        libc::CLD_EXITED => (si_status & 0xff) << 8,
+        libc::CLD_KILLED => si_status & 0x7f,
+        libc::CLD_DUMPED => (si_status & 0x7f) | 0x80,
+        libc::CLD_STOPPED | libc::CLD_TRAPPED => ((si_status & 0xff) << 8) | 0x7f,
+        _ => 0xffff, // CLD_CONTINUED
+    }
+}
+
+/// What the waiter thread hands to the JS thread: `(pid, raw status)` or the failure.
+type Exit = Outcome<(i32, i32)>;
+
+/// The waiter thread's hold on the threadsafe function that settles one waitExit() promise.
+struct Waiter {
+    tsfn: sys::napi_threadsafe_function,
+    /// False once Node has finalized the threadsafe function: its environment is going away
+    /// and the function must not be touched any more.
+    alive: Arc<Mutex<bool>>,
+}
+
+// SAFETY: napi_call_threadsafe_function and napi_release_threadsafe_function may be called from
+// any thread; `alive` says whether the function still exists.
+unsafe impl Send for Waiter {}
+
+impl Waiter {
+    /// Hands `exit` to the JS thread and lets go of the threadsafe function. After Node has
+    /// finalized it (a terminated Worker, process teardown) the outcome is dropped instead:
+    /// the lock keeps the finalizer waiting until the call and the release are done.
+    fn deliver(&mut self, exit: Option<Exit>) {
+        let tsfn = std::mem::replace(&mut self.tsfn, ptr::null_mut());
+        if tsfn.is_null() {
+            return;
+        }
+        let alive = self.alive.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*alive {
+            return;
+        }
+        if let Some(exit) = exit {
+            let data = Box::into_raw(Box::new(exit));
+            // SAFETY: tsfn is alive (checked under the lock that its finalizer takes).
+            let status = unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn,
+                    data.cast(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+            if status != sys::Status::napi_ok {
+                // Not queued (napi_closing): the data is still ours.
+                // SAFETY: data came from Box::into_raw just above and was not handed over.
+                drop(unsafe { Box::from_raw(data) });
+            }
+        }
+        // SAFETY: as above; this thread's one reference, taken at creation.
+        unsafe {
+            sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release)
+        };
+    }
+}
+
+impl Drop for Waiter {
+    /// A waiter that never delivered (its thread did not start) still lets go of the function.
+    fn drop(&mut self) {
+        self.deliver(None);
+    }
+}
+
+/// The threadsafe function's finalizer: from now on the waiter thread must not touch it.
+unsafe extern "C" fn finalize_waiter(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: data is the Arc::into_raw given at creation; Node finalizes exactly once.
+    let alive = unsafe { Arc::from_raw(data as *const Mutex<bool>) };
+    *alive.lock().unwrap_or_else(PoisonError::into_inner) = false;
+}
+
+/// Runs on the JS thread with the waiter's outcome and settles the promise; `context` is its
+/// deferred. `env` is NULL when Node empties the queue at teardown: then the data is dropped.
+unsafe extern "C" fn settle_in_js(
+    env: sys::napi_env,
+    _js_callback: sys::napi_value,
+    context: *mut c_void,
+    data: *mut c_void,
+) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: data is the Box<Exit> the waiter queued; Node hands it over exactly once.
+    let exit = unsafe { Box::from_raw(data as *mut Exit) };
+    if env.is_null() || context.is_null() {
+        return;
+    }
+    // Nothing may unwind into Node; a failure to settle leaves the promise pending.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        settle(&Env::from_raw(env), context as sys::napi_deferred, *exit)
+    }));
+}
+
+fn settle(env: &Env, deferred: sys::napi_deferred, exit: Exit) -> napi::Result<()> {
+    match exit {
+        Ok((pid, status)) => {
+            // SAFETY: env is the live environment of this JS-thread callback.
+            let value = unsafe { WaitResult::to_napi_value(env.raw(), decode(pid, status)) }?;
+            // SAFETY: deferred is this promise's, settled only here.
+            let status = unsafe { sys::napi_resolve_deferred(env.raw(), deferred, value) };
+            napi::check_status!(status)
+        }
+        Err(failure) => reject(env, deferred, &failure),
+    }
+}
+
+fn reject(env: &Env, deferred: sys::napi_deferred, failure: &Failure) -> napi::Result<()> {
+    let error = failure.to_js_value(env)?;
+    // SAFETY: deferred is this promise's, settled only here; error is a value of env.
+    let status = unsafe { sys::napi_reject_deferred(env.raw(), deferred, error.raw()) };
+    napi::check_status!(status)
+}
+
+/// Creates the threadsafe function that settles `deferred` from the waiter thread. It stays
+/// ref'd, keeping the event loop alive until the waiter has delivered and let go of it.
+fn make_waiter(env: &Env, deferred: sys::napi_deferred) -> napi::Result<Waiter> {
+    let alive = Arc::new(Mutex::new(true));
+    let name = env.create_string("linux-clone waitExit")?;
+    let finalize_data = Arc::into_raw(Arc::clone(&alive)) as *mut c_void;
+    let mut tsfn = ptr::null_mut();
+    // SAFETY: env is live; the callbacks match napi's signatures and never unwind.
+    let status = unsafe {
+        sys::napi_create_threadsafe_function(
+            env.raw(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name.raw(),
+            0,
+            1,
+            finalize_data,
+            Some(finalize_waiter),
+            deferred as *mut c_void,
+            Some(settle_in_js),
+            &mut tsfn,
+        )
+    };
+    if status != sys::Status::napi_ok || tsfn.is_null() {
+        // No finalizer will run: take its reference back.
+        // SAFETY: finalize_data came from Arc::into_raw just above and was not handed over.
+        drop(unsafe { Arc::from_raw(finalize_data as *const Mutex<bool>) });
+        return Err(napi::Error::from_status(napi::Status::from(status)));
+    }
+    Ok(Waiter { tsfn, alive })
+}
+
+/// Why waitExit() could not start waiting.
+enum NotStarted {
+    Failure(Failure),
+    Napi(napi::Error),
+}
+
+impl From<Failure> for NotStarted {
+    fn from(f: Failure) -> Self {
+        NotStarted::Failure(f)
+    }
+}
+
+fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<(), NotStarted> {
+    let pid = args::integer(pid, "pid", 1, PID_MAX)? as i32;
+    let raw = open_pidfd(pid.into()).map_err(|f| match f {
+        Failure::Sys {
+            errno: Errno::ESRCH,
+            syscall,
+            call,
+            ..
+        } => Failure::sys(
+            Errno::ESRCH,
+            syscall,
+            call,
+            Some(format!(
+                "no process with pid {pid}: it has exited and been reaped, or never existed"
+            )),
+        ),
+        f => f,
+    })?;
+    // SAFETY: pidfd_open just returned this fd, and nothing else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // Fails now, not on the waiter thread, if pid is not ours to wait for.
+    waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD)?;
+    let mut waiter = make_waiter(env, deferred).map_err(NotStarted::Napi)?;
+    let spawned = std::thread::Builder::new()
+        .name(format!("waitExit {pid}"))
+        .stack_size(WAITER_STACK)
+        .spawn(move || {
+            let exit = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).map(|info| {
+                // SAFETY: waitid filled info for a child's state change (no WNOHANG).
+                let (child, status) = unsafe { (info.si_pid(), info.si_status()) };
+                (child, status_from_siginfo(info.si_code, status))
+            });
+            drop(pidfd);
+            waiter.deliver(Some(exit));
+        });
+    // On failure the closure is dropped: its Waiter lets go of the function, its fd closes.
+    spawned.map(drop).map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN));
+        NotStarted::Failure(Failure::sys(
+            errno,
+            "pthread_create",
+            format!("pthread_create(waiter for {pid})"),
+            Some("no thread could be started to wait for the child".to_string()),
+        ))
+    })
+}
+
+/// Resolves when child `pid` exits, with how it ended; never blocks the JS thread.
+///
+/// A waiter thread per call blocks in waitid(2) on a pidfd of the child (so a reused pid cannot
+/// be mistaken for it), reaps it, and settles the promise on this thread. While it waits it keeps
+/// the event loop alive, and only then. If the child is reaped by a waitpid() first, or by
+/// another waitExit(), the other one rejects with ECHILD: whichever reaps first wins. Do not use
+/// it on child_process children: libuv reaps those and would miss their exit. A Worker that is
+/// terminated while waiting, or a process that exits, leaves the waiter to reap the child
+/// quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
+/// process, ESRCH if there is no such process). Needs Linux 5.4+.
+#[napi(ts_args_type = "pid: number", ts_return_type = "Promise<WaitResult>")]
+pub fn wait_exit(env: Env, pid: Unknown) -> napi::Result<PromiseRaw<'static, WaitResult>> {
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: env is the live environment of this call.
+    let status = unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) };
+    napi::check_status!(status)?;
+    match start_wait(&env, &pid, deferred) {
+        Ok(()) => {}
+        Err(NotStarted::Failure(failure)) => reject(&env, deferred, &failure)?,
+        Err(NotStarted::Napi(error)) => {
+            // SAFETY: env is live; the error becomes a JS value of it.
+            let value = unsafe { napi::JsError::from(error).into_value(env.raw()) };
+            // SAFETY: deferred is this promise's and was not settled.
+            let status = unsafe { sys::napi_reject_deferred(env.raw(), deferred, value) };
+            napi::check_status!(status)?;
+        }
+    }
+    Ok(PromiseRaw::new(env.raw(), promise))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,7 +610,6 @@ mod tests {
     use nix::sys::pthread::{pthread_kill, pthread_self};
     use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet};
     use nix::unistd::{fork, ForkResult, Pid};
-    use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -330,6 +633,12 @@ mod tests {
             // SAFETY: pause is async-signal-safe.
             unsafe { libc::pause() };
         }
+    }
+
+    fn pidfd_of(pid: i32) -> OwnedFd {
+        let fd = open_pidfd(pid.into()).expect("pidfd_open");
+        // SAFETY: a new fd nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) }
     }
 
     #[test]
@@ -378,6 +687,25 @@ mod tests {
         ] {
             assert_eq!(signal_number(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn waitid_statuses_rebuild_the_waitpid_status() {
+        assert_eq!(status_from_siginfo(libc::CLD_EXITED, 77), 77 << 8);
+        assert_eq!(
+            status_from_siginfo(libc::CLD_KILLED, libc::SIGTERM),
+            libc::SIGTERM
+        );
+        assert_eq!(
+            status_from_siginfo(libc::CLD_DUMPED, libc::SIGSEGV),
+            libc::SIGSEGV | 0x80
+        );
+        let stopped = status_from_siginfo(libc::CLD_STOPPED, libc::SIGSTOP);
+        assert!(libc::WIFSTOPPED(stopped) && libc::WSTOPSIG(stopped) == libc::SIGSTOP);
+        assert!(libc::WIFCONTINUED(status_from_siginfo(
+            libc::CLD_CONTINUED,
+            libc::SIGCONT
+        )));
     }
 
     #[test]
@@ -491,8 +819,55 @@ mod tests {
     }
 
     #[test]
+    fn waitid_on_a_pidfd_carries_on_after_eintr_and_rebuilds_the_status() {
+        let info =
+            interrupted(|pid| waitid_pidfd(pid, pidfd_of(pid).as_fd(), WAIT_EXIT)).expect("waitid");
+        // SAFETY: waitid filled info for an exited child.
+        let status = unsafe { info.si_status() };
+        assert_eq!(status_from_siginfo(info.si_code, status), 3 << 8);
+    }
+
+    #[test]
+    fn the_pidfd_check_leaves_the_child_to_the_waiter() {
+        let pid = child(pause_forever);
+        let pidfd = pidfd_of(pid);
+        let running = waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD).expect("check");
+        // SAFETY: with WNOHANG si_pid is 0 (zeroed) while the child runs.
+        assert_eq!(unsafe { running.si_pid() }, 0);
+        // A real-time signal: nix's wrappers fail on it after reaping the child.
+        assert!(Signal::try_from(libc::SIGRTMIN() + 2).is_err());
+        send_signal(pidfd.as_raw_fd(), libc::SIGRTMIN() + 2).expect("pidfd_send_signal");
+        std::thread::sleep(Duration::from_millis(50));
+        let dead = waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD).expect("check");
+        // SAFETY: filled for a child that has exited; WNOWAIT left it unreaped.
+        assert_eq!(unsafe { dead.si_pid() }, pid);
+        let info = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).expect("waitid");
+        // SAFETY: as above.
+        let status = status_from_siginfo(info.si_code, unsafe { info.si_status() });
+        assert_eq!(decode(pid, status).signal, Some("SIGRTMIN+2".to_string()));
+        let again = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).expect_err("reaped");
+        assert_eq!(again.code(), "ECHILD");
+        assert!(
+            again.message().contains("reaped by another wait"),
+            "{}",
+            again.message()
+        );
+        let gone = send_signal(pidfd.as_raw_fd(), libc::SIGTERM).expect_err("reaped");
+        assert_eq!(gone.code(), "ESRCH");
+    }
+
+    #[test]
     fn a_process_that_is_not_our_child_is_echild() {
         assert_eq!(wait_raw(1, with_wall(WNOHANG)), Err(Errno::ECHILD));
+    }
+
+    #[test]
+    fn the_pidfd_check_is_echild_for_a_process_that_is_not_our_child() {
+        let failure = waitid_pidfd(1, pidfd_of(1).as_fd(), CHECK_CHILD).expect_err("not ours");
+        assert_eq!(failure.code(), "ECHILD");
+        assert!(failure
+            .message()
+            .starts_with("ECHILD: waitid(P_PIDFD, pidfd of 1, "));
     }
 
     #[test]
