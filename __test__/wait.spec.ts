@@ -150,6 +150,30 @@ test('pidfdSendSignal: an unknown signal name is the error process.kill() throws
   }
 })
 
+test('no argument, however wrong, crashes the process: waitpid and pidfdSendSignal throw, waitExit rejects', async (t) => {
+  // In a process of its own, which has no children for waitpid(-1) or waitpid(0) to take.
+  const r = ok(
+    t,
+    await runIsolated(`
+      const weird = [undefined, null, true, -1, 0, 2 ** 53, NaN, 0.5, '', 'x'.repeat(5000), Symbol('s'), 1n, {}, [],
+        () => 1, Object.create(null), new Proxy({}, { get() { throw new Error('trap') } }), { fd: Symbol() },
+        { get fd() { throw new Error('getter') } }, { fd: 1n }, new Uint8Array(8), 'SIGKILL'];
+      const notErrors = [];
+      let calls = 0;
+      for (const a of weird) for (const b of [undefined, ...weird.slice(0, 8), 'SIGFOO']) {
+        calls += 3;
+        try { lc.waitpid(a, b); notErrors.push('waitpid returned') } catch (e) { if (!(e instanceof Error)) notErrors.push('waitpid threw ' + typeof e) }
+        try { lc.pidfdSendSignal(a, b); notErrors.push('pidfdSendSignal returned') } catch (e) { if (!(e instanceof Error)) notErrors.push('pidfdSendSignal threw ' + typeof e) }
+        try { await lc.waitExit(a); notErrors.push('waitExit resolved') } catch (e) { if (!(e instanceof Error)) notErrors.push('waitExit rejected with ' + typeof e) }
+      }
+      report({ calls, notErrors, alive: true });
+    `),
+  ) as { calls: number; notErrors: string[]; alive: boolean }
+  t.true(r.alive)
+  t.true(r.calls > 600)
+  t.deepEqual(r.notErrors, [])
+})
+
 root('pidfdSendSignal as an unprivileged user to a root process is EPERM', async (t) => {
   const r = ok(t, await runIsolated('report(attempt(() => lc.pidfdSendSignal(lc.pidfdOpen(1), 0)))', { uid: 65534 }))
   isSystemError(t, r, 'EPERM', 'pidfd_send_signal', /no permission to signal the process/)
