@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * waitpid(): wait for all children, whatever their exit signal. waitpid() adds it unless
+ * `__WALL` or `__WCLONE` is given.
+ */
+export declare const __WALL: number
+
+/** waitpid(): wait only for "clone" children, whose exit signal is not SIGCHLD (or none). */
+export declare const __WCLONE: number
+
 /** clone(): clear the child's tid in its memory when it exits. */
 export declare const CHILD_CLEARTID: number
 
@@ -201,6 +210,16 @@ export declare const PIDFD: number
 export declare function pidfdOpen(pid: number): number
 
 /**
+ * Sends a signal to the process a pidfd refers to: pidfd_send_signal(2) (Linux 5.1+). Unlike
+ * a pid, a pidfd cannot come to mean another process once this one has exited and its pid is
+ * reused: the signal then fails with ESRCH.
+ *
+ * `pidfd` is a pidfd from `pidfdOpen()` (or an fd of a /proc/PID directory); `signal` a number
+ * or a name such as 'SIGTERM'. 0 only checks that the process exists and may be signalled.
+ */
+export declare function pidfdSendSignal(pidfd: number | { readonly fd: number }, signal: number | string): void
+
+/**
  * Makes `newRoot` the root of the calling thread's mount namespace and moves the old root to
  * `putOld` (a directory at or under `newRoot`): pivot_root(2).
  *
@@ -232,6 +251,12 @@ export declare function setns(fd: number | { readonly fd: number }, nstype?: num
 
 /** clone(): set the TLS descriptor. */
 export declare const SETTLS: number
+
+/**
+ * The usual exit signal for clone()'s low flags byte: the parent is sent SIGCHLD when the
+ * child exits, as after fork().
+ */
+export declare const SIGCHLD: number
 
 /** Share signal handlers. */
 export declare const SIGHAND: number
@@ -272,3 +297,59 @@ export declare const VFORK: number
 
 /** Share the address space (implies SIGHAND in unshare). */
 export declare const VM: number
+
+/**
+ * Resolves when child `pid` exits, with how it ended; never blocks the JS thread.
+ *
+ * A waiter thread per call blocks in waitid(2) on a pidfd of the child (so a reused pid cannot
+ * be mistaken for it), reaps it, and settles the promise on this thread. While it waits it keeps
+ * the event loop alive, and only then. If the child is reaped by a waitpid() first, or by
+ * another waitExit(), the other one rejects with ECHILD: whichever reaps first wins. Do not use
+ * it on child_process children: libuv reaps those and would miss their exit. A Worker that is
+ * terminated while waiting, or a process that exits, leaves the waiter to reap the child
+ * quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
+ * process, ESRCH if there is no such process). Needs Linux 5.4+.
+ */
+export declare function waitExit(pid: number): Promise<WaitResult>
+
+/**
+ * Waits for a child to change state: waitpid(2), synchronously (it blocks the thread unless
+ * `options` has WNOHANG). Returns null only with WNOHANG while the child still runs.
+ *
+ * `pid` is a child's pid, or -1 (any child), 0 (any child in this process group) or -PGID
+ * (any child in that group). Those three also reap child_process children, whose exit libuv
+ * then never sees: prefer a pid. `options` is a mask of WNOHANG, WUNTRACED, WCONTINUED,
+ * __WALL and __WCLONE; __WALL is added unless __WALL or __WCLONE is given, so that children
+ * cloned with an exit signal other than SIGCHLD (or none) are found too.
+ */
+export declare function waitpid(pid: number, options?: number): WaitResult | null
+
+/** How a child changed state, as waitpid() and waitExit() report it. */
+export interface WaitResult {
+  /** The child's pid. */
+  pid: number
+  /** The raw wait status, as waitpid(2) stores it. */
+  status: number
+  /** The exit code if the child exited (WIFEXITED), else null. */
+  exitCode: number | null
+  /**
+   * The signal that killed the child, such as 'SIGKILL' (WIFSIGNALED), else null. Real-time
+   * signals read 'SIGRTMIN+N'.
+   */
+  signal: string | null
+  /** Whether the child dumped core as it was killed (WCOREDUMP). */
+  coreDumped: boolean
+  /** The signal that stopped the child (WIFSTOPPED, reported with WUNTRACED), else null. */
+  stopSignal: string | null
+  /** Whether a stopped child was resumed by SIGCONT (WIFCONTINUED, reported with WCONTINUED). */
+  continued: boolean
+}
+
+/** waitpid(): also report stopped children resumed by SIGCONT (`continued`). */
+export declare const WCONTINUED: number
+
+/** waitpid(): return null at once if no child has changed state. */
+export declare const WNOHANG: number
+
+/** waitpid(): also report children stopped by a signal (`stopSignal`). */
+export declare const WUNTRACED: number

@@ -38,6 +38,8 @@ pub enum Failure {
     ArgValue(String),
     /// RangeError `ERR_OUT_OF_RANGE`.
     ArgRange(String),
+    /// TypeError `ERR_UNKNOWN_SIGNAL`, as `process.kill()` throws for a name it does not know.
+    UnknownSignal(String),
 }
 
 pub type Outcome<T> = std::result::Result<T, Failure>;
@@ -66,6 +68,7 @@ impl Failure {
             Failure::ArgType(_) => "ERR_INVALID_ARG_TYPE".to_string(),
             Failure::ArgValue(_) => "ERR_INVALID_ARG_VALUE".to_string(),
             Failure::ArgRange(_) => "ERR_OUT_OF_RANGE".to_string(),
+            Failure::UnknownSignal(_) => "ERR_UNKNOWN_SIGNAL".to_string(),
         }
     }
 
@@ -80,6 +83,7 @@ impl Failure {
             Failure::Refused { call, why, .. } => format!("{call} refused: {why}"),
             Failure::State { message, .. } => message.clone(),
             Failure::ArgType(m) | Failure::ArgValue(m) | Failure::ArgRange(m) => m.clone(),
+            Failure::UnknownSignal(name) => format!("Unknown signal: {name}"),
         }
     }
 
@@ -93,12 +97,19 @@ impl Failure {
         }
     }
 
+    /// The JavaScript error as a value, for rejecting a promise.
+    pub fn to_js_value<'e>(&self, env: &'e Env) -> napi::Result<Unknown<'e>> {
+        self.js_value(env, &self.message())
+    }
+
     fn js_value<'e>(&self, env: &'e Env, message: &str) -> napi::Result<Unknown<'e>> {
         let raw_env = env.raw();
         let code = env.create_string(self.code())?;
         let msg = env.create_string(message)?;
         let create = match self {
-            Failure::ArgType(_) | Failure::ArgValue(_) => sys::napi_create_type_error,
+            Failure::ArgType(_) | Failure::ArgValue(_) | Failure::UnknownSignal(_) => {
+                sys::napi_create_type_error
+            }
             Failure::ArgRange(_) => sys::napi_create_range_error,
             _ => sys::napi_create_error,
         };
@@ -220,5 +231,12 @@ mod tests {
         };
         assert_eq!(f.code(), UNSAFE_WITH_THREADS);
         assert_eq!(f.message(), "unshare(NEWPID) refused: because");
+    }
+
+    #[test]
+    fn unknown_signals_read_as_in_process_kill() {
+        let f = Failure::UnknownSignal("SIGFOO".into());
+        assert_eq!(f.code(), "ERR_UNKNOWN_SIGNAL");
+        assert_eq!(f.message(), "Unknown signal: SIGFOO");
     }
 }

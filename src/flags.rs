@@ -1,8 +1,8 @@
 //! Flag and constant values, with their names for error messages.
 //!
-//! Values are the kernel's (linux/sched.h, linux/kcmp.h, linux/nsfs.h), written out rather than
-//! taken from libc so that every target exports the same numbers, including flags newer than
-//! the C library it was built against.
+//! Values are the kernel's (linux/sched.h, linux/kcmp.h, linux/nsfs.h, linux/wait.h,
+//! asm/signal.h), written out rather than taken from libc so that every target exports the same
+//! numbers, including flags newer than the C library it was built against.
 
 use napi_derive::napi;
 
@@ -121,6 +121,42 @@ pub const NS_GET_NSTYPE: u32 = 0xb703;
 #[napi]
 pub const NS_GET_OWNER_UID: u32 = 0xb704;
 
+/// waitpid(): return null at once if no child has changed state.
+#[napi]
+pub const WNOHANG: u32 = 0x0000_0001;
+/// waitpid(): also report children stopped by a signal (`stopSignal`).
+#[napi]
+pub const WUNTRACED: u32 = 0x0000_0002;
+/// waitpid(): also report stopped children resumed by SIGCONT (`continued`).
+#[napi]
+pub const WCONTINUED: u32 = 0x0000_0008;
+/// waitpid(): wait for all children, whatever their exit signal. waitpid() adds it unless
+/// `__WALL` or `__WCLONE` is given.
+// Named as in the C headers: napi-derive's js_name registers a const under its Rust name, so
+// the Rust name has to be the JavaScript one.
+#[napi]
+pub const __WALL: u32 = 0x4000_0000;
+/// waitpid(): wait only for "clone" children, whose exit signal is not SIGCHLD (or none).
+#[napi]
+pub const __WCLONE: u32 = 0x8000_0000;
+/// The usual exit signal for clone()'s low flags byte: the parent is sent SIGCHLD when the
+/// child exits, as after fork().
+#[napi]
+pub const SIGCHLD: u32 = 17;
+
+/// waitpid(2) only: wait for children of the calling thread, not of its whole process.
+pub const __WNOTHREAD: u32 = 0x2000_0000;
+
+/// Every option bit waitpid(2) accepts, with its name for messages.
+pub const WAIT_OPTION_NAMES: &[(u32, &str)] = &[
+    (WNOHANG, "WNOHANG"),
+    (WUNTRACED, "WUNTRACED"),
+    (WCONTINUED, "WCONTINUED"),
+    (__WNOTHREAD, "__WNOTHREAD"),
+    (__WALL, "__WALL"),
+    (__WCLONE, "__WCLONE"),
+];
+
 /// Every named clone/unshare flag bit, in the order names are printed.
 const FLAG_NAMES: &[(u32, &str)] = &[
     (NEWNS, "NEWNS"),
@@ -235,6 +271,17 @@ mod tests {
         assert_eq!(PIDFD, libc::CLONE_PIDFD as u32);
         assert_eq!(NEWTIME, libc::CLONE_NEWTIME as u32);
         assert_eq!(CHILD_SETTID, libc::CLONE_CHILD_SETTID as u32);
+    }
+
+    #[test]
+    fn wait_values_match_the_c_library() {
+        assert_eq!(WNOHANG, libc::WNOHANG as u32);
+        assert_eq!(WUNTRACED, libc::WUNTRACED as u32);
+        assert_eq!(WCONTINUED, libc::WCONTINUED as u32);
+        assert_eq!(__WALL, libc::__WALL as u32);
+        assert_eq!(__WCLONE, libc::__WCLONE as u32);
+        assert_eq!(__WNOTHREAD, libc::__WNOTHREAD as u32);
+        assert_eq!(SIGCHLD, libc::SIGCHLD as u32);
     }
 
     #[test]

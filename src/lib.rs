@@ -11,3 +11,4 @@ mod mounts;
 mod namespaces;
 mod net;
 mod process;
+mod wait;

@@ -146,7 +146,7 @@ pub fn pidfd_open(env: Env, pid: Unknown) -> napi::Result<i32> {
     )
 }
 
-fn open_pidfd(pid: i64) -> Outcome<i32> {
+pub(crate) fn open_pidfd(pid: i64) -> Outcome<i32> {
     // SAFETY: pidfd_open reads its integer arguments.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0 as libc::c_uint) };
     if rc >= 0 {

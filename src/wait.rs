@@ -1,0 +1,889 @@
+//! Reaping children and signalling them through pidfds: waitpid(2) on the calling thread,
+//! waitExit() on a waiter thread that delivers into JavaScript through a threadsafe function,
+//! and pidfd_send_signal(2).
+//!
+//! waitpid and waitid go through libc, not nix: nix's wrappers decode the status and drop the
+//! raw value WaitResult reports, and they fail (waitpid) or panic (waitid) on a child killed by
+//! a real-time signal, after it has been reaped. pidfd_open and pidfd_send_signal have no nix
+//! wrapper.
+
+use std::ffi::c_void;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, ValueType};
+use napi::{sys, Env, JsValue, Unknown};
+use napi_derive::napi;
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg};
+use nix::sys::signal::Signal;
+
+use crate::args;
+use crate::errors::{to_js, Failure, Outcome};
+use crate::flags::{__WALL, __WCLONE, WAIT_OPTION_NAMES};
+use crate::process::open_pidfd;
+
+const PID_MAX: i64 = i32::MAX as i64;
+/// The kernel's highest signal number (_NSIG).
+const SIGNAL_MAX: i64 = 64;
+/// The waiter thread only blocks in waitid and hands over a small result.
+const WAITER_STACK: usize = 64 * 1024;
+
+/// How a child changed state, as waitpid() and waitExit() report it.
+#[napi(object, use_nullable = true)]
+pub struct WaitResult {
+    /// The child's pid.
+    pub pid: i32,
+    /// The raw wait status, as waitpid(2) stores it.
+    pub status: i32,
+    /// The exit code if the child exited (WIFEXITED), else null.
+    pub exit_code: Option<i32>,
+    /// The signal that killed the child, such as 'SIGKILL' (WIFSIGNALED), else null. Real-time
+    /// signals read 'SIGRTMIN+N'.
+    pub signal: Option<String>,
+    /// Whether the child dumped core as it was killed (WCOREDUMP).
+    pub core_dumped: bool,
+    /// The signal that stopped the child (WIFSTOPPED, reported with WUNTRACED), else null.
+    pub stop_signal: Option<String>,
+    /// Whether a stopped child was resumed by SIGCONT (WIFCONTINUED, reported with WCONTINUED).
+    pub continued: bool,
+}
+
+/// Decodes a raw wait status.
+fn decode(pid: i32, status: i32) -> WaitResult {
+    let signaled = libc::WIFSIGNALED(status);
+    let stopped = libc::WIFSTOPPED(status);
+    WaitResult {
+        pid,
+        status,
+        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        signal: signaled.then(|| signal_name(libc::WTERMSIG(status))),
+        core_dumped: signaled && libc::WCOREDUMP(status),
+        stop_signal: stopped.then(|| signal_name(libc::WSTOPSIG(status))),
+        continued: libc::WIFCONTINUED(status),
+    }
+}
+
+/// A signal's name as `kill -l` spells it: 'SIGTERM', 'SIGRTMIN+3'. The two signals glibc keeps
+/// for itself below SIGRTMIN have no name and read 'SIG32', 'SIG33'.
+fn signal_name(signo: i32) -> String {
+    if let Ok(signal) = Signal::try_from(signo) {
+        return signal.as_str().to_string();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    match signo {
+        n if n == min => "SIGRTMIN".to_string(),
+        n if n > min && n <= max => format!("SIGRTMIN+{}", n - min),
+        n => format!("SIG{n}"),
+    }
+}
+
+/// A signal number from a name as `process.kill()` takes it, or as signal_name() prints it.
+fn signal_number(name: &str) -> Option<i32> {
+    if let Ok(signal) = name.parse::<Signal>() {
+        return Some(signal as i32);
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    let offset = |rest: &str| {
+        rest.parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0 && *n <= max - min)
+    };
+    match name {
+        // Aliases Node's os.constants.signals has and nix's names lack.
+        "SIGIOT" => Some(libc::SIGIOT),
+        "SIGPOLL" => Some(libc::SIGPOLL),
+        "SIGRTMIN" => Some(min),
+        "SIGRTMAX" => Some(max),
+        _ => {
+            if let Some(rest) = name.strip_prefix("SIGRTMIN+") {
+                offset(rest).map(|n| min + n)
+            } else if let Some(rest) = name.strip_prefix("SIGRTMAX-") {
+                offset(rest).map(|n| max - n)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// waitpid's options in words: `WNOHANG|__WALL`, `0x4` for bits without a name.
+fn option_names(options: u32) -> String {
+    let mut parts = Vec::new();
+    let mut rest = options;
+    for &(bit, name) in WAIT_OPTION_NAMES {
+        if rest & bit != 0 {
+            parts.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// The options waitpid() passes: the caller's, plus __WALL unless the caller chose between
+/// __WALL and __WCLONE. Without either, the kernel only finds children whose exit signal is
+/// SIGCHLD, and clone() may have given them another one or none.
+fn with_wall(options: u32) -> u32 {
+    if options & (__WALL | __WCLONE) == 0 {
+        options | __WALL
+    } else {
+        options
+    }
+}
+
+/// waitpid(2), retried on EINTR: `(pid, raw status)`, or None for a WNOHANG child that still
+/// runs.
+fn wait_raw(pid: i32, options: u32) -> Result<Option<(i32, i32)>, Errno> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: status is a live c_int for the kernel to fill.
+        let rc = unsafe { libc::waitpid(pid, &mut status, options as libc::c_int) };
+        match rc {
+            0 => return Ok(None),
+            rc if rc > 0 => return Ok(Some((rc, status))),
+            _ => match Errno::last() {
+                Errno::EINTR => continue,
+                errno => return Err(errno),
+            },
+        }
+    }
+}
+
+fn waitpid_failure(errno: Errno, pid: i32, options: u32) -> Failure {
+    let cause = match errno {
+        Errno::ECHILD => Some(match pid {
+            -1 => "this process has no unwaited children".to_string(),
+            0 => "no unwaited child of this process is in its process group".to_string(),
+            p if p < -1 => format!(
+                "no unwaited child of this process is in process group {}",
+                -p
+            ),
+            p => not_our_child(p),
+        }),
+        Errno::EINVAL => {
+            let valid = WAIT_OPTION_NAMES.iter().fold(0, |all, (bit, _)| all | bit);
+            let invalid = options & !valid;
+            (invalid != 0).then(|| {
+                format!(
+                    "{invalid:#x} is not a waitpid option (it takes WNOHANG, WUNTRACED, \
+                     WCONTINUED, __WALL, __WCLONE and __WNOTHREAD)"
+                )
+            })
+        }
+        Errno::ESRCH => Some(format!("no process group {}", pid.unsigned_abs())),
+        _ => None,
+    };
+    Failure::sys(
+        errno,
+        "waitpid",
+        format!("waitpid({pid}, {})", option_names(options)),
+        cause,
+    )
+}
+
+fn not_our_child(pid: i32) -> String {
+    format!(
+        "{pid} is not an unwaited child of this process: it was already reaped (by waitpid or \
+         waitExit), was never its child, or is a child_process child, which libuv reaps itself"
+    )
+}
+
+/// Waits for a child to change state: waitpid(2), synchronously (it blocks the thread unless
+/// `options` has WNOHANG). Returns null only with WNOHANG while the child still runs.
+///
+/// `pid` is a child's pid, or -1 (any child), 0 (any child in this process group) or -PGID
+/// (any child in that group). Those three also reap child_process children, whose exit libuv
+/// then never sees: prefer a pid. `options` is a mask of WNOHANG, WUNTRACED, WCONTINUED,
+/// __WALL and __WCLONE; __WALL is added unless __WALL or __WCLONE is given, so that children
+/// cloned with an exit signal other than SIGCHLD (or none) are found too.
+#[napi(ts_args_type = "pid: number, options?: number")]
+pub fn waitpid(env: Env, pid: Unknown, options: Unknown) -> napi::Result<Option<WaitResult>> {
+    let outcome = (|| {
+        let pid = args::integer(&pid, "pid", -PID_MAX, PID_MAX)? as i32;
+        let options = with_wall(args::opt_flags(&options, "options", 0)?);
+        match wait_raw(pid, options) {
+            Ok(reaped) => Ok(reaped.map(|(pid, status)| decode(pid, status))),
+            Err(errno) => Err(waitpid_failure(errno, pid, options)),
+        }
+    })();
+    to_js(&env, outcome)
+}
+
+/// A signal argument: a number 0..64 (0 only checks that the process may be signalled) or a
+/// name such as 'SIGTERM', as `process.kill()` takes it.
+fn signal_arg(value: &Unknown) -> Outcome<i32> {
+    match value.get_type() {
+        Ok(ValueType::Number) => Ok(args::integer(value, "signal", 0, SIGNAL_MAX)? as i32),
+        Ok(ValueType::String) => {
+            // SAFETY: the type was checked just above.
+            let name = unsafe { value.cast::<String>() }
+                .map_err(|_| Failure::UnknownSignal(String::new()))?;
+            signal_number(&name).ok_or(Failure::UnknownSignal(name))
+        }
+        _ => Err(Failure::ArgType(format!(
+            "The \"signal\" argument must be one of type number or string. {}",
+            args::received(value)
+        ))),
+    }
+}
+
+/// Sends a signal to the process a pidfd refers to: pidfd_send_signal(2) (Linux 5.1+). Unlike
+/// a pid, a pidfd cannot come to mean another process once this one has exited and its pid is
+/// reused: the signal then fails with ESRCH.
+///
+/// `pidfd` is a pidfd from `pidfdOpen()` (or an fd of a /proc/PID directory); `signal` a number
+/// or a name such as 'SIGTERM'. 0 only checks that the process exists and may be signalled.
+#[napi(ts_args_type = "pidfd: number | { readonly fd: number }, signal: number | string")]
+pub fn pidfd_send_signal(env: Env, pidfd: Unknown, signal: Unknown) -> napi::Result<()> {
+    let outcome = (|| {
+        let fd = args::fd(&pidfd, "pidfd")?;
+        let signo = signal_arg(&signal)?;
+        send_signal(fd, signo)
+    })();
+    to_js(&env, outcome)
+}
+
+fn send_signal(fd: i32, signo: i32) -> Outcome<()> {
+    // SAFETY: no siginfo is passed (the kernel fills in a kill()'s); the integers are checked.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            signo,
+            ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let errno = Errno::last();
+    let name = if signo == 0 {
+        "0".to_string()
+    } else {
+        signal_name(signo)
+    };
+    let cause = match errno {
+        Errno::EBADF if is_open(fd) => Some(format!(
+            "fd {fd} is not a pidfd: get one from pidfdOpen(pid)"
+        )),
+        Errno::EBADF => Some(format!("{fd} is not an open file descriptor")),
+        Errno::EINVAL => Some(format!(
+            "the process of pidfd {fd} is outside this process's pid namespace, or signal \
+             {name} is not one this kernel knows"
+        )),
+        Errno::ESRCH => Some("the process has exited and been reaped".to_string()),
+        Errno::EPERM => Some(
+            "no permission to signal the process: it runs as another user and this process \
+             lacks CAP_KILL"
+                .to_string(),
+        ),
+        Errno::ENOSYS => Some("pidfd_send_signal needs Linux 5.1 or later".to_string()),
+        _ => None,
+    };
+    Err(Failure::sys(
+        errno,
+        "pidfd_send_signal",
+        format!("pidfd_send_signal({fd}, {name})"),
+        cause,
+    ))
+}
+
+fn is_open(fd: i32) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: only used for F_GETFD, which fails with EBADF on a closed fd.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    fcntl(fd, FcntlArg::F_GETFD).is_ok()
+}
+
+/// The flags of the waiter's waitid; the JS thread's check adds WNOHANG|WNOWAIT.
+const WAIT_EXIT: libc::c_int = libc::WEXITED | libc::__WALL;
+const CHECK_CHILD: libc::c_int = WAIT_EXIT | libc::WNOHANG | libc::WNOWAIT;
+
+fn waitid_flag_names(flags: libc::c_int) -> &'static str {
+    if flags == CHECK_CHILD {
+        "WEXITED|WNOHANG|WNOWAIT|__WALL"
+    } else {
+        "WEXITED|__WALL"
+    }
+}
+
+/// waitid(P_PIDFD, ...), retried on EINTR. With WNOHANG, `si_pid` is 0 while the child runs.
+fn waitid_pidfd(pid: i32, pidfd: BorrowedFd, flags: libc::c_int) -> Outcome<libc::siginfo_t> {
+    loop {
+        // SAFETY: a zeroed siginfo_t is valid; with WNOHANG the kernel may leave it untouched.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is live for the kernel to fill; the pidfd is open.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                flags,
+            )
+        };
+        if rc == 0 {
+            return Ok(info);
+        }
+        let errno = Errno::last();
+        if errno == Errno::EINTR {
+            continue;
+        }
+        let cause = match errno {
+            Errno::ECHILD if flags == CHECK_CHILD => Some(not_our_child(pid)),
+            Errno::ECHILD => Some(format!(
+                "{pid} was reaped by another wait (waitpid or waitExit) before this one"
+            )),
+            Errno::EINVAL => Some("waitid(P_PIDFD) needs Linux 5.4 or later".to_string()),
+            _ => None,
+        };
+        return Err(Failure::sys(
+            errno,
+            "waitid",
+            format!(
+                "waitid(P_PIDFD, pidfd of {pid}, {})",
+                waitid_flag_names(flags)
+            ),
+            cause,
+        ));
+    }
+}
+
+/// The raw wait status waitpid(2) would have given for a waitid(2) result.
+fn status_from_siginfo(code: libc::c_int, si_status: libc::c_int) -> i32 {
+    match code {
+        libc::CLD_EXITED => (si_status & 0xff) << 8,
+        libc::CLD_KILLED => si_status & 0x7f,
+        libc::CLD_DUMPED => (si_status & 0x7f) | 0x80,
+        libc::CLD_STOPPED | libc::CLD_TRAPPED => ((si_status & 0xff) << 8) | 0x7f,
+        _ => 0xffff, // CLD_CONTINUED
+    }
+}
+
+/// What the waiter thread hands to the JS thread: `(pid, raw status)` or the failure.
+type Exit = Outcome<(i32, i32)>;
+
+/// The waiter thread's hold on the threadsafe function that settles one waitExit() promise.
+struct Waiter {
+    tsfn: sys::napi_threadsafe_function,
+    /// False once Node has finalized the threadsafe function: its environment is going away
+    /// and the function must not be touched any more.
+    alive: Arc<Mutex<bool>>,
+}
+
+// SAFETY: napi_call_threadsafe_function and napi_release_threadsafe_function may be called from
+// any thread; `alive` says whether the function still exists.
+unsafe impl Send for Waiter {}
+
+impl Waiter {
+    /// Hands `exit` to the JS thread and lets go of the threadsafe function. After Node has
+    /// finalized it (a terminated Worker, process teardown) the outcome is dropped instead:
+    /// the lock keeps the finalizer waiting until the call and the release are done.
+    fn deliver(&mut self, exit: Option<Exit>) {
+        let tsfn = std::mem::replace(&mut self.tsfn, ptr::null_mut());
+        if tsfn.is_null() {
+            return;
+        }
+        let alive = self.alive.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*alive {
+            return;
+        }
+        if let Some(exit) = exit {
+            let data = Box::into_raw(Box::new(exit));
+            // SAFETY: tsfn is alive (checked under the lock that its finalizer takes).
+            let status = unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn,
+                    data.cast(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+            if status != sys::Status::napi_ok {
+                // Not queued (napi_closing): the data is still ours.
+                // SAFETY: data came from Box::into_raw just above and was not handed over.
+                drop(unsafe { Box::from_raw(data) });
+            }
+        }
+        // SAFETY: as above; this thread's one reference, taken at creation.
+        unsafe {
+            sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release)
+        };
+    }
+}
+
+impl Drop for Waiter {
+    /// A waiter that never delivered (its thread did not start) still lets go of the function.
+    fn drop(&mut self) {
+        self.deliver(None);
+    }
+}
+
+/// The threadsafe function's finalizer: from now on the waiter thread must not touch it.
+unsafe extern "C" fn finalize_waiter(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: data is the Arc::into_raw given at creation; Node finalizes exactly once.
+    let alive = unsafe { Arc::from_raw(data as *const Mutex<bool>) };
+    *alive.lock().unwrap_or_else(PoisonError::into_inner) = false;
+}
+
+/// Runs on the JS thread with the waiter's outcome and settles the promise; `context` is its
+/// deferred. `env` is NULL when Node empties the queue at teardown: then the data is dropped.
+unsafe extern "C" fn settle_in_js(
+    env: sys::napi_env,
+    _js_callback: sys::napi_value,
+    context: *mut c_void,
+    data: *mut c_void,
+) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: data is the Box<Exit> the waiter queued; Node hands it over exactly once.
+    let exit = unsafe { Box::from_raw(data as *mut Exit) };
+    if env.is_null() || context.is_null() {
+        return;
+    }
+    // Nothing may unwind into Node; a failure to settle leaves the promise pending.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        settle(&Env::from_raw(env), context as sys::napi_deferred, *exit)
+    }));
+}
+
+fn settle(env: &Env, deferred: sys::napi_deferred, exit: Exit) -> napi::Result<()> {
+    match exit {
+        Ok((pid, status)) => {
+            // SAFETY: env is the live environment of this JS-thread callback.
+            let value = unsafe { WaitResult::to_napi_value(env.raw(), decode(pid, status)) }?;
+            // SAFETY: deferred is this promise's, settled only here.
+            let status = unsafe { sys::napi_resolve_deferred(env.raw(), deferred, value) };
+            napi::check_status!(status)
+        }
+        Err(failure) => reject(env, deferred, &failure),
+    }
+}
+
+fn reject(env: &Env, deferred: sys::napi_deferred, failure: &Failure) -> napi::Result<()> {
+    let error = failure.to_js_value(env)?;
+    // SAFETY: deferred is this promise's, settled only here; error is a value of env.
+    let status = unsafe { sys::napi_reject_deferred(env.raw(), deferred, error.raw()) };
+    napi::check_status!(status)
+}
+
+/// Creates the threadsafe function that settles `deferred` from the waiter thread. It stays
+/// ref'd, keeping the event loop alive until the waiter has delivered and let go of it.
+fn make_waiter(env: &Env, deferred: sys::napi_deferred) -> napi::Result<Waiter> {
+    let alive = Arc::new(Mutex::new(true));
+    let name = env.create_string("linux-clone waitExit")?;
+    let finalize_data = Arc::into_raw(Arc::clone(&alive)) as *mut c_void;
+    let mut tsfn = ptr::null_mut();
+    // SAFETY: env is live; the callbacks match napi's signatures and never unwind.
+    let status = unsafe {
+        sys::napi_create_threadsafe_function(
+            env.raw(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name.raw(),
+            0,
+            1,
+            finalize_data,
+            Some(finalize_waiter),
+            deferred as *mut c_void,
+            Some(settle_in_js),
+            &mut tsfn,
+        )
+    };
+    if status != sys::Status::napi_ok || tsfn.is_null() {
+        // No finalizer will run: take its reference back.
+        // SAFETY: finalize_data came from Arc::into_raw just above and was not handed over.
+        drop(unsafe { Arc::from_raw(finalize_data as *const Mutex<bool>) });
+        return Err(napi::Error::from_status(napi::Status::from(status)));
+    }
+    Ok(Waiter { tsfn, alive })
+}
+
+/// Why waitExit() could not start waiting.
+enum NotStarted {
+    Failure(Failure),
+    Napi(napi::Error),
+}
+
+impl From<Failure> for NotStarted {
+    fn from(f: Failure) -> Self {
+        NotStarted::Failure(f)
+    }
+}
+
+fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<(), NotStarted> {
+    let pid = args::integer(pid, "pid", 1, PID_MAX)? as i32;
+    let raw = open_pidfd(pid.into()).map_err(|f| match f {
+        Failure::Sys {
+            errno: Errno::ESRCH,
+            syscall,
+            call,
+            ..
+        } => Failure::sys(
+            Errno::ESRCH,
+            syscall,
+            call,
+            Some(format!(
+                "no process with pid {pid}: it has exited and been reaped, or never existed"
+            )),
+        ),
+        f => f,
+    })?;
+    // SAFETY: pidfd_open just returned this fd, and nothing else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // Fails now, not on the waiter thread, if pid is not ours to wait for.
+    waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD)?;
+    let mut waiter = make_waiter(env, deferred).map_err(NotStarted::Napi)?;
+    let spawned = std::thread::Builder::new()
+        .name(format!("waitExit {pid}"))
+        .stack_size(WAITER_STACK)
+        .spawn(move || {
+            let exit = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).map(|info| {
+                // SAFETY: waitid filled info for a child's state change (no WNOHANG).
+                let (child, status) = unsafe { (info.si_pid(), info.si_status()) };
+                (child, status_from_siginfo(info.si_code, status))
+            });
+            drop(pidfd);
+            waiter.deliver(Some(exit));
+        });
+    // On failure the closure is dropped: its Waiter lets go of the function, its fd closes.
+    spawned.map(drop).map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN));
+        NotStarted::Failure(Failure::sys(
+            errno,
+            "pthread_create",
+            format!("pthread_create(waiter for {pid})"),
+            Some("no thread could be started to wait for the child".to_string()),
+        ))
+    })
+}
+
+/// Resolves when child `pid` exits, with how it ended; never blocks the JS thread.
+///
+/// A waiter thread per call blocks in waitid(2) on a pidfd of the child (so a reused pid cannot
+/// be mistaken for it), reaps it, and settles the promise on this thread. While it waits it keeps
+/// the event loop alive, and only then. If the child is reaped by a waitpid() first, or by
+/// another waitExit(), the other one rejects with ECHILD: whichever reaps first wins. Do not use
+/// it on child_process children: libuv reaps those and would miss their exit. A Worker that is
+/// terminated while waiting, or a process that exits, leaves the waiter to reap the child
+/// quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
+/// process, ESRCH if there is no such process). Needs Linux 5.4+.
+#[napi(ts_args_type = "pid: number", ts_return_type = "Promise<WaitResult>")]
+pub fn wait_exit(env: Env, pid: Unknown) -> napi::Result<PromiseRaw<'static, WaitResult>> {
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: env is the live environment of this call.
+    let status = unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) };
+    napi::check_status!(status)?;
+    match start_wait(&env, &pid, deferred) {
+        Ok(()) => {}
+        Err(NotStarted::Failure(failure)) => reject(&env, deferred, &failure)?,
+        Err(NotStarted::Napi(error)) => {
+            // SAFETY: env is live; the error becomes a JS value of it.
+            let value = unsafe { napi::JsError::from(error).into_value(env.raw()) };
+            // SAFETY: deferred is this promise's and was not settled.
+            let status = unsafe { sys::napi_reject_deferred(env.raw(), deferred, value) };
+            napi::check_status!(status)?;
+        }
+    }
+    Ok(PromiseRaw::new(env.raw(), promise))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::{WNOHANG, WUNTRACED};
+    use nix::sys::pthread::{pthread_kill, pthread_self};
+    use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    use nix::unistd::{fork, ForkResult, Pid};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A child that runs `body` and never returns into the test harness. The body may only
+    /// make async-signal-safe calls: the test process has other threads.
+    fn child(body: fn() -> !) -> i32 {
+        // SAFETY: the child only runs `body`, which makes raw syscalls and exits.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => body(),
+            ForkResult::Parent { child } => child.as_raw(),
+        }
+    }
+
+    fn exit_7() -> ! {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(7) }
+    }
+
+    fn pause_forever() -> ! {
+        loop {
+            // SAFETY: pause is async-signal-safe.
+            unsafe { libc::pause() };
+        }
+    }
+
+    fn pidfd_of(pid: i32) -> OwnedFd {
+        let fd = open_pidfd(pid.into()).expect("pidfd_open");
+        // SAFETY: a new fd nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    }
+
+    #[test]
+    fn statuses_decode_as_the_c_macros_say() {
+        let exited = decode(10, 77 << 8);
+        assert_eq!(
+            (exited.pid, exited.exit_code, exited.signal),
+            (10, Some(77), None)
+        );
+        let killed = decode(10, libc::SIGKILL);
+        assert_eq!(killed.exit_code, None);
+        assert_eq!(killed.signal.as_deref(), Some("SIGKILL"));
+        assert!(!killed.core_dumped);
+        let dumped = decode(10, libc::SIGABRT | 0x80);
+        assert_eq!(dumped.signal.as_deref(), Some("SIGABRT"));
+        assert!(dumped.core_dumped);
+        let stopped = decode(10, (libc::SIGSTOP << 8) | 0x7f);
+        assert_eq!(stopped.stop_signal.as_deref(), Some("SIGSTOP"));
+        assert_eq!((stopped.exit_code, stopped.signal.as_deref()), (None, None));
+        assert!(decode(10, 0xffff).continued);
+        let rt = decode(10, libc::SIGRTMIN() + 3);
+        assert_eq!(rt.signal.as_deref(), Some("SIGRTMIN+3"));
+    }
+
+    #[test]
+    fn signal_names_read_back_as_their_numbers() {
+        for n in (1..32).chain(libc::SIGRTMIN()..=libc::SIGRTMAX()) {
+            assert_eq!(
+                signal_number(&signal_name(n)),
+                Some(n),
+                "{}",
+                signal_name(n)
+            );
+        }
+        assert_eq!(signal_name(libc::SIGRTMIN()), "SIGRTMIN");
+        assert_eq!(signal_number("SIGRTMAX-1"), Some(libc::SIGRTMAX() - 1));
+        assert_eq!(signal_number("SIGIOT"), Some(libc::SIGABRT));
+        assert_eq!(signal_number("SIGPOLL"), Some(libc::SIGIO));
+        for bad in [
+            "SIGFOO",
+            "sigterm",
+            "TERM",
+            "SIGRTMIN+99",
+            "SIGRTMIN+-1",
+            "",
+        ] {
+            assert_eq!(signal_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn waitid_statuses_rebuild_the_waitpid_status() {
+        assert_eq!(status_from_siginfo(libc::CLD_EXITED, 77), 77 << 8);
+        assert_eq!(
+            status_from_siginfo(libc::CLD_KILLED, libc::SIGTERM),
+            libc::SIGTERM
+        );
+        assert_eq!(
+            status_from_siginfo(libc::CLD_DUMPED, libc::SIGSEGV),
+            libc::SIGSEGV | 0x80
+        );
+        let stopped = status_from_siginfo(libc::CLD_STOPPED, libc::SIGSTOP);
+        assert!(libc::WIFSTOPPED(stopped) && libc::WSTOPSIG(stopped) == libc::SIGSTOP);
+        assert!(libc::WIFCONTINUED(status_from_siginfo(
+            libc::CLD_CONTINUED,
+            libc::SIGCONT
+        )));
+    }
+
+    #[test]
+    fn options_are_named_and_get_wall_unless_a_choice_was_made() {
+        assert_eq!(option_names(with_wall(0)), "__WALL");
+        assert_eq!(
+            option_names(with_wall(WNOHANG | WUNTRACED)),
+            "WNOHANG|WUNTRACED|__WALL"
+        );
+        assert_eq!(option_names(with_wall(__WCLONE)), "__WCLONE");
+        assert_eq!(option_names(0x4 | WNOHANG), "WNOHANG|0x4");
+    }
+
+    #[test]
+    fn waitpid_reaps_an_exited_child_and_then_it_is_echild() {
+        let pid = child(exit_7);
+        let (reaped, status) = wait_raw(pid, with_wall(0))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!((reaped, status), (pid, 7 << 8));
+        assert_eq!(decode(reaped, status).exit_code, Some(7));
+        assert_eq!(wait_raw(pid, with_wall(0)), Err(Errno::ECHILD));
+        let failure = waitpid_failure(Errno::ECHILD, pid, with_wall(0));
+        assert!(
+            failure.message().contains("not an unwaited child"),
+            "{}",
+            failure.message()
+        );
+    }
+
+    #[test]
+    fn wnohang_is_none_while_the_child_runs_then_the_signal_that_killed_it() {
+        let pid = child(pause_forever);
+        assert_eq!(wait_raw(pid, with_wall(WNOHANG)), Ok(None));
+        kill(Pid::from_raw(pid), Signal::SIGTERM).expect("kill");
+        let (_, status) = wait_raw(pid, with_wall(0))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!(decode(pid, status).signal.as_deref(), Some("SIGTERM"));
+    }
+
+    #[test]
+    fn a_child_without_exit_signal_is_found_only_with_wall() {
+        // A fork-like clone(2) with no exit signal in the low byte: nix has no raw clone
+        // without a callback stack.
+        // SAFETY: without CLONE_VM the child has its own copy of memory; it only calls _exit.
+        let rc = unsafe { libc::syscall(libc::SYS_clone, 0, 0, 0, 0, 0) };
+        if rc == 0 {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(5) };
+        }
+        assert!(rc > 0, "clone: {}", Errno::last());
+        let pid = rc as i32;
+        // Let it exit, so a plain wait would have found it if it could.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(wait_raw(pid, WNOHANG), Err(Errno::ECHILD));
+        let (_, status) = wait_raw(pid, with_wall(0))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!(decode(pid, status).exit_code, Some(5));
+    }
+
+    static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn count_interrupt(_: libc::c_int) {
+        INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Runs `wait` with SIGUSR1 (caught without SA_RESTART, so a blocked syscall fails with
+    /// EINTR) sent to this thread while it blocks on a child that exits with 3 later.
+    fn interrupted<T>(wait: impl FnOnce(i32) -> T) -> T {
+        let handler = SigAction::new(
+            SigHandler::Handler(count_interrupt),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler only touches an atomic.
+        unsafe { sigaction(Signal::SIGUSR1, &handler) }.expect("sigaction");
+        let pid = child(|| {
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 300_000_000,
+            };
+            // SAFETY: nanosleep and _exit are async-signal-safe.
+            unsafe {
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                libc::_exit(3)
+            }
+        });
+        let me = pthread_self();
+        let before = INTERRUPTS.load(Ordering::SeqCst);
+        let interrupter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            pthread_kill(me, Signal::SIGUSR1).expect("pthread_kill");
+        });
+        let result = wait(pid);
+        interrupter.join().expect("interrupter");
+        assert!(
+            INTERRUPTS.load(Ordering::SeqCst) > before,
+            "the wait was not interrupted"
+        );
+        result
+    }
+
+    #[test]
+    fn waitpid_carries_on_after_eintr() {
+        let (pid, status) = interrupted(|pid| wait_raw(pid, with_wall(0)))
+            .expect("waitpid")
+            .expect("a status");
+        assert_eq!(decode(pid, status).exit_code, Some(3));
+    }
+
+    #[test]
+    fn waitid_on_a_pidfd_carries_on_after_eintr_and_rebuilds_the_status() {
+        let info =
+            interrupted(|pid| waitid_pidfd(pid, pidfd_of(pid).as_fd(), WAIT_EXIT)).expect("waitid");
+        // SAFETY: waitid filled info for an exited child.
+        let status = unsafe { info.si_status() };
+        assert_eq!(status_from_siginfo(info.si_code, status), 3 << 8);
+    }
+
+    #[test]
+    fn the_pidfd_check_leaves_the_child_to_the_waiter() {
+        let pid = child(pause_forever);
+        let pidfd = pidfd_of(pid);
+        let running = waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD).expect("check");
+        // SAFETY: with WNOHANG si_pid is 0 (zeroed) while the child runs.
+        assert_eq!(unsafe { running.si_pid() }, 0);
+        // A real-time signal: nix's wrappers fail on it after reaping the child.
+        assert!(Signal::try_from(libc::SIGRTMIN() + 2).is_err());
+        send_signal(pidfd.as_raw_fd(), libc::SIGRTMIN() + 2).expect("pidfd_send_signal");
+        std::thread::sleep(Duration::from_millis(50));
+        let dead = waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD).expect("check");
+        // SAFETY: filled for a child that has exited; WNOWAIT left it unreaped.
+        assert_eq!(unsafe { dead.si_pid() }, pid);
+        let info = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).expect("waitid");
+        // SAFETY: as above.
+        let status = status_from_siginfo(info.si_code, unsafe { info.si_status() });
+        assert_eq!(decode(pid, status).signal, Some("SIGRTMIN+2".to_string()));
+        let again = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).expect_err("reaped");
+        assert_eq!(again.code(), "ECHILD");
+        assert!(
+            again.message().contains("reaped by another wait"),
+            "{}",
+            again.message()
+        );
+        let gone = send_signal(pidfd.as_raw_fd(), libc::SIGTERM).expect_err("reaped");
+        assert_eq!(gone.code(), "ESRCH");
+    }
+
+    #[test]
+    fn a_process_that_is_not_our_child_is_echild() {
+        assert_eq!(wait_raw(1, with_wall(WNOHANG)), Err(Errno::ECHILD));
+    }
+
+    #[test]
+    fn the_pidfd_check_is_echild_for_a_process_that_is_not_our_child() {
+        let failure = waitid_pidfd(1, pidfd_of(1).as_fd(), CHECK_CHILD).expect_err("not ours");
+        assert_eq!(failure.code(), "ECHILD");
+        assert!(failure
+            .message()
+            .starts_with("ECHILD: waitid(P_PIDFD, pidfd of 1, "));
+    }
+
+    #[test]
+    fn signalling_a_closed_fd_or_a_file_says_which() {
+        let closed = send_signal(999_999, libc::SIGTERM).expect_err("closed");
+        assert!(
+            closed.message().contains("not an open file descriptor"),
+            "{}",
+            closed.message()
+        );
+        let file = std::fs::File::open("/dev/null").expect("/dev/null");
+        let not_pidfd = send_signal(file.as_raw_fd(), 0).expect_err("a file");
+        assert!(
+            not_pidfd.message().contains("is not a pidfd"),
+            "{}",
+            not_pidfd.message()
+        );
+    }
+}
