@@ -14,6 +14,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void, CString};
+use std::fmt::Write as _;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
@@ -346,6 +347,10 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         )
     };
     let errno = Errno::last();
+    // First, before anything that could take a lock the child held when it died.
+    if pid > 0 && frame.stage.load(Ordering::SeqCst) == STAGE_RUNNING_JS {
+        died_in_javascript(pid);
+    }
     if blocked.is_ok() {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&mask), None);
     }
@@ -362,7 +367,6 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         ));
     }
     match frame.stage.load(Ordering::SeqCst) {
-        STAGE_RUNNING_JS => died_in_javascript(pid),
         STAGE_EXEC_FAILED => {
             // Nobody else learns this pid: reap the child here.
             let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
@@ -608,7 +612,10 @@ fn call<'e>(
 }
 
 fn write_stderr(text: &str) {
-    let mut bytes = text.as_bytes();
+    write_bytes(text.as_bytes())
+}
+
+fn write_bytes(mut bytes: &[u8]) {
     while !bytes.is_empty() {
         match nix::unistd::write(std::io::stderr(), bytes) {
             Ok(0) => return,
@@ -639,32 +646,58 @@ fn exec_in_child(frame: &Frame, exec: &Exec) -> Errno {
 }
 
 /// The child died while JavaScript ran on the heap this process shares with it: end the
-/// process now, saying why, rather than crash later at a random place.
+/// process now, saying why, rather than crash later at a random place. The child may have died
+/// holding any lock of this process (malloc's, Node's, V8's), so nothing here allocates, locks
+/// or calls into Node: the message is formatted on the stack and written with write(2).
 fn died_in_javascript(pid: i32) -> ! {
     let how = match waitid(
         Id::Pid(Pid::from_raw(pid)),
         WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::__WALL,
     ) {
-        Ok(WaitStatus::Signaled(_, signal, _)) => format!("was killed by {}", signal.as_str()),
-        Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
-        _ => "ended".to_string(),
+        Ok(WaitStatus::Signaled(_, signal, _)) => ("was killed by ", signal.as_str()),
+        Ok(WaitStatus::Exited(..)) => ("exited", ""),
+        _ => ("ended", ""),
     };
-    let message = format!(
-        "the clone() child (pid {pid}) {how} while its JavaScript callback was running. The \
-         child shared this process's memory, so the JavaScript heap may be left \
-         half-modified; the process cannot safely continue"
+    let mut text = StackText::default();
+    let _ = writeln!(
+        text,
+        "FATAL ERROR: linux-clone: the clone() child (pid {pid}) {}{} while its JavaScript \
+         callback was running. The child shared this process's memory, so the JavaScript heap \
+         may be left half-modified; the process cannot safely continue",
+        how.0, how.1
     );
-    let location = "linux-clone:";
-    // SAFETY: both strings are valid for the lengths given; napi_fatal_error does not return.
-    unsafe {
-        sys::napi_fatal_error(
-            location.as_ptr().cast(),
-            location.len() as isize,
-            message.as_ptr().cast(),
-            message.len() as isize,
-        )
-    };
+    write_bytes(text.as_bytes());
     std::process::abort()
+}
+
+/// A message formatted without allocating; what does not fit is cut off.
+struct StackText {
+    buf: [u8; 768],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 768],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
 }
 
 fn clone_cause(flags: u32, errno: Errno) -> Option<String> {
@@ -864,23 +897,8 @@ impl ProcessExitHook {
         let global = env.get_global().ok()?;
         let mut process: Object = global.get_named_property("process").ok()?;
         let original: Unknown = process.get_named_property("exit").ok()?;
-        let mut replacement = ptr::null_mut();
-        let name = "exit";
-        // SAFETY: env is live; process_exit_in_child is a napi callback of the right type.
-        let status = unsafe {
-            sys::napi_create_function(
-                env.raw(),
-                name.as_ptr().cast(),
-                name.len() as isize,
-                Some(process_exit_in_child),
-                ptr::null_mut(),
-                &mut replacement,
-            )
-        };
-        if status != sys::Status::napi_ok {
-            return None;
-        }
-        // SAFETY: a function napi just made.
+        let replacement = exit_replacement(env)?;
+        // SAFETY: a function of this env (see exit_replacement).
         let replacement = unsafe { Unknown::from_raw_unchecked(env.raw(), replacement) };
         if process.set_named_property("exit", replacement).is_err() {
             clear_exception(env.raw());
@@ -891,6 +909,49 @@ impl ProcessExitHook {
             original: original.raw(),
         })
     }
+}
+
+thread_local! {
+    // The process.exit replacement, made once per env on this thread (a Worker has its own).
+    static EXIT_FN: Cell<(sys::napi_env, sys::napi_ref)> =
+        const { Cell::new((ptr::null_mut(), ptr::null_mut())) };
+}
+
+/// The function that stands in for process.exit in a child; made once per env and kept by a
+/// reference, because making a function on every clone() costs more than the clone.
+fn exit_replacement(env: &Env) -> Option<sys::napi_value> {
+    let raw = env.raw();
+    let mut value = ptr::null_mut();
+    let (cached_env, reference) = EXIT_FN.with(|c| c.get());
+    if cached_env == raw && !reference.is_null() {
+        // SAFETY: the reference was made in this env and is never deleted while it lives.
+        let status = unsafe { sys::napi_get_reference_value(raw, reference, &mut value) };
+        if status == sys::Status::napi_ok && !value.is_null() {
+            return Some(value);
+        }
+    }
+    let name = "exit";
+    // SAFETY: env is live; process_exit_in_child is a napi callback of the right type.
+    let status = unsafe {
+        sys::napi_create_function(
+            raw,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            Some(process_exit_in_child),
+            ptr::null_mut(),
+            &mut value,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    let mut reference = ptr::null_mut();
+    // SAFETY: value is the function just made; a strong reference keeps it for the env's life.
+    if unsafe { sys::napi_create_reference(raw, value, 1, &mut reference) } == sys::Status::napi_ok
+    {
+        EXIT_FN.with(|c| c.set((raw, reference)));
+    }
+    Some(value)
 }
 
 trait Remove {
