@@ -114,8 +114,7 @@ log "kernel: $KREL, $(elapsed "$t0")s"
 t0=$(date +%s.%N)
 if [[ ! -x $NODE_ROOT/usr/bin/node ]]; then
   log "no arm64 node root in $NODE_ROOT: running scripts/qemu-smoke.sh to prepare it"
-  CROSS_DIR=$CROSS_DIR QEMU_NODE=debian bash "$HERE/qemu-smoke.sh" "$BIN" >&2 \
-    || log "scripts/qemu-smoke.sh failed (ignored: only its node root is used here)"
+  CROSS_DIR=$CROSS_DIR QEMU_NODE=debian QEMU_PREPARE_ONLY=1 bash "$HERE/qemu-smoke.sh" "$BIN" >&2
   [[ -x $NODE_ROOT/usr/bin/node ]] || die "scripts/qemu-smoke.sh did not prepare $NODE_ROOT"
 fi
 log "node root: $(elapsed "$t0")s"
