@@ -146,6 +146,24 @@ root('NEWPID child: getpid() is 1, and unshare(NEWPID) is allowed inside a callb
   t.is(grandchild, '1', "the callback's children start a new pid namespace")
 })
 
+root('inside a callback, unshare(NEWUSER | NEWTIME | FILES) works: the child is a process of its own', (t) => {
+  let seen = { uid: -1, timeForChildren: '', spawnedTime: '' }
+  t.is(
+    exitCodeOf(() => {
+      lc.unshare(NEWUSER | lc.NEWTIME | lc.FILES)
+      seen = {
+        uid: process.getuid!(),
+        timeForChildren: fs.readlinkSync('/proc/thread-self/ns/time_for_children'),
+        spawnedTime: execSync('readlink /proc/self/ns/time').toString().trim(),
+      }
+    }),
+    0,
+  )
+  t.is(seen.uid, 65534)
+  t.is(seen.spawnedTime, seen.timeForChildren)
+  t.not(seen.spawnedTime, fs.readlinkSync('/proc/self/ns/time'))
+})
+
 root('NEWUSER child as root: getuid() is the overflow uid with no map written', (t) => {
   let uid = -1
   t.is(

@@ -120,8 +120,8 @@ fn with_frame<T>(f: impl FnOnce(&Frame) -> T) -> Option<T> {
 /// - Inside the callback, `process.exit(n)`, `exit(n)` and `execve()` end the child; the
 ///   parent's exit handlers do not run. An uncaught exception is printed to stderr and the child
 ///   exits with status 1. Signals other than SIGCHLD and faults are blocked in the child while
-///   the callback runs. unshare(NEWPID | NEWTIME | FILES) and setns() into a pid namespace are
-///   allowed there; a user namespace can only come from NEWUSER in `flags`.
+///   the callback runs. The child is a process of its own, so unshare(NEWUSER | NEWPID |
+///   NEWTIME | FILES) and setns() into a pid or user namespace work there.
 /// - Refused (`ERR_UNSUPPORTED_CLONE_FLAG`): THREAD and SIGHAND (a second thread on V8's heap),
 ///   SETTLS, CHILD_SETTID, CHILD_CLEARTID, the tls and ctid arguments of clone(2), and bit 0x80
 ///   (NEWTIME, which clone(2) reads as part of the exit signal).

@@ -17,8 +17,8 @@ use crate::clone::in_clone_child;
 use crate::errors::{to_js, Failure, Outcome, UNSAFE_WITH_THREADS};
 use crate::flags::*;
 
-/// Hint for the cases that need a single-threaded process.
-const NEW_PROCESS: &str = "do it in a process of its own instead: inside a clone() callback, or \
+/// Hint for the calls that would stop a thread from creating threads.
+const OWN_PROCESS: &str = "do it in a process of its own instead: inside a clone() callback, or \
      with child_process.spawn('unshare', [...]) or 'nsenter'";
 
 nix::ioctl_none_bad!(ns_get_userns, NS_GET_USERNS);
@@ -100,27 +100,31 @@ fn unshare_flags(flags: u32) -> Outcome<()> {
 fn no_more_threads(after: &str) -> String {
     format!(
         "after {after} this thread can no longer create threads, and the next start of libuv's \
-         threadpool or of a Worker would abort Node.js; {NEW_PROCESS}"
+         threadpool or of a Worker would abort Node.js; {OWN_PROCESS}"
     )
 }
 
 fn single_threaded_only(namespace: &str) -> String {
+    // A clone() child is alone in its thread group but shares Node's memory, which is what the
+    // kernel checks for a time namespace.
     if in_clone_child() {
-        let instead = if namespace.contains("user") {
-            "pass NEWUSER to clone() itself"
-        } else {
-            "call unshare(NEWTIME) in the callback: the processes it creates then start in a \
-             new time namespace"
-        };
         return format!(
             "a clone() child shares its memory with Node.js, and {namespace} can only be \
-             entered by a process that shares its memory with no one: {instead}, or execve() a \
-             program that enters it"
+             entered by a process that shares its memory with no one: call unshare(NEWTIME) in \
+             the callback (the processes it then creates start in the new time namespace), or \
+             execve() a program that enters it"
         );
     }
+    // A clone() child shares Node's memory, so it cannot enter these either.
+    let instead = if namespace.contains("user") {
+        "clone(callback, 0, NEWUSER) runs a callback in a new one, or use a new process \
+         (child_process.spawn('unshare', ['--user', ...]) or 'nsenter')"
+    } else {
+        "use a new process (child_process.spawn('nsenter', [...]))"
+    };
     format!(
         "Node.js is multithreaded, and {namespace} can only be entered by a single-threaded \
-         process; {NEW_PROCESS}"
+         process: {instead}"
     )
 }
 
@@ -150,7 +154,9 @@ pub fn unshare_cause(flags: u32, errno: Errno) -> Option<String> {
             "unshare(2) does not accept {} (clone(2) flags or unknown bits)",
             unshare_flag_names(flags & !UNSHARE_ACCEPTS)
         )),
-        Errno::EINVAL if flags & NEWUSER != 0 => Some(single_threaded_only("a user namespace")),
+        Errno::EINVAL if flags & NEWUSER != 0 && !in_clone_child() => {
+            Some(single_threaded_only("a user namespace"))
+        }
         Errno::EINVAL if flags & (THREAD | SIGHAND | VM) != 0 => Some(format!(
             "Node.js is multithreaded, and only a single-threaded process can stop sharing its \
              address space, signal handlers or thread group ({})",
@@ -261,7 +267,9 @@ pub fn setns_cause(fd: RawFd, nstype: u32, target: Target, errno: Errno) -> Opti
             "with a pidfd, nstype may hold only NEW* namespace flags, not {}",
             unshare_flag_names(nstype & !NAMESPACES)
         ),
-        (Errno::EINVAL, _) if entering & NEWUSER != 0 => single_threaded_only("a user namespace"),
+        (Errno::EINVAL, _) if entering & NEWUSER != 0 && !in_clone_child() => {
+            single_threaded_only("a user namespace")
+        }
         (Errno::EINVAL, _) if entering & NEWNS != 0 => {
             "this thread shares its filesystem attributes \
              (root, cwd, umask) with Node's other threads, and the kernel lets only a thread \
