@@ -1,8 +1,10 @@
-// The main example: a network namespace of our own, its loopback brought up, and a TCP round
-// trip inside it. Run as root: `npm run demo`.
+// The main example: a JavaScript callback run in a child with namespaces of its own (clone), then
+// a network namespace for this thread (unshare), its loopback brought up, and a TCP round trip
+// inside it. Run as root: `npm run demo`.
 import { execFileSync } from 'node:child_process'
 import net from 'node:net'
-import { configureLoopback, NEWNET, unshare } from 'linux-clone'
+import os from 'node:os'
+import { clone, configureLoopback, getpid, waitpid, NEWNET, NEWPID, NEWUTS, SIGCHLD, unshare } from 'linux-clone'
 
 if (process.getuid() !== 0) {
   console.error('The demo makes a network namespace, which needs root (CAP_SYS_ADMIN). Run it as root.')
@@ -10,6 +12,19 @@ if (process.getuid() !== 0) {
 }
 
 const links = () => execFileSync('ip', ['-brief', 'link', 'show'], { encoding: 'utf8' }).trim()
+
+// clone(): the callback runs in a new child process, in new UTS, pid and network namespaces; it
+// shares this process's heap, so `seen` is filled in when clone() returns.
+let seen
+const pid = clone(() => {
+  execFileSync('hostname', ['demo-child'])
+  seen = { pid: getpid(), hostname: os.hostname(), links: links() }
+  return 42
+}, 0, NEWUTS | NEWPID | NEWNET | SIGCHLD)
+const { exitCode } = waitpid(pid)
+console.log(`clone(): child ${pid} saw itself as pid ${seen.pid} on host ${seen.hostname}, with:`)
+console.log(seen.links.replace(/^/gm, '  '))
+console.log(`it exited with ${exitCode}; this process is still on host ${os.hostname()}\n`)
 
 console.log('before unshare(NEWNET):')
 console.log(links().replace(/^/gm, '  '))
