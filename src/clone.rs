@@ -311,27 +311,25 @@ fn typed_array(env: &Env, value: &Unknown, flags: u32) -> Outcome<*mut i32> {
 fn run(env: &Env, call: Call) -> Outcome<i32> {
     start_threadpool(env);
     let top = child_stack_top(call.stack)?;
+    let exit_hook = ProcessExitHook::install(env);
+    // The child starts with this mask: asynchronous signals are blocked before it can run, so
+    // a stray SIGTERM cannot kill it halfway through JavaScript. SIGCHLD stays open because
+    // child_process.*Sync in the callback waits for it.
     let mut mask = SigSet::empty();
+    let blocked = nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&child_mask()),
+        Some(&mut mask),
+    );
     let frame = Frame {
         env: env.raw(),
         callback: call.callback,
         stage: AtomicU8::new(STAGE_STARTED),
         errno: AtomicI32::new(0),
         request: RefCell::new(Request::None),
-        mask: SigSet::empty(),
+        mask,
     };
-    let exit_hook = ProcessExitHook::install(env);
     let previous = CURRENT.with(|c| c.replace(&frame));
-    // The child starts with this mask: asynchronous signals are blocked before it can run, so
-    // a stray SIGTERM cannot kill it halfway through JavaScript. SIGCHLD stays open because
-    // child_process.*Sync in the callback waits for it.
-    let blocked = nix::sys::signal::pthread_sigmask(
-        SigmaskHow::SIG_BLOCK,
-        Some(&child_mask()),
-        Some(&mut mask),
-    );
-    // SAFETY: frame lives until the parent resumes; the mask is set before the child can read it.
-    unsafe { ptr::addr_of!(frame.mask).cast_mut().write(mask) };
     let all = call.flags | VM | VFORK | FILES;
     // libc rather than nix: nix's clone takes neither a stack outside a Rust slice nor ptid.
     // SAFETY: the child runs child_main on `top`, unused stack below this frame, and only
