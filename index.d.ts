@@ -308,7 +308,8 @@ export declare const VM: number
  * it on child_process children: libuv reaps those and would miss their exit. A Worker that is
  * terminated while waiting, or a process that exits, leaves the waiter to reap the child
  * quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
- * process, ESRCH if there is no such process). Needs Linux 5.4+.
+ * process, ESRCH if there is no such process; `ERR_UNSAFE_IN_CLONE_CALLBACK` inside a clone()
+ * callback, whose threads end with the child). Needs Linux 5.4+.
  */
 export declare function waitExit(pid: number): Promise<WaitResult>
 

@@ -465,6 +465,22 @@ test('a clone() inside a callback: the grandchild runs, the child reaps it', (t)
   )
 })
 
+test('waitExit() inside a callback rejects: its waiter thread would die with the child', async (t) => {
+  let pending: Promise<unknown> | undefined
+  t.is(
+    exitCodeOf(() => {
+      pending = lc.waitExit(process.pid)
+    }),
+    0,
+  )
+  const e = (await pending!.then(
+    () => ({}),
+    (err: unknown) => err,
+  )) as SystemErrorShape
+  t.is(e.code, 'ERR_UNSAFE_IN_CLONE_CALLBACK')
+  t.regex(e.message, /waiter thread, which inside a clone\(\) callback would belong to the child/)
+})
+
 test('async work started in the callback runs later, in the parent', async (t) => {
   let resolvedIn = 0
   let pendingPromise: Promise<void> | undefined

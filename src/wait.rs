@@ -527,6 +527,19 @@ impl From<Failure> for NotStarted {
 
 fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<(), NotStarted> {
     let pid = args::integer(pid, "pid", 1, PID_MAX)? as i32;
+    if crate::clone::in_clone_child() {
+        // The waiter thread would belong to the child and end with it, leaving the promise
+        // pending and the parent's event loop held open for good.
+        return Err(Failure::State {
+            code: "ERR_UNSAFE_IN_CLONE_CALLBACK",
+            message: format!(
+                "waitExit({pid}) starts a waiter thread, which inside a clone() callback would \
+                 belong to the child and end with it: call waitpid() there, or waitExit() after \
+                 clone() has returned"
+            ),
+        }
+        .into());
+    }
     let raw = open_pidfd(pid.into()).map_err(|f| match f {
         Failure::Sys {
             errno: Errno::ESRCH,
@@ -581,7 +594,8 @@ fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<
 /// it on child_process children: libuv reaps those and would miss their exit. A Worker that is
 /// terminated while waiting, or a process that exits, leaves the waiter to reap the child
 /// quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
-/// process, ESRCH if there is no such process). Needs Linux 5.4+.
+/// process, ESRCH if there is no such process; `ERR_UNSAFE_IN_CLONE_CALLBACK` inside a clone()
+/// callback, whose threads end with the child). Needs Linux 5.4+.
 #[napi(ts_args_type = "pid: number", ts_return_type = "Promise<WaitResult>")]
 pub fn wait_exit(env: Env, pid: Unknown) -> napi::Result<PromiseRaw<'static, WaitResult>> {
     let mut deferred = ptr::null_mut();
