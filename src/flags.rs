@@ -208,13 +208,15 @@ pub const NAMESPACES: u32 =
 /// Names `flags` for unshare/setns, where 0x80 means NEWTIME: `NEWNET|NEWUTS`, `0`, or
 /// `NEWNET|0x1`-style hex for bits without a name.
 pub fn unshare_flag_names(flags: u32) -> String {
-    names(flags)
+    bit_names(FLAG_NAMES, flags)
 }
 
-fn names(flags: u32) -> String {
+/// Names the bits of `flags` from `table`, in its order: `A|B`, `0`, or `A|0x1`-style hex for
+/// bits without a name.
+pub fn bit_names(table: &[(u32, &str)], flags: u32) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut rest = flags;
-    for &(bit, name) in FLAG_NAMES {
+    for &(bit, name) in table {
         if rest & bit != 0 {
             parts.push(name.to_string());
             rest &= !bit;

@@ -22,7 +22,7 @@ use nix::sys::signal::Signal;
 
 use crate::args;
 use crate::errors::{to_js, Failure, Outcome};
-use crate::flags::{__WALL, __WCLONE, WAIT_OPTION_NAMES};
+use crate::flags::{bit_names, __WALL, __WCLONE, WAIT_OPTION_NAMES};
 use crate::process::open_pidfd;
 
 const PID_MAX: i64 = i32::MAX as i64;
@@ -111,22 +111,7 @@ fn signal_number(name: &str) -> Option<i32> {
 
 /// waitpid's options in words: `WNOHANG|__WALL`, `0x4` for bits without a name.
 fn option_names(options: u32) -> String {
-    let mut parts = Vec::new();
-    let mut rest = options;
-    for &(bit, name) in WAIT_OPTION_NAMES {
-        if rest & bit != 0 {
-            parts.push(name.to_string());
-            rest &= !bit;
-        }
-    }
-    if rest != 0 {
-        parts.push(format!("{rest:#x}"));
-    }
-    if parts.is_empty() {
-        "0".to_string()
-    } else {
-        parts.join("|")
-    }
+    bit_names(WAIT_OPTION_NAMES, options)
 }
 
 /// The options waitpid() passes: the caller's, plus __WALL unless the caller chose between
