@@ -353,7 +353,9 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&mask), None);
     }
     CURRENT.with(|c| c.set(previous));
-    exit_hook.remove(env);
+    if let Some(hook) = exit_hook {
+        hook.remove(env);
+    }
     clear_exception(env.raw());
     if pid < 0 {
         let text = format!("clone(callback, {})", clone_flag_names(call.flags));
@@ -907,6 +909,18 @@ impl ProcessExitHook {
             original: original.raw(),
         })
     }
+
+    /// Puts the original process.exit back.
+    fn remove(self, env: &Env) {
+        let key = c"exit";
+        // SAFETY: both handles belong to the clone() call's scope, still open.
+        let status = unsafe {
+            sys::napi_set_named_property(env.raw(), self.process, key.as_ptr(), self.original)
+        };
+        if status != sys::Status::napi_ok {
+            clear_exception(env.raw());
+        }
+    }
 }
 
 thread_local! {
@@ -950,24 +964,6 @@ fn exit_replacement(env: &Env) -> Option<sys::napi_value> {
         EXIT_FN.with(|c| c.set((raw, reference)));
     }
     Some(value)
-}
-
-trait Remove {
-    fn remove(self, env: &Env);
-}
-
-impl Remove for Option<ProcessExitHook> {
-    fn remove(self, env: &Env) {
-        let Some(hook) = self else { return };
-        let key = c"exit";
-        // SAFETY: both handles belong to the clone() call's scope, still open.
-        let status = unsafe {
-            sys::napi_set_named_property(env.raw(), hook.process, key.as_ptr(), hook.original)
-        };
-        if status != sys::Status::napi_ok {
-            clear_exception(env.raw());
-        }
-    }
 }
 
 /// process.exit() while a clone() callback runs: ends the child with `code` (or
