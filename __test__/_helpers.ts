@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process'
 import { getSystemErrorName } from 'node:util'
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 
 export const root = fileURLToPath(new URL('..', import.meta.url))
-export const entry = `${root}index.js`
+/** The package's entry as users load it: the TypeScript layer over the native binding. */
+export const entry = `${root}dist/index.js`
 export const isRoot = process.getuid?.() === 0
 
 export interface Run {
@@ -79,9 +80,11 @@ function worldReadableCopy(): string {
   for (const name of readdirSync(root)) {
     if (name === 'index.js' || name === 'package.json' || name.endsWith('.node')) copyFileSync(join(root, name), join(dir, name))
   }
+  mkdirSync(join(dir, 'dist'))
+  for (const name of readdirSync(join(root, 'dist'))) copyFileSync(join(root, 'dist', name), join(dir, 'dist', name))
   chmodSync(dir, 0o755)
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
-  copy = join(dir, 'index.js')
+  copy = join(dir, 'dist', 'index.js')
   return copy
 }
 

@@ -1,6 +1,6 @@
 import test from 'ava'
 import fs from 'node:fs'
-import * as lc from '../index.js'
+import * as lc from '../dist/index.js'
 import { ok, runIsolated } from './_helpers.js'
 
 // Wrong arguments are rejected before any syscall, so these run in the test process itself.

@@ -4,7 +4,7 @@ import os from 'node:os'
 import net from 'node:net'
 import { execSync } from 'node:child_process'
 import { once } from 'node:events'
-import * as lc from '../index.js'
+import * as lc from '../dist/index.js'
 import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const { clone, waitpid, SIGCHLD, NEWNET, NEWUTS, NEWPID, NEWUSER, NEWNS } = lc

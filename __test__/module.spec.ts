@@ -1,8 +1,8 @@
 import test from 'ava'
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
-import * as lc from '../index.js'
-import { NEWNET, NEWUTS, IO, unshare } from '../index.js'
+import * as lc from '../dist/index.js'
+import { NEWNET, NEWUTS, IO, unshare } from '../dist/index.js'
 import { entry, root } from './_helpers.js'
 
 const require = createRequire(import.meta.url)

@@ -16,7 +16,7 @@ import {
   NS_GET_USERNS,
   nsIoctl,
   pidfdOpen,
-} from '../index.js'
+} from '../dist/index.js'
 import { asRoot, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('mounts and pivot_root need CAP_SYS_ADMIN')

@@ -2,7 +2,7 @@ import test from 'ava'
 import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { NEWNET, NEWUTS, setns } from '../index.js'
+import { NEWNET, NEWUTS, setns } from '../dist/index.js'
 import { asRoot, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('entering namespaces needs CAP_SYS_ADMIN')

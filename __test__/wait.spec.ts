@@ -2,8 +2,8 @@ import test from 'ava'
 import fs from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import * as lc from '../index.js'
-import { pidfdOpen, pidfdSendSignal, waitExit, waitpid, WNOHANG, __WALL, __WCLONE } from '../index.js'
+import * as lc from '../dist/index.js'
+import { pidfdOpen, pidfdSendSignal, waitExit, waitpid, WNOHANG, __WALL, __WCLONE } from '../dist/index.js'
 import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('a pid namespace of its own, whose init adopts orphans to reap')

@@ -41,7 +41,7 @@ const work = mkdtempSync(join(tmpdir(), 'linux-clone-install-'))
 try {
   // The release layout: the root package, and npm/<platform>/ with each binary in place.
   const stage = join(work, 'stage')
-  for (const f of ['package.json', 'index.js', 'index.d.ts', 'README.md']) cpSync(join(root, f), join(stage, f))
+  for (const f of ['package.json', 'index.js', 'index.d.ts', 'README.md', 'dist']) cpSync(join(root, f), join(stage, f), { recursive: true })
   for (const p of platforms) {
     cpSync(join(root, 'npm', p), join(stage, 'npm', p), { recursive: true })
     cpSync(join(root, `linux-clone.${p}.node`), join(stage, 'npm', p, `linux-clone.${p}.node`))

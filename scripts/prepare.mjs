@@ -1,5 +1,5 @@
-// Builds the addon for this machine when its binary is missing or older than the sources, so
-// that `npm run demo` and `npm test` work straight after `npm install` in a clone.
+// Builds the addon for this machine, and the TypeScript layer, when either is missing or older
+// than its sources, so that `npm run demo` and `npm test` work straight after `npm install` in a clone.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
@@ -20,9 +20,16 @@ function newest(path) {
   return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))))
 }
 
-const sources = ['src', 'build.rs', 'Cargo.toml', 'Cargo.lock'].map((p) => join(root, p)).filter(existsSync)
-if (existsSync(binary) && statSync(binary).mtimeMs >= Math.max(...sources.map(newest))) process.exit(0)
+const fresh = (output, inputs) => {
+  const present = inputs.map((p) => join(root, p)).filter(existsSync)
+  return existsSync(output) && statSync(output).mtimeMs >= Math.max(...present.map(newest))
+}
+const run = (script) => {
+  console.error(`building: npm run ${script}`)
+  const result = spawnSync('npm', ['run', script], { cwd: root, stdio: 'inherit' })
+  if (result.status !== 0) process.exit(result.status ?? 1)
+}
 
-console.error(`building ${binary}: npm run build`)
-const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
-process.exit(result.status ?? 1)
+// The native build also builds the TypeScript layer.
+if (!fresh(binary, ['src', 'build.rs', 'Cargo.toml', 'Cargo.lock'])) run('build')
+else if (!fresh(join(root, 'dist', 'index.js'), ['lib', 'index.d.ts', 'tsconfig.build.json'])) run('build:ts')
