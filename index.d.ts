@@ -18,6 +18,23 @@ export declare const __WALL: number
 /** waitpid(): wait only for "clone" children, whose exit signal is not SIGCHLD (or none). */
 export declare const __WCLONE: number
 
+/** Whether the wait `id` keeps the event loop alive. */
+export declare function _exitRef(id: number, keepAlive: boolean): boolean
+
+/** What works on this host, and why not. */
+export declare function _probe(): SpawnSupport
+
+export declare function _spawn(plan: SpawnPlan): NativeSpawned
+
+export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
+
+/**
+ * Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
+ * pidfd belongs to the reaper from now on and is closed just before the call. Returns the
+ * wait's id, for `_exitRef`.
+ */
+export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void): number
+
 /** clone(): clear the child's tid in its memory when it exits. */
 export declare const CHILD_CLEARTID: number
 
@@ -105,6 +122,14 @@ export declare function gettid(): number
 /** clone(): share the I/O context. */
 export declare const IO: number
 
+/** A namespace to enter: an open fd and its CLONE_NEW* type (0: any). */
+export interface JoinSlot {
+  fd: number
+  nstype: number
+  /** The name shown in errors: 'net', or the path it was opened from. */
+  label: string
+}
+
 /**
  * Compares a kernel resource of two processes: kcmp(2). Returns 0 (the same), 1 or 2 (an
  * order, as pid1's is less or greater than pid2's) or 3 (different, unordered).
@@ -147,6 +172,25 @@ export interface KcmpEpollSlot {
   efd: number
   tfd: number
   toff: number
+}
+
+/**
+ * The native half of `spawn()`: starts the program and returns its pid, pidfd and the parent's
+ * ends of the pipes. The TypeScript layer wraps this; it is not part of the public surface.
+ */
+export interface NativeSpawned {
+  pid: number
+  pidfd: number
+  fds: Array<number>
+}
+
+/** What spawnSync() collected. */
+export interface NativeSpawnSync {
+  pid: number
+  status: number
+  output: Array<Buffer | undefined | null>
+  /** 'ETIMEDOUT' or 'ENOBUFS' when the child was killed for the timeout or maxBuffer. */
+  error?: string
 }
 
 /** New cgroup namespace. */
@@ -261,6 +305,72 @@ export declare const SIGCHLD: number
 /** Share signal handlers. */
 export declare const SIGHAND: number
 
+/** spawn()'s options after the TypeScript layer has checked and normalised them. */
+export interface SpawnPlan {
+  file: string
+  args: Array<string>
+  env: Array<string>
+  cwd?: string
+  stdio: Array<StdioSlot>
+  detached: boolean
+  uid?: number
+  gid?: number
+  groups?: Array<number>
+  /** CLONE_NEW* flags. */
+  namespaces: number
+  join: Array<JoinSlot>
+  /** The text for /proc/PID/uid_map and gid_map: lines of `inside outside count`. */
+  uidMap?: string
+  gidMap?: string
+  /** 'allow' or 'deny', written to /proc/PID/setgroups before the gid map. */
+  setgroups?: string
+  hostname?: string
+  domainname?: string
+  loopback: boolean
+  pdeathsig: number
+  exitSignal: number
+  cgroupFd?: number
+  /** The cgroup's path, for errors and the cgroup.procs fallback. */
+  cgroupPath?: string
+  timeOffsets?: string
+}
+
+/** What spawn() can use on this host. */
+export interface SpawnSupport {
+  /** The kernel release, as uname -r prints it. */
+  kernel: string
+  /** clone3(2) (Linux 5.3+), needed for `cgroup` without the cgroup.procs fallback. */
+  clone3: boolean
+  /** pidfds (Linux 5.3+ pidfd_open, 5.4+ waitid(P_PIDFD)): spawn() needs them. */
+  pidfd: boolean
+  /**
+   * close_range(2) with CLOSE_RANGE_CLOEXEC (Linux 5.11+); without it the child lists
+   * /proc/self/fd.
+   */
+  closeRange: boolean
+  /** CLONE_INTO_CGROUP (Linux 5.7+ with a cgroup2 mount). */
+  intoCgroup: boolean
+  /** Time namespaces (Linux 5.6+). */
+  timeNamespace: boolean
+  /** Whether this process can create a user namespace with capabilities in it. */
+  userNamespaces: UserNamespaceSupport
+  /**
+   * Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
+   * spawn() copies the address space instead (slower with a large heap).
+   */
+  sharedMemoryClone: boolean
+}
+
+/** One of the child's fds as the TypeScript layer resolved it. */
+export interface StdioSlot {
+  /**
+   * 'pipe' (a socketpair: the parent keeps one end), 'fd' (an fd of this process), 'null'
+   * (/dev/null) or 'close'.
+   */
+  kind: string
+  fd?: number
+}
+
 /** Share System V semaphore undo values. */
 export declare const SYSVSEM: number
 
@@ -291,6 +401,12 @@ export declare function unshare(flags: number): void
 
 /** clone(): a tracer cannot force PTRACE on the child. */
 export declare const UNTRACED: number
+
+/** Whether user namespaces can be made here, and if not, why. */
+export interface UserNamespaceSupport {
+  ok: boolean
+  cause?: string
+}
 
 /** clone(): the parent waits until the child exits or execs. */
 export declare const VFORK: number

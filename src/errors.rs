@@ -23,6 +23,18 @@ pub enum Failure {
         path: Option<String>,
         dest: Option<String>,
     },
+    /// A step of spawn() failed, in the child or in the parent's part of it.
+    Spawn {
+        errno: Errno,
+        /// The step's name, as in `SpawnError.step`.
+        step: &'static str,
+        /// Which entry of a list (`join`, ...) failed.
+        index: Option<u32>,
+        syscall: &'static str,
+        call: String,
+        cause: Option<String>,
+        path: Option<String>,
+    },
     /// Not attempted: it would leave Node unable to run, or cannot work in it.
     Refused {
         code: &'static str,
@@ -63,7 +75,9 @@ impl Failure {
 
     pub fn code(&self) -> String {
         match self {
-            Failure::Sys { errno, .. } => errno_code(*errno).to_string(),
+            Failure::Sys { errno, .. } | Failure::Spawn { errno, .. } => {
+                errno_code(*errno).to_string()
+            }
             Failure::Refused { code, .. } | Failure::State { code, .. } => code.to_string(),
             Failure::ArgType(_) => "ERR_INVALID_ARG_TYPE".to_string(),
             Failure::ArgValue(_) => "ERR_INVALID_ARG_VALUE".to_string(),
@@ -79,6 +93,21 @@ impl Failure {
             } => {
                 let cause = cause.clone().unwrap_or_else(|| errno_text(*errno));
                 format!("{}: {call} failed: {cause}", errno_code(*errno))
+            }
+            Failure::Spawn {
+                errno,
+                step,
+                index,
+                call,
+                cause,
+                ..
+            } => {
+                let cause = cause.clone().unwrap_or_else(|| errno_text(*errno));
+                let entry = index.map(|i| format!(" (entry {i})")).unwrap_or_default();
+                format!(
+                    "{}: {call} failed at spawn step '{step}'{entry}: {cause}",
+                    errno_code(*errno)
+                )
             }
             Failure::Refused { call, why, .. } => format!("{call} refused: {why}"),
             Failure::State { message, .. } => message.clone(),
@@ -138,6 +167,24 @@ impl Failure {
                 }
                 if let Some(dest) = dest {
                     obj.set_named_property("dest", dest.as_str())?;
+                }
+            }
+            Failure::Spawn {
+                errno,
+                step,
+                index,
+                syscall,
+                path,
+                ..
+            } => {
+                obj.set_named_property("errno", -(*errno as i32))?;
+                obj.set_named_property("syscall", *syscall)?;
+                obj.set_named_property("step", *step)?;
+                if let Some(index) = index {
+                    obj.set_named_property("index", *index)?;
+                }
+                if let Some(path) = path {
+                    obj.set_named_property("path", path.as_str())?;
                 }
             }
             Failure::Refused { syscall, .. } => {

@@ -11,4 +11,7 @@ mod mounts;
 mod namespaces;
 mod net;
 mod process;
+mod reaper;
+mod spawn;
+mod sys;
 mod wait;

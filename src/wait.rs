@@ -52,7 +52,7 @@ pub struct WaitResult {
 }
 
 /// Decodes a raw wait status.
-fn decode(pid: i32, status: i32) -> WaitResult {
+pub(crate) fn decode(pid: i32, status: i32) -> WaitResult {
     let signaled = libc::WIFSIGNALED(status);
     let stopped = libc::WIFSTOPPED(status);
     WaitResult {
@@ -346,7 +346,7 @@ fn waitid_pidfd(pid: i32, pidfd: BorrowedFd, flags: libc::c_int) -> Outcome<libc
 }
 
 /// The raw wait status waitpid(2) would have given for a waitid(2) result.
-fn status_from_siginfo(code: libc::c_int, si_status: libc::c_int) -> i32 {
+pub(crate) fn status_from_siginfo(code: libc::c_int, si_status: libc::c_int) -> i32 {
     match code {
         libc::CLD_EXITED => (si_status & 0xff) << 8,
         libc::CLD_KILLED => si_status & 0x7f,

@@ -1,0 +1,795 @@
+// spawn() and spawnSync(): a program started in new or existing namespaces, set up natively in
+// the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
+// only normalises options, wraps fds in streams and turns native results into events.
+import { EventEmitter } from 'node:events'
+import { openSync, closeSync, constants as fsConstants } from 'node:fs'
+import { Socket } from 'node:net'
+import { constants as osConstants, userInfo } from 'node:os'
+import { resolve as resolvePath } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Readable, Writable } from 'node:stream'
+
+import * as native from '../index.js'
+import type { WaitResult } from '../index.js'
+
+/** A namespace type, as /proc/PID/ns names it. */
+export type NsType = 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
+
+/** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
+export type NamespaceFd = number | { readonly fd: number }
+
+/** One of the child's fds. */
+export type StdioEntry =
+  | 'pipe'
+  | 'ignore'
+  | 'inherit'
+  | number
+  | { readonly fd: number }
+  | NodeJS.ReadableStream
+  | NodeJS.WritableStream
+  | null
+  | undefined
+
+/** One range of an id map: ids `inside..inside+count` in the child are `outside..` here. */
+export interface IdMapRange {
+  readonly inside: number
+  readonly outside: number
+  readonly count: number
+}
+
+/** 'root': 0 inside is the caller's id; 'self': the caller's id maps to itself. */
+export type IdMap = 'root' | 'self' | readonly IdMapRange[]
+
+/** Namespaces to enter: by type (an fd, FileHandle or path each), or several through a pidfd. */
+export type JoinOptions =
+  | { readonly [T in NsType]?: NamespaceFd | string }
+  | { readonly pidfd: NamespaceFd; readonly types: readonly NsType[] }
+
+export interface SpawnOptions {
+  /** Working directory of the program, resolved against this process's. */
+  cwd?: string | URL
+  /** Environment of the program (default: process.env). */
+  env?: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>
+  /** argv[0] of the program (default: `file`). */
+  argv0?: string
+  /** The child's fds: index i is fd i. Default 'pipe' for 0-2. */
+  stdio?: 'pipe' | 'ignore' | 'inherit' | readonly StdioEntry[]
+  /** A session of its own (setsid). */
+  detached?: boolean
+  uid?: number
+  gid?: number
+  /** Supplementary groups. */
+  groups?: readonly number[]
+  /** Milliseconds before the program is sent `killSignal`. */
+  timeout?: number
+  /** Signal for timeout, abort and asyncDispose (default 'SIGTERM'). */
+  killSignal?: NodeJS.Signals | number
+  /** Aborting it kills the program with `killSignal`. */
+  signal?: AbortSignal
+  /** New namespaces: names, or a NEW* mask. */
+  namespaces?: readonly NsType[] | number
+  /** Existing namespaces to enter (the user namespace first). */
+  join?: JoinOptions
+  /** The uid map of a new user namespace. */
+  uidMap?: IdMap
+  /** The gid map of a new user namespace. */
+  gidMap?: IdMap
+  /** /proc/PID/setgroups (default 'deny' where an unprivileged gid map needs it). */
+  setgroups?: 'deny' | 'allow'
+  hostname?: string
+  domainname?: string
+  /** lo up in a new network namespace (default true). */
+  loopback?: boolean
+  /** A signal for the program when this process dies. */
+  pdeathsig?: NodeJS.Signals | number
+  /** The signal this process gets when the program ends: 'SIGCHLD' (default) or 0 (none). */
+  exitSignal?: 'SIGCHLD' | 0
+  /** A cgroup v2 directory (path or fd) to start the program in. */
+  cgroup?: string | NamespaceFd
+  /** Clock offsets, in seconds, for a new time namespace. */
+  timeOffsets?: { monotonic?: number; boottime?: number }
+}
+
+export interface SpawnSyncOptions extends SpawnOptions {
+  /** Written to the program's stdin. */
+  input?: string | Uint8Array
+  /** Largest stdout or stderr, in bytes, before the program is killed (default 1 MiB). */
+  maxBuffer?: number
+  /** 'buffer' (default) or a string encoding for stdout and stderr. */
+  encoding?: BufferEncoding | 'buffer'
+}
+
+/** The steps of a spawn, in the order the child takes them (see the README). */
+export type SpawnStep =
+  | 'clone'
+  | 'sync'
+  | 'idmap'
+  | 'setns'
+  | 'unshare'
+  | 'timens'
+  | 'hostname'
+  | 'loopback'
+  | 'cgroup'
+  | 'groups'
+  | 'setgid'
+  | 'setuid'
+  | 'chdir'
+  | 'setsid'
+  | 'pdeathsig'
+  | 'fds'
+  | 'signals'
+  | 'execve'
+
+/** A spawn that failed, with the step that failed. Timeouts and maxBuffer in spawnSync have
+ * step 'timeout' and 'maxBuffer'. */
+export class SpawnError extends Error {
+  code: string
+  errno: number
+  syscall: string
+  declare path?: string
+  spawnargs: string[]
+  step: SpawnStep | 'timeout' | 'maxBuffer'
+  declare index?: number
+
+  constructor(
+    message: string,
+    fields: { code: string; errno: number; syscall: string; path?: string; spawnargs: string[]; step: SpawnError['step']; index?: number },
+  ) {
+    super(message)
+    this.name = 'SpawnError'
+    this.code = fields.code
+    this.errno = fields.errno
+    this.syscall = fields.syscall
+    if (fields.path !== undefined) this.path = fields.path
+    this.spawnargs = fields.spawnargs
+    this.step = fields.step
+    if (fields.index !== undefined) this.index = fields.index
+  }
+}
+
+export interface SpawnSyncResult {
+  pid: number
+  output: (Buffer | string | null)[]
+  stdout: Buffer | string
+  stderr: Buffer | string
+  status: number | null
+  signal: NodeJS.Signals | null
+  error?: SpawnError
+}
+
+/** What works on this host for spawn(), and why not. */
+export function probe(): native.SpawnSupport {
+  return native._probe()
+}
+
+// ---- argument checks, with Node's codes and wording ----
+
+function describe(value: unknown): string {
+  if (value === null) return 'Received null'
+  if (value === undefined) return 'Received undefined'
+  if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name
+    return name ? `Received an instance of ${name}` : 'Received an object'
+  }
+  let shown = String(value).slice(0, 28)
+  if (typeof value === 'string') shown = `'${shown}'`
+  return `Received type ${typeof value} (${shown})`
+}
+
+function typeError(name: string, expected: string, value: unknown): TypeError {
+  const e = new TypeError(`The "${name}" ${name.includes('.') ? 'property' : 'argument'} must be ${expected}. ${describe(value)}`)
+  Object.defineProperty(e, 'code', { value: 'ERR_INVALID_ARG_TYPE', enumerable: true, writable: true, configurable: true })
+  return e
+}
+
+function valueError(name: string, reason: string, value: unknown): TypeError {
+  const shown = typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value)
+  const e = new TypeError(`The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${shown}`)
+  Object.defineProperty(e, 'code', { value: 'ERR_INVALID_ARG_VALUE', enumerable: true, writable: true, configurable: true })
+  return e
+}
+
+function rangeError(name: string, range: string, value: unknown): RangeError {
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(value)}`)
+  Object.defineProperty(e, 'code', { value: 'ERR_OUT_OF_RANGE', enumerable: true, writable: true, configurable: true })
+  return e
+}
+
+function string(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw typeError(name, 'of type string', value)
+  if (value.includes('\0')) throw valueError(name, 'must be a string without null bytes', value)
+  return value
+}
+
+function integer(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw typeError(name, 'of type number', value)
+  if (!Number.isInteger(value)) throw rangeError(name, 'an integer', value)
+  if (value < min || value > max) throw rangeError(name, `>= ${min} && <= ${max}`, value)
+  return value
+}
+
+function bool(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw typeError(name, 'of type boolean', value)
+  return value
+}
+
+const signals = osConstants.signals as Readonly<Record<string, number>>
+
+function signalNumber(value: unknown, name: string): number {
+  if (typeof value === 'number') return integer(value, name, 0, 64)
+  if (typeof value === 'string') {
+    const n = signals[value]
+    if (n === undefined) {
+      const e = new TypeError(`Unknown signal: ${value}`)
+      Object.defineProperty(e, 'code', { value: 'ERR_UNKNOWN_SIGNAL', enumerable: true, writable: true, configurable: true })
+      throw e
+    }
+    return n
+  }
+  throw typeError(name, 'of type string or number', value)
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  for (const [name, num] of Object.entries(signals)) if (num === n) return name as NodeJS.Signals
+  return null
+}
+
+function fdOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return value
+  if (typeof value === 'object' && value !== null) {
+    const fd = (value as { fd?: unknown }).fd
+    if (typeof fd === 'number') return fd
+    const handleFd = (value as { _handle?: { fd?: unknown } })._handle?.fd
+    if (typeof handleFd === 'number' && handleFd >= 0) return handleFd
+  }
+  return undefined
+}
+
+const NS_FLAGS: Readonly<Record<NsType, number>> = {
+  user: native.NEWUSER,
+  mnt: native.NEWNS,
+  pid: native.NEWPID,
+  net: native.NEWNET,
+  uts: native.NEWUTS,
+  ipc: native.NEWIPC,
+  cgroup: native.NEWCGROUP,
+  time: native.NEWTIME,
+}
+/** The order namespaces are entered in: the user namespace first, the mount namespace last. */
+const JOIN_ORDER: readonly NsType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'time', 'mnt']
+const ALL_NS = Object.values(NS_FLAGS).reduce((a, b) => (a | b) >>> 0, 0)
+
+function namespaceMask(value: unknown): number {
+  if (value === undefined) return 0
+  if (typeof value === 'number') {
+    const mask = integer(value, 'options.namespaces', -2147483648, 4294967295) >>> 0
+    if ((mask & ~ALL_NS) !== 0) throw valueError('options.namespaces', 'must only hold NEW* flags', value)
+    return mask
+  }
+  if (!Array.isArray(value)) throw typeError('options.namespaces', 'an array of namespace names or a NEW* mask', value)
+  let mask = 0
+  for (const [i, name] of value.entries()) {
+    const flag = NS_FLAGS[name as NsType]
+    if (typeof name !== 'string' || flag === undefined)
+      throw valueError(`options.namespaces[${i}]`, `must be one of ${Object.keys(NS_FLAGS).join(', ')}`, name)
+    mask = (mask | flag) >>> 0
+  }
+  return mask
+}
+
+function idMap(value: unknown, name: string, own: number): string | undefined {
+  if (value === undefined) return undefined
+  if (value === 'root') return `0 ${own} 1\n`
+  if (value === 'self') return `${own} ${own} 1\n`
+  if (!Array.isArray(value) || value.length === 0)
+    throw typeError(name, "'root', 'self' or a non-empty array of { inside, outside, count }", value)
+  return value
+    .map((r: unknown, i: number) => {
+      if (typeof r !== 'object' || r === null) throw typeError(`${name}[${i}]`, 'an object', r)
+      const range = r as Record<string, unknown>
+      const inside = integer(range.inside, `${name}[${i}].inside`, 0, 4294967294)
+      const outside = integer(range.outside, `${name}[${i}].outside`, 0, 4294967294)
+      const count = integer(range.count, `${name}[${i}].count`, 1, 4294967295)
+      return `${inside} ${outside} ${count}\n`
+    })
+    .join('')
+}
+
+interface Normalized {
+  plan: native.SpawnPlan
+  spawnargs: string[]
+  /** fds this layer opened (join paths, cgroup path), closed after the clone. */
+  opened: number[]
+  killSignal: number
+  timeout: number
+  pipes: boolean[]
+}
+
+function normalize(file: unknown, args: unknown, options: unknown): Normalized {
+  const f = string(file, 'file')
+  if (f.length === 0) throw valueError('file', 'cannot be empty', f)
+  if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an instance of Array', args)
+  const list = ((args ?? []) as unknown[]).map((a, i) => string(a, `args[${i}]`))
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw typeError('options', 'of type object', options)
+  const o = (options ?? {}) as SpawnOptions
+  const argv0 = o.argv0 === undefined ? f : string(o.argv0, 'options.argv0')
+  const spawnargs = [argv0, ...list]
+
+  let cwd: string | undefined
+  if (o.cwd !== undefined) {
+    const c = o.cwd instanceof URL ? fileURLToPath(o.cwd) : string(o.cwd, 'options.cwd')
+    cwd = resolvePath(c)
+  }
+
+  const envObj = o.env === undefined ? process.env : o.env
+  if (typeof envObj !== 'object' || envObj === null) throw typeError('options.env', 'of type object', envObj)
+  const env: string[] = []
+  for (const [k, v] of Object.entries(envObj)) {
+    if (v === undefined) continue
+    const text = `${k}=${String(v)}`
+    if (text.includes('\0')) throw valueError('options.env', 'must not contain null bytes', k)
+    env.push(text)
+  }
+
+  // stdio
+  const raw = o.stdio === undefined ? 'pipe' : o.stdio
+  let entries: StdioEntry[]
+  if (typeof raw === 'string') {
+    if (raw !== 'pipe' && raw !== 'ignore' && raw !== 'inherit') throw valueError('options.stdio', "must be 'pipe', 'ignore', 'inherit' or an array", raw)
+    entries = [raw, raw, raw]
+  } else if (Array.isArray(raw)) {
+    entries = [...raw]
+  } else {
+    throw typeError('options.stdio', 'a string or an array', raw)
+  }
+  while (entries.length < 3) entries.push(undefined)
+  const stdio: native.StdioSlot[] = []
+  const pipes: boolean[] = []
+  entries.forEach((entry, i) => {
+    const e = entry ?? (i < 3 ? 'pipe' : 'ignore')
+    pipes.push(e === 'pipe')
+    if (e === 'pipe') stdio.push({ kind: 'pipe' })
+    else if (e === 'ignore') stdio.push({ kind: i < 3 ? 'null' : 'close' })
+    else if (e === 'inherit') stdio.push(i < 3 ? { kind: 'fd', fd: i } : { kind: 'close' })
+    else {
+      const fd = fdOf(e)
+      if (fd === undefined) throw typeError(`options.stdio[${i}]`, "'pipe', 'ignore', 'inherit', an fd, a FileHandle or a stream with an fd", e)
+      stdio.push({ kind: 'fd', fd: integer(fd, `options.stdio[${i}]`, 0, 2147483647) })
+    }
+  })
+
+  const uid = o.uid === undefined ? undefined : integer(o.uid, 'options.uid', 0, 4294967294)
+  const gid = o.gid === undefined ? undefined : integer(o.gid, 'options.gid', 0, 4294967294)
+  let groups: number[] | undefined
+  if (o.groups !== undefined) {
+    if (!Array.isArray(o.groups)) throw typeError('options.groups', 'an array of numbers', o.groups)
+    groups = o.groups.map((g, i) => integer(g, `options.groups[${i}]`, 0, 4294967294))
+  }
+
+  const namespaces = namespaceMask(o.namespaces)
+  const newUser = (namespaces & native.NEWUSER) !== 0
+
+  // join: ordered, the user namespace first.
+  const join: native.JoinSlot[] = []
+  const opened: number[] = []
+  if (o.join !== undefined) {
+    if (typeof o.join !== 'object' || o.join === null) throw typeError('options.join', 'of type object', o.join)
+    const j = o.join as Record<string, unknown>
+    if ('pidfd' in j) {
+      const fd = fdOf(j.pidfd)
+      if (fd === undefined) throw typeError('options.join.pidfd', 'an fd or an object with an fd', j.pidfd)
+      if (!Array.isArray(j.types) || j.types.length === 0) throw typeError('options.join.types', 'a non-empty array of namespace names', j.types)
+      const mask = namespaceMask(j.types)
+      join.push({ fd, nstype: mask, label: `pidfd ${fd} (${(j.types as string[]).join(', ')})` })
+      checkJoin(j.types as NsType[], namespaces)
+    } else {
+      const types = Object.keys(j).filter((k) => j[k] !== undefined)
+      for (const t of types) if (!(t in NS_FLAGS)) throw valueError(`options.join.${t}`, `is not a namespace type (${Object.keys(NS_FLAGS).join(', ')})`, t)
+      checkJoin(types as NsType[], namespaces)
+      for (const t of JOIN_ORDER) {
+        const v = j[t]
+        if (v === undefined) continue
+        let fd: number | undefined
+        let label: string = t
+        if (typeof v === 'string') {
+          fd = openSync(v, fsConstants.O_RDONLY)
+          opened.push(fd)
+          label = `${t} (${v})`
+        } else fd = fdOf(v)
+        if (fd === undefined) throw typeError(`options.join.${t}`, 'an fd, a FileHandle or a path', v)
+        join.push({ fd, nstype: NS_FLAGS[t], label })
+      }
+    }
+  }
+
+  const user = userInfo()
+  const uidMap = idMap(o.uidMap, 'options.uidMap', process.geteuid?.() ?? user.uid)
+  const gidMap = idMap(o.gidMap, 'options.gidMap', process.getegid?.() ?? user.gid)
+  if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
+    throw valueError('options.uidMap', "needs a new user namespace: add 'user' to namespaces", o.uidMap ?? o.gidMap ?? o.setgroups)
+  let setgroups: string | undefined
+  if (o.setgroups !== undefined) {
+    if (o.setgroups !== 'deny' && o.setgroups !== 'allow') throw valueError('options.setgroups', "must be 'deny' or 'allow'", o.setgroups)
+    setgroups = o.setgroups
+  } else if (gidMap !== undefined && process.geteuid?.() !== 0) {
+    setgroups = 'deny'
+  }
+
+  const hostname = o.hostname === undefined ? undefined : string(o.hostname, 'options.hostname')
+  const domainname = o.domainname === undefined ? undefined : string(o.domainname, 'options.domainname')
+  const loopback = bool(o.loopback, 'options.loopback', true) && (namespaces & native.NEWNET) !== 0
+  const pdeathsig = o.pdeathsig === undefined ? 0 : signalNumber(o.pdeathsig, 'options.pdeathsig')
+  let exitSignal = native.SIGCHLD
+  if (o.exitSignal !== undefined) {
+    const n = signalNumber(o.exitSignal, 'options.exitSignal')
+    if (n !== 0 && n !== native.SIGCHLD)
+      throw valueError('options.exitSignal', "must be 'SIGCHLD' or 0: any other signal would reach this process when the program ends, and most of them kill or stop Node", o.exitSignal)
+    exitSignal = n
+  }
+
+  let cgroupFd: number | undefined
+  let cgroupPath: string | undefined
+  if (o.cgroup !== undefined) {
+    if (typeof o.cgroup === 'string') {
+      cgroupPath = o.cgroup
+      cgroupFd = openSync(o.cgroup, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+      opened.push(cgroupFd)
+    } else {
+      cgroupFd = fdOf(o.cgroup)
+      if (cgroupFd === undefined) throw typeError('options.cgroup', 'a path, an fd or a FileHandle', o.cgroup)
+    }
+  }
+
+  let timeOffsets: string | undefined
+  if (o.timeOffsets !== undefined) {
+    if ((namespaces & native.NEWTIME) === 0) throw valueError('options.timeOffsets', "needs a new time namespace: add 'time' to namespaces", o.timeOffsets)
+    const t = o.timeOffsets
+    if (typeof t !== 'object' || t === null) throw typeError('options.timeOffsets', 'of type object', t)
+    const lines: string[] = []
+    for (const clock of ['monotonic', 'boottime'] as const) {
+      const v = t[clock]
+      if (v === undefined) continue
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw typeError(`options.timeOffsets.${clock}`, 'a finite number', v)
+      const secs = Math.trunc(v)
+      const nanos = Math.round((v - secs) * 1e9)
+      lines.push(`${clock} ${secs} ${nanos}\n`)
+    }
+    timeOffsets = lines.join('')
+  } else if ((namespaces & native.NEWTIME) !== 0) {
+    timeOffsets = ''
+  }
+
+  const killSignal = o.killSignal === undefined ? osConstants.signals.SIGTERM : signalNumber(o.killSignal, 'options.killSignal')
+  const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('options.signal', 'an instance of AbortSignal', o.signal)
+
+  return {
+    plan: {
+      file: f,
+      args: spawnargs,
+      env,
+      cwd,
+      stdio,
+      detached: bool(o.detached, 'options.detached', false),
+      uid,
+      gid,
+      groups,
+      namespaces,
+      join,
+      uidMap,
+      gidMap,
+      setgroups,
+      hostname,
+      domainname,
+      loopback,
+      pdeathsig,
+      exitSignal,
+      cgroupFd,
+      cgroupPath,
+      timeOffsets,
+    },
+    spawnargs,
+    opened,
+    killSignal,
+    timeout,
+    pipes,
+  }
+}
+
+function checkJoin(types: readonly NsType[], namespaces: number): void {
+  for (const t of types) {
+    if ((namespaces & NS_FLAGS[t]) !== 0)
+      throw valueError(`options.join.${t}`, `names a namespace that options.namespaces also creates: choose one`, t)
+    if (t === 'pid' || t === 'time')
+      throw valueError(
+        `options.join.${t}`,
+        `cannot be joined by spawn(): the kernel moves only a process's children into a ${t} namespace it enters, and the program would be left outside it; run it with nsenter --${t}, or create a new one with namespaces`,
+        t,
+      )
+  }
+}
+
+function closeAll(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd)
+    } catch {
+      // already closed by the caller
+    }
+  }
+}
+
+function toSpawnError(err: unknown, spawnargs: string[]): unknown {
+  const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; step?: unknown; path?: unknown; index?: unknown; message?: unknown }
+  if (typeof e?.step !== 'string' || typeof e.code !== 'string') return err
+  return new SpawnError(String(e.message), {
+    code: e.code,
+    errno: Number(e.errno),
+    syscall: String(e.syscall),
+    path: typeof e.path === 'string' ? e.path : undefined,
+    spawnargs,
+    step: e.step as SpawnStep,
+    index: typeof e.index === 'number' ? e.index : undefined,
+  })
+}
+
+function start(n: Normalized): native.NativeSpawned {
+  try {
+    return native._spawn(n.plan)
+  } finally {
+    closeAll(n.opened)
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const e = new Error('The operation was aborted', { cause: signal.reason })
+  e.name = 'AbortError'
+  Object.defineProperty(e, 'code', { value: 'ABORT_ERR', enumerable: true, writable: true, configurable: true })
+  return e
+}
+
+/** A program started by spawn(): the surface of child_process's ChildProcess. */
+export class SpawnedProcess extends EventEmitter {
+  /** The program's pid; undefined if it could not be started. */
+  pid: number | undefined
+  /** A pidfd of the program, owned by this object and closed once it has exited. */
+  pidfd: number | undefined
+  stdin: Writable | null = null
+  stdout: Readable | null = null
+  stderr: Readable | null = null
+  /** Streams for the child's fds that are pipes, by fd number; null for the others. */
+  readonly stdio: (Readable | Writable | null)[] = []
+  exitCode: number | null = null
+  signalCode: NodeJS.Signals | null = null
+  /** Whether a signal was sent successfully by kill(). */
+  killed = false
+  readonly spawnfile: string
+  readonly spawnargs: string[]
+  /** Settles with how the program ended; rejects with the SpawnError if it never started. */
+  readonly exited: Promise<WaitResult>
+
+  #watch = -1
+  #referenced = true
+  #killSignal: number
+  #timer: NodeJS.Timeout | undefined
+  #settle!: { resolve: (r: WaitResult) => void; reject: (e: unknown) => void }
+  #openStreams = 0
+  #exitArgs: [number | null, NodeJS.Signals | null] | undefined
+  #abort: (() => void) | undefined
+  #signal: AbortSignal | undefined
+
+  /** @internal use spawn() */
+  constructor(n: Normalized, file: string, options: SpawnOptions) {
+    super()
+    this.spawnfile = file
+    this.spawnargs = n.spawnargs
+    this.#killSignal = n.killSignal
+    this.exited = new Promise<WaitResult>((resolve, reject) => {
+      this.#settle = { resolve, reject }
+    })
+    // A caller who only listens for 'error' must not also get an unhandled rejection.
+    this.exited.catch(() => {})
+
+    const signal = options.signal
+    if (signal?.aborted) {
+      closeAll(n.opened)
+      process.nextTick(() => this.#fail(abortError(signal)))
+      return
+    }
+    let started: native.NativeSpawned
+    try {
+      started = start(n)
+    } catch (err) {
+      const e = toSpawnError(err, n.spawnargs)
+      if (!(e instanceof SpawnError)) throw e
+      process.nextTick(() => this.#fail(e))
+      return
+    }
+    this.pid = started.pid
+    this.pidfd = started.pidfd
+    started.fds.forEach((fd, i) => {
+      if (fd < 0 || !n.pipes[i]) {
+        this.stdio.push(null)
+        return
+      }
+      const readable = i !== 0
+      const stream = new Socket({ fd, readable, writable: i === 0 || i > 2 })
+      this.stdio.push(stream)
+      // 'close' waits for what the program wrote, as child_process does: the readable ends.
+      if (!readable) return
+      this.#openStreams++
+      stream.once('close', () => {
+        this.#openStreams--
+        this.#maybeClose()
+      })
+    })
+    this.stdin = (this.stdio[0] as Writable | null) ?? null
+    this.stdout = (this.stdio[1] as Readable | null) ?? null
+    this.stderr = (this.stdio[2] as Readable | null) ?? null
+    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result) => this.#onExit(error, result))
+    if (n.timeout > 0) this.#timer = setTimeout(() => this.kill(this.#killSignal), n.timeout)
+    if (signal) {
+      this.#signal = signal
+      this.#abort = () => {
+        this.kill(this.#killSignal)
+        this.emit('error', abortError(signal))
+      }
+      signal.addEventListener('abort', this.#abort, { once: true })
+    }
+    process.nextTick(() => this.emit('spawn'))
+  }
+
+  #fail(error: unknown): void {
+    this.#settle.reject(error)
+    this.emit('error', error)
+  }
+
+  #onExit(error: Error | null, result: WaitResult | undefined): void {
+    this.pidfd = undefined
+    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)
+    if (error || !result) {
+      this.#settle.reject(error)
+      this.emit('error', error)
+      return
+    }
+    this.exitCode = result.exitCode
+    this.signalCode = (result.signal as NodeJS.Signals | null) ?? null
+    // Nobody reads the program's stdin any more.
+    this.stdin?.destroy()
+    this.#settle.resolve(result)
+    this.#exitArgs = [this.exitCode, this.signalCode]
+    this.emit('exit', this.exitCode, this.signalCode)
+    this.#maybeClose()
+  }
+
+  #maybeClose(): void {
+    if (this.#exitArgs && this.#openStreams === 0) {
+      const args = this.#exitArgs
+      this.#exitArgs = undefined
+      this.emit('close', ...args)
+    }
+  }
+
+  /**
+   * Sends a signal (default 'SIGTERM') through the pidfd. False once the program has exited:
+   * a pidfd never reaches a process that reuses the pid.
+   */
+  kill(signal?: NodeJS.Signals | number): boolean {
+    const n = signal === undefined ? osConstants.signals.SIGTERM : signalNumber(signal, 'signal')
+    if (this.pidfd === undefined) return false
+    try {
+      native.pidfdSendSignal(this.pidfd, n)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ESRCH') return false
+      throw err
+    }
+    if (n !== 0) this.killed = true
+    return true
+  }
+
+  /** Keeps the event loop alive until the program exits (the default). */
+  ref(): void {
+    this.#referenced = true
+    if (this.#watch >= 0) native._exitRef(this.#watch, true)
+    this.#timer?.ref()
+    for (const s of this.stdio) (s as Socket | null)?.ref()
+  }
+
+  /** Lets the event loop end without waiting for the program. */
+  unref(): void {
+    this.#referenced = false
+    if (this.#watch >= 0) native._exitRef(this.#watch, false)
+    this.#timer?.unref()
+    for (const s of this.stdio) (s as Socket | null)?.unref()
+  }
+
+  /** Whether the program keeps the event loop alive. */
+  get referenced(): boolean {
+    return this.#referenced
+  }
+
+  /** Kills the program with killSignal if it still runs, then waits for its exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.pid === undefined) return
+    if (this.exitCode === null && this.signalCode === null) this.kill(this.#killSignal)
+    await this.exited.catch(() => {})
+  }
+}
+
+/**
+ * Starts `file` with `args` in the namespaces and with the set-up `options` ask for. Returns at
+ * once; 'spawn' or 'error' follows, then 'exit' and 'close'.
+ */
+export function spawn(file: string, args?: readonly string[], options?: SpawnOptions): SpawnedProcess
+export function spawn(file: string, options?: SpawnOptions): SpawnedProcess
+export function spawn(file: string, args?: readonly string[] | SpawnOptions, options?: SpawnOptions): SpawnedProcess {
+  if (args !== undefined && !Array.isArray(args)) {
+    options = args as SpawnOptions
+    args = undefined
+  }
+  const n = normalize(file, args, options)
+  return new SpawnedProcess(n, file, options ?? {})
+}
+
+/** Runs `file` to its end and returns its output, as child_process.spawnSync does. */
+export function spawnSync(file: string, args?: readonly string[], options?: SpawnSyncOptions): SpawnSyncResult
+export function spawnSync(file: string, options?: SpawnSyncOptions): SpawnSyncResult
+export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOptions, options?: SpawnSyncOptions): SpawnSyncResult {
+  if (args !== undefined && !Array.isArray(args)) {
+    options = args as SpawnSyncOptions
+    args = undefined
+  }
+  const o = options ?? {}
+  const n = normalize(file, args, o)
+  let input: Buffer | undefined
+  if (o.input !== undefined) {
+    if (typeof o.input === 'string') input = Buffer.from(o.input)
+    else if (o.input instanceof Uint8Array) input = Buffer.from(o.input.buffer, o.input.byteOffset, o.input.byteLength)
+    else throw typeError('options.input', 'of type string or an instance of Uint8Array', o.input)
+  }
+  const maxBuffer = o.maxBuffer === undefined ? 1024 * 1024 : o.maxBuffer
+  if (typeof maxBuffer !== 'number' || Number.isNaN(maxBuffer) || maxBuffer < 0) throw rangeError('options.maxBuffer', 'a positive number', maxBuffer)
+  const encoding = o.encoding ?? 'buffer'
+  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw valueError('options.encoding', 'is invalid encoding', encoding)
+  const decode = (b: Buffer | null | undefined): Buffer | string | null =>
+    b === null || b === undefined ? null : encoding === 'buffer' ? b : b.toString(encoding)
+
+  let done: native.NativeSpawnSync
+  try {
+    done = native._spawnSync(n.plan, input, n.timeout, n.killSignal, maxBuffer === Infinity ? 0 : maxBuffer)
+  } catch (err) {
+    const e = toSpawnError(err, n.spawnargs)
+    if (!(e instanceof SpawnError)) throw e
+    const empty = decode(Buffer.alloc(0)) as Buffer | string
+    return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e }
+  } finally {
+    closeAll(n.opened)
+  }
+  const status = done.status
+  const exited = (status & 0x7f) === 0
+  const output = done.output.map((b, i) => (i === 0 ? null : decode(b)))
+  const result: SpawnSyncResult = {
+    pid: done.pid,
+    output,
+    stdout: output[1] ?? decode(Buffer.alloc(0))!,
+    stderr: output[2] ?? decode(Buffer.alloc(0))!,
+    status: exited ? (status >> 8) & 0xff : null,
+    signal: exited ? null : signalName(status & 0x7f),
+  }
+  if (done.error) {
+    const code = done.error
+    result.error = new SpawnError(`spawnSync ${file} ${code}`, {
+      code,
+      errno: -(osConstants.errno[code as keyof typeof osConstants.errno] ?? 0),
+      syscall: `spawnSync ${file}`,
+      path: file,
+      spawnargs: n.spawnargs,
+      step: code === 'ETIMEDOUT' ? 'timeout' : 'maxBuffer',
+    })
+  }
+  return result
+}

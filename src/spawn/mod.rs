@@ -1,0 +1,577 @@
+//! spawn(): a program started in new or existing namespaces, set up natively in the child.
+//!
+//! The data path: the TypeScript layer normalises the options into a `SpawnPlan` → `prepare`
+//! builds everything the child needs → the clone (CLONE_VM on a stack of its own, so the cost
+//! does not grow with the heap) → the child walks its steps (child.rs) while the parent does its
+//! part (id maps, a cgroup) → execve, or a `Report` on the error pipe → a `Failure::Spawn` here →
+//! the reaper settles the exit.
+
+mod child;
+mod plan;
+mod parent;
+mod vm;
+
+use std::ffi::c_void;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use napi::bindgen_prelude::{Buffer, Function, Unknown};
+use napi::{Env, JsValue};
+use napi_derive::napi;
+use nix::errno::Errno;
+
+use crate::errors::{to_js, Failure, Outcome};
+use crate::reaper::{self, Notify};
+use crate::sys;
+use child::{Report, Step};
+pub use plan::SpawnPlan;
+
+/// The child's stack: its steps are a few small frames of raw system calls.
+const STACK: usize = 64 * 1024;
+const GUARD: usize = 4096;
+/// clone(2)'s flags for the namespaces it can create itself (time needs unshare or clone3).
+const CLONE_NS: u32 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWCGROUP) as u32;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// A started child as the parent holds it.
+pub struct Started {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    /// The parent's end for each child fd that is a pipe, else -1.
+    pub parent_fds: Vec<RawFd>,
+}
+
+/// fds the parent created for the child; closed on drop unless taken.
+#[derive(Default)]
+struct Fds(Vec<RawFd>);
+
+impl Drop for Fds {
+    fn drop(&mut self) {
+        for fd in self.0.drain(..) {
+            if fd >= 0 {
+                // SAFETY: fds this spawn created and still owns.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
+fn sys_err(step: Step, syscall: &'static str, call: String, errno: Errno) -> Failure {
+    Failure::Spawn {
+        errno,
+        step: step.name(),
+        index: None,
+        syscall,
+        call,
+        cause: None,
+        path: None,
+    }
+}
+
+fn last(step: Step, syscall: &'static str, call: &str) -> Failure {
+    sys_err(step, syscall, call.to_string(), Errno::last())
+}
+
+/// A pipe or socketpair with both ends close-on-exec.
+fn socketpair() -> Outcome<(RawFd, RawFd)> {
+    let mut sv = [-1; 2];
+    // SAFETY: sv has room for two fds.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
+        )
+    };
+    if rc < 0 {
+        return Err(last(Step::Fds, "socketpair", "socketpair(AF_UNIX, SOCK_STREAM)"));
+    }
+    Ok((sv[0], sv[1]))
+}
+
+fn pipe() -> Outcome<(RawFd, RawFd)> {
+    let mut p = [-1; 2];
+    // SAFETY: p has room for two fds.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(last(Step::Fds, "pipe2", "pipe2(O_CLOEXEC)"));
+    }
+    Ok((p[0], p[1]))
+}
+
+/// `fd` moved to a number at or above `min`, close-on-exec (the child's fds 0..min are taken).
+fn above(fd: RawFd, min: usize) -> Outcome<RawFd> {
+    if fd as usize >= min {
+        return Ok(fd);
+    }
+    // SAFETY: duplicates an fd this spawn owns; the original is closed after.
+    let moved = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min as libc::c_int) };
+    let errno = Errno::last();
+    // SAFETY: as above.
+    unsafe { libc::close(fd) };
+    if moved < 0 {
+        return Err(sys_err(Step::Fds, "fcntl", "fcntl(F_DUPFD_CLOEXEC)".into(), errno));
+    }
+    Ok(moved)
+}
+
+/// The stack the child runs on, unmapped when dropped (after the child is done with it).
+struct Stack(*mut c_void);
+
+impl Stack {
+    fn new() -> Outcome<Stack> {
+        // SAFETY: a fresh private mapping.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                STACK + GUARD,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(last(Step::Clone, "mmap", "mmap(child stack)"));
+        }
+        // The lowest page faults instead of running into other memory.
+        // SAFETY: the first page of the mapping just made.
+        unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) };
+        Ok(Stack(base))
+    }
+
+    fn low(&self) -> usize {
+        self.0 as usize + GUARD
+    }
+
+    fn top(&self) -> usize {
+        self.0 as usize + GUARD + STACK
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in new(), no longer used by any child.
+        unsafe { libc::munmap(self.0, STACK + GUARD) };
+    }
+}
+
+/// clone3(2)'s argument block.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// All signals blocked on this thread for as long as it lives, then the old mask back: the
+/// child starts with everything blocked, so none of Node's handlers can run in it.
+struct Blocked(libc::sigset_t);
+
+impl Blocked {
+    fn all() -> Blocked {
+        // SAFETY: sigset_t is plain data filled by the calls.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            Blocked(old)
+        }
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in all().
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, ptr::null_mut()) };
+    }
+}
+
+/// Starts the program of `plan`. Returns once it has exec'd, or with the step that failed; in
+/// both cases nothing is left behind (no zombie, no fd).
+pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
+    let n = plan.stdio.len().max(3);
+    // fds the child gets, fds the parent keeps, fds to close once the child has them.
+    let mut child_fds = vec![-1; n];
+    let mut parent_fds = vec![-1; n];
+    let mut theirs = Fds::default();
+    let mut ours = Fds::default();
+    for (i, slot) in plan.stdio.iter().enumerate() {
+        match slot.kind.as_str() {
+            "pipe" => {
+                let (mine, other) = socketpair()?;
+                ours.0.push(mine);
+                theirs.0.push(other);
+                parent_fds[i] = mine;
+                child_fds[i] = other;
+            }
+            "fd" => child_fds[i] = slot.fd.unwrap_or(-1),
+            "null" => {
+                // SAFETY: a constant path.
+                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    return Err(last(Step::Fds, "open", "open('/dev/null')"));
+                }
+                theirs.0.push(fd);
+                child_fds[i] = fd;
+            }
+            _ => {}
+        }
+    }
+    let (err_read, err_write) = pipe()?;
+    let err_read = OwnedFd::from(unsafe_owned(err_read));
+    let err_write = unsafe_owned(above(err_write, n)?);
+    let (sync_read, sync_write) = pipe()?;
+    let sync_read = unsafe_owned(above(sync_read, n)?);
+    let sync_write = unsafe_owned(sync_write);
+
+    let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
+    let maps = new_user && (plan.uid_map.is_some() || plan.gid_map.is_some() || plan.setgroups.is_some());
+    let want_cgroup = plan.cgroup_fd.is_some();
+    let prepared = plan::prepare(plan, child_fds, sync_read.as_raw_fd(), err_write.as_raw_fd(), maps || want_cgroup)?;
+    let stack = Stack::new()?;
+    let clone_ns = plan.namespaces & CLONE_NS;
+    let exit_signal = plan.exit_signal as u32 & 0xff;
+
+    // Probed before signals are blocked: the probe waits for a child of its own.
+    let _ = vm::shared();
+    let mut pidfd: i32 = -1;
+    let mut via_procs = false;
+    let arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
+    let rc = {
+        let _blocked = Blocked::all();
+        let mut rc = -(libc::ENOSYS as isize);
+        if let Some(cgroup) = plan.cgroup_fd {
+            let args = CloneArgs {
+                flags: vm::clone_vm() as u64 | (libc::CLONE_PIDFD as u64) | clone_ns as u64 | CLONE_INTO_CGROUP,
+                pidfd: &mut pidfd as *mut i32 as u64,
+                exit_signal: exit_signal as u64,
+                stack: stack.low() as u64,
+                stack_size: STACK as u64,
+                cgroup: cgroup as u64,
+                ..Default::default()
+            };
+            // SAFETY: the stack is ours and unused; child_main follows the trampoline's rules.
+            rc = unsafe {
+                sys::clone_into(
+                    libc::SYS_clone3,
+                    [&args as *const CloneArgs as usize, std::mem::size_of::<CloneArgs>(), 0, 0, 0],
+                    child::child_main,
+                    arg,
+                )
+            };
+            // Refused (an old kernel, or a container's seccomp profile that answers EPERM for
+            // clone3): clone(), and the parent writes cgroup.procs while the child waits.
+            if matches!(-rc as i32, libc::ENOSYS | libc::EPERM | libc::E2BIG) {
+                via_procs = true;
+                pidfd = -1;
+            }
+        }
+        if plan.cgroup_fd.is_none() || via_procs {
+            let flags = vm::clone_vm() | libc::CLONE_PIDFD as u32 | clone_ns | exit_signal;
+            // SAFETY: as above.
+            rc = unsafe {
+                sys::clone_into(
+                    libc::SYS_clone,
+                    [flags as usize, stack.top(), &mut pidfd as *mut i32 as usize, 0, 0],
+                    child::child_main,
+                    arg,
+                )
+            };
+        }
+        rc
+    };
+    if rc < 0 {
+        let errno = Errno::from_raw(-rc as i32);
+        return Err(Failure::Spawn {
+            errno,
+            step: Step::Clone.name(),
+            index: None,
+            syscall: if want_cgroup && !via_procs { "clone3" } else { "clone" },
+            call: format!("clone(VM|PIDFD|{})", crate::flags::unshare_flag_names(clone_ns)),
+            cause: parent::clone_cause(errno, plan.namespaces),
+            path: None,
+        });
+    }
+    let pid = rc as i32;
+    // SAFETY: CLONE_PIDFD stored a new fd.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // The child has its own copies now.
+    drop(theirs);
+    drop(err_write);
+    drop(sync_read);
+
+    let parent_part = parent::parent_part(plan, pid, via_procs);
+    let outcome = match parent_part {
+        Ok(()) => {
+            if maps || want_cgroup {
+                // SAFETY: one byte to a pipe we own.
+                unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+            }
+            read_report(err_read.as_raw_fd()).map(|r| r.map(|r| report_failure(plan, pid, r)))
+        }
+        Err(f) => Ok(Some(f)),
+    };
+    // Until here the child may still be running on its stack and checking that we are alive.
+    drop(sync_write);
+    match outcome {
+        Ok(None) => {
+            drop(stack);
+            // The parent's ends now belong to the caller.
+            ours.0.clear();
+            Ok(Started {
+                pid,
+                pidfd,
+                parent_fds,
+            })
+        }
+        Ok(Some(failure)) | Err(failure) => {
+            // Kill and reap, so a failed spawn leaves no zombie; only then is the stack free.
+            // SAFETY: signals our own child through its pidfd.
+            unsafe {
+                libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, ptr::null::<c_void>(), 0)
+            };
+            reap_now(&pidfd);
+            drop(stack);
+            Err(failure)
+        }
+    }
+}
+
+fn unsafe_owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: every caller passes an fd it just created and owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Blocks until the child behind `pidfd` has exited, and reaps it.
+pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
+    loop {
+        // SAFETY: a zeroed siginfo_t for the kernel to fill; the pidfd is open.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::__WALL,
+            )
+        };
+        if rc == 0 {
+            // SAFETY: filled by waitid.
+            let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+            return Some((pid, crate::wait::status_from_siginfo(info.si_code, status)));
+        }
+        if Errno::last() != Errno::EINTR {
+            return None;
+        }
+    }
+}
+
+/// The child's report, if it failed: EOF without one means it exec'd.
+fn read_report(fd: RawFd) -> Outcome<Option<Report>> {
+    let mut report = Report::default();
+    let size = std::mem::size_of::<Report>();
+    let mut got = 0;
+    loop {
+        // SAFETY: reads into the report's remaining bytes.
+        let rc = unsafe {
+            libc::read(
+                fd,
+                (&mut report as *mut Report as *mut u8).add(got).cast(),
+                size - got,
+            )
+        };
+        if rc < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return Err(last(Step::Sync, "read", "read(error pipe)"));
+        }
+        if rc == 0 {
+            return Ok((got == size).then_some(report));
+        }
+        got += rc as usize;
+        if got == size {
+            return Ok(Some(report));
+        }
+    }
+}
+
+fn report_failure(plan: &SpawnPlan, pid: i32, r: Report) -> Failure {
+    let step = Step::from_u32(r.step).unwrap_or(Step::Execve);
+    let errno = Errno::from_raw(r.errno as i32);
+    parent::describe(plan, pid, step, r.index, errno)
+}
+
+/// The native half of `spawn()`: starts the program and returns its pid, pidfd and the parent's
+/// ends of the pipes. The TypeScript layer wraps this; it is not part of the public surface.
+#[napi(object)]
+pub struct NativeSpawned {
+    pub pid: i32,
+    pub pidfd: i32,
+    pub fds: Vec<i32>,
+}
+
+#[napi(js_name = "_spawn")]
+pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
+    let started = to_js(&env, refuse_in_callback("spawn").and_then(|()| start(&plan)))?;
+    Ok(NativeSpawned {
+        pid: started.pid,
+        pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
+        fds: started.parent_fds,
+    })
+}
+
+fn refuse_in_callback(what: &str) -> Outcome<()> {
+    if crate::clone::in_clone_child() {
+        return Err(Failure::State {
+            code: "ERR_UNSAFE_IN_CLONE_CALLBACK",
+            message: format!(
+                "{what}() inside a clone() callback would make the program a child of the clone \
+                 child, which nobody reaps: call execve() there, or {what}() after clone() returns"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
+/// pidfd belongs to the reaper from now on and is closed just before the call. Returns the
+/// wait's id, for `_exitRef`.
+#[napi(js_name = "_watchExit", ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void")]
+pub fn watch_exit(env: Env, pid: i32, pidfd: i32, callback: Function<'_, Unknown<'_>, ()>) -> napi::Result<f64> {
+    let mut reference = ptr::null_mut();
+    // SAFETY: callback is a live function of env.
+    let status = unsafe { napi::sys::napi_create_reference(env.raw(), callback.raw(), 1, &mut reference) };
+    napi::check_status!(status)?;
+    let id = reaper::watch(&env, pid, pidfd, Notify::Callback(reference))?;
+    to_js(&env, id).map(|id| id as f64)
+}
+
+/// Whether the wait `id` keeps the event loop alive.
+#[napi(js_name = "_exitRef")]
+pub fn exit_ref(env: Env, id: f64, keep_alive: bool) -> bool {
+    reaper::set_ref(&env, id as u64, keep_alive)
+}
+
+/// What spawnSync() collected.
+#[napi(object)]
+pub struct NativeSpawnSync {
+    pub pid: i32,
+    pub status: i32,
+    pub output: Vec<Option<Buffer>>,
+    /// 'ETIMEDOUT' or 'ENOBUFS' when the child was killed for the timeout or maxBuffer.
+    pub error: Option<String>,
+}
+
+#[napi(js_name = "_spawnSync")]
+pub fn native_spawn_sync(
+    env: Env,
+    plan: SpawnPlan,
+    input: Option<Buffer>,
+    timeout_ms: f64,
+    kill_signal: i32,
+    max_buffer: f64,
+) -> napi::Result<NativeSpawnSync> {
+    let outcome = refuse_in_callback("spawnSync").and_then(|()| start(&plan)).and_then(|started| {
+        parent::run_to_exit(started, input.as_deref(), timeout_ms, kill_signal, max_buffer)
+    });
+    let done = to_js(&env, outcome)?;
+    Ok(NativeSpawnSync {
+        pid: done.pid,
+        status: done.status,
+        output: done.output.into_iter().map(|o| o.map(Buffer::from)).collect(),
+        error: done.error.map(str::to_string),
+    })
+}
+
+/// Whether user namespaces can be made here, and if not, why.
+#[napi(object)]
+pub struct UserNamespaceSupport {
+    pub ok: bool,
+    pub cause: Option<String>,
+}
+
+/// What spawn() can use on this host.
+#[napi(object)]
+pub struct SpawnSupport {
+    /// The kernel release, as uname -r prints it.
+    pub kernel: String,
+    /// clone3(2) (Linux 5.3+), needed for `cgroup` without the cgroup.procs fallback.
+    pub clone3: bool,
+    /// pidfds (Linux 5.3+ pidfd_open, 5.4+ waitid(P_PIDFD)): spawn() needs them.
+    pub pidfd: bool,
+    /// close_range(2) with CLOSE_RANGE_CLOEXEC (Linux 5.11+); without it the child lists
+    /// /proc/self/fd.
+    pub close_range: bool,
+    /// CLONE_INTO_CGROUP (Linux 5.7+ with a cgroup2 mount).
+    pub into_cgroup: bool,
+    /// Time namespaces (Linux 5.6+).
+    pub time_namespace: bool,
+    /// Whether this process can create a user namespace with capabilities in it.
+    pub user_namespaces: UserNamespaceSupport,
+    /// Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
+    /// spawn() copies the address space instead (slower with a large heap).
+    pub shared_memory_clone: bool,
+}
+
+fn raw(nr: i64, a: [usize; 4]) -> isize {
+    // SAFETY: only called with arguments that are valid for the probes below.
+    unsafe { sys::syscall(nr, a[0], a[1], a[2], a[3]) }
+}
+
+/// What works on this host, and why not.
+#[napi(js_name = "_probe")]
+pub fn probe() -> SpawnSupport {
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let clone3 = raw(libc::SYS_clone3, [0, 0, 0, 0]) != -(libc::ENOSYS as isize);
+    let pidfd = {
+        let fd = raw(libc::SYS_pidfd_open, [std::process::id() as usize, 0, 0, 0]);
+        if fd >= 0 {
+            // SAFETY: the fd just opened.
+            unsafe { libc::close(fd as i32) };
+        }
+        fd >= 0
+    };
+    let close_range = raw(
+        libc::SYS_close_range,
+        [u32::MAX as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize, 0],
+    ) == 0;
+    let version: Vec<u32> = kernel
+        .split(|c: char| !c.is_ascii_digit())
+        .take(2)
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let at_least_5_7 = version.len() == 2 && (version[0], version[1]) >= (5, 7);
+    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| m.lines().any(|l| l.contains(" - cgroup2 ")))
+        .unwrap_or(false);
+    SpawnSupport {
+        kernel,
+        clone3,
+        pidfd,
+        close_range,
+        into_cgroup: clone3 && at_least_5_7 && cgroup2,
+        time_namespace: std::path::Path::new("/proc/self/ns/time").exists(),
+        user_namespaces: vm::user_namespaces(),
+        shared_memory_clone: vm::shared(),
+    }
+}

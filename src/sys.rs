@@ -1,0 +1,154 @@
+//! Raw system calls, for code that runs in a child sharing memory with a running parent.
+//!
+//! The C library's wrappers set `errno`, which lives in the calling thread's TLS: a CLONE_VM
+//! child that has not set up TLS of its own would write into its parent thread's. These return
+//! the kernel's answer as it is (`-errno` on failure) and touch nothing but registers and the
+//! memory their arguments name. The clone trampoline enters the child on its new stack without
+//! the C library's clone() wrapper, whose older versions (glibc 2.24 and earlier) write the
+//! calling thread's TCB when CLONE_VM is set.
+
+use std::arch::asm;
+use std::ffi::c_void;
+
+/// The code a child runs after the trampoline: it must not return (it execs or exits).
+pub type ChildFn = unsafe extern "C" fn(*mut c_void) -> !;
+
+/// A system call with up to six arguments; the result is the kernel's, `-errno` on failure.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn syscall6(nr: i64, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the arguments; syscall clobbers rcx and r11 only.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// A system call with up to six arguments; the result is the kernel's, `-errno` on failure.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub unsafe fn syscall6(nr: i64, a: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller vouches for the arguments; svc preserves every register but x0.
+    unsafe {
+        asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a[0] as isize => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// clone(2) or clone3(2) (`nr`, with its arguments) whose child starts running `child(arg)` on
+/// the stack the arguments give it. Returns the child's pid, or `-errno`, in the parent.
+///
+/// # Safety
+/// The arguments must ask for a new stack that stays mapped and unused by anyone else until the
+/// child has exec'd or exited; `child` must never return and must only make raw system calls on
+/// memory no other thread writes while it runs.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn clone_into(nr: i64, a: [usize; 5], child: ChildFn, arg: *mut c_void) -> isize {
+    let ret: isize;
+    // The child comes back from `syscall` with rax = 0 and rsp at the top of its new stack (16-
+    // byte aligned, so the call below leaves it as the ABI expects); r12 and r13 still hold
+    // what they held in the parent.
+    // SAFETY: as the caller vouches; the parent path clobbers only rax, rcx and r11.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "ud2",
+            "2:",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") a[4],
+            in("r12") child, in("r13") arg,
+            lateout("rcx") _, lateout("r11") _,
+        );
+    }
+    ret
+}
+
+/// clone(2) or clone3(2) (`nr`, with its arguments) whose child starts running `child(arg)` on
+/// the stack the arguments give it. Returns the child's pid, or `-errno`, in the parent.
+///
+/// # Safety
+/// As for the x86-64 version.
+#[cfg(target_arch = "aarch64")]
+pub unsafe fn clone_into(nr: i64, a: [usize; 5], child: ChildFn, arg: *mut c_void) -> isize {
+    let ret: isize;
+    // The child comes back from `svc` with x0 = 0 and sp at the top of its new stack; x9 and
+    // x10 still hold what they held in the parent.
+    // SAFETY: as the caller vouches; the parent path clobbers only x0.
+    unsafe {
+        asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "mov x0, x10",
+            "blr x9",
+            "brk #0",
+            "2:",
+            in("x8") nr,
+            inlateout("x0") a[0] as isize => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4],
+            in("x9") child, in("x10") arg,
+        );
+    }
+    ret
+}
+
+/// The calling process's exit, as the last act of a child that failed: no atexit handlers, no
+/// stdio flush (those belong to the parent, whose memory the child shares).
+pub fn exit_group(code: i32) -> ! {
+    loop {
+        // SAFETY: exit_group takes a plain integer and does not return.
+        unsafe { syscall6(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+    }
+}
+
+/// Shorthand for calls with fewer arguments.
+///
+/// # Safety
+/// As for [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall(nr: i64, a0: usize, a1: usize, a2: usize, a3: usize) -> isize {
+    // SAFETY: passed on.
+    unsafe { syscall6(nr, [a0, a1, a2, a3, 0, 0]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_calls_return_the_kernels_answer() {
+        // SAFETY: getpid takes no arguments.
+        let pid = unsafe { syscall(libc::SYS_getpid, 0, 0, 0, 0) };
+        assert_eq!(pid, std::process::id() as isize);
+        // SAFETY: close of an fd that cannot be open.
+        let rc = unsafe { syscall(libc::SYS_close, -1i32 as u32 as usize, 0, 0, 0) };
+        assert_eq!(rc, -(libc::EBADF as isize));
+    }
+}
