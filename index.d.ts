@@ -417,13 +417,15 @@ export declare const VM: number
 /**
  * Resolves when child `pid` exits, with how it ended; never blocks the JS thread.
  *
- * A waiter thread per call blocks in waitid(2) on a pidfd of the child (so a reused pid cannot
- * be mistaken for it), reaps it, and settles the promise on this thread. While it waits it keeps
- * the event loop alive, and only then. If the child is reaped by a waitpid() first, or by
+ * The package's one reaper thread watches a pidfd of the child (so a reused pid cannot be
+ * mistaken for it), reaps it with waitid(2), and the promise settles on this thread: 5,000
+ * pending waits cost that one thread. While it waits it keeps the event loop alive, and only
+ * then. If the child is reaped by a waitpid() first, or by
  * another waitExit(), the other one rejects with ECHILD: whichever reaps first wins. Do not use
  * it on child_process children: libuv reaps those and would miss their exit. A Worker that is
- * terminated while waiting, or a process that exits, leaves the waiter to reap the child
- * quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
+ * terminated while waiting leaves the reaper to reap the child quietly when it exits; at a
+ * process's exit, children that have already exited are reaped, and the others pass to
+ * whoever inherits them (init or a subreaper), as every orphan does. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
  * process, ESRCH if there is no such process; `ERR_UNSAFE_IN_CLONE_CALLBACK` inside a clone()
  * callback, whose threads end with the child). Needs Linux 5.4+.
  */

@@ -28,10 +28,11 @@ export interface Run {
  */
 export async function runIsolated(
   body: string,
-  options: { uid?: number; prefix?: string[]; timeout?: number } = {},
+  options: { uid?: number; prefix?: string[]; timeout?: number; extraFd?: boolean } = {},
 ): Promise<Run> {
+  const module = options.uid === undefined ? entry : worldReadableCopy()
   const source = `
-    import * as lc from ${JSON.stringify(options.uid === undefined ? entry : worldReadableCopy())};
+    import * as lc from ${JSON.stringify(module)};
     import fs from 'node:fs';
     import os from 'node:os';
     import util from 'node:util';
@@ -50,11 +51,17 @@ export async function runIsolated(
       ? (options.prefix ?? [])
       : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups']
   const [cmd, ...args] = [...prefix, process.execPath, ...argv]
-  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeout ?? 30_000 })
+  // extraFd: an fd 3 without close-on-exec, as child_process passes it.
+  const stdio = options.extraFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe']
+  const child = spawn(cmd!, args, {
+    stdio: stdio as ('ignore' | 'pipe')[],
+    timeout: options.timeout ?? 30_000,
+    env: { ...process.env, LC_ENTRY: module },
+  })
   let stdout = ''
   let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.on('error', reject).on('close', (code, sig) => resolve([code, sig]))
   })

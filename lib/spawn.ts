@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events'
 import { openSync, closeSync, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
-import { constants as osConstants, userInfo } from 'node:os'
+import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Readable, Writable } from 'node:stream'
@@ -99,6 +99,10 @@ export interface SpawnSyncOptions extends SpawnOptions {
   encoding?: BufferEncoding | 'buffer'
 }
 
+export interface SpawnSyncOptionsWithStringEncoding extends SpawnSyncOptions {
+  encoding: BufferEncoding
+}
+
 /** The steps of a spawn, in the order the child takes them (see the README). */
 export type SpawnStep =
   | 'clone'
@@ -147,11 +151,14 @@ export class SpawnError extends Error {
   }
 }
 
-export interface SpawnSyncResult {
+/** What spawnSync() returns; `T` is string with an `encoding`, else Buffer. */
+export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
   pid: number
-  output: (Buffer | string | null)[]
-  stdout: Buffer | string
-  stderr: Buffer | string
+  /** Index i holds what the program wrote to fd i if it was a pipe (0 is always null). */
+  output: (T | null)[]
+  stdout: T
+  stderr: T
+  /** The exit code, or null if a signal ended the program (or it never started). */
   status: number | null
   signal: NodeJS.Signals | null
   error?: SpawnError
@@ -405,9 +412,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     }
   }
 
-  const user = userInfo()
-  const uidMap = idMap(o.uidMap, 'options.uidMap', process.geteuid?.() ?? user.uid)
-  const gidMap = idMap(o.gidMap, 'options.gidMap', process.getegid?.() ?? user.gid)
+  const uidMap = idMap(o.uidMap, 'options.uidMap', process.geteuid?.() ?? 0)
+  const gidMap = idMap(o.gidMap, 'options.gidMap', process.getegid?.() ?? 0)
   if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
     throw valueError('options.uidMap', "needs a new user namespace: add 'user' to namespaces", o.uidMap ?? o.gidMap ?? o.setgroups)
   let setgroups: string | undefined
@@ -420,6 +426,10 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 
   const hostname = o.hostname === undefined ? undefined : string(o.hostname, 'options.hostname')
   const domainname = o.domainname === undefined ? undefined : string(o.domainname, 'options.domainname')
+  // Without a UTS namespace of its own the child would rename the host (or this container).
+  const ownUts = (namespaces & native.NEWUTS) !== 0 || join.some((j) => (j.nstype & native.NEWUTS) !== 0)
+  if ((hostname !== undefined || domainname !== undefined) && !ownUts)
+    throw valueError(hostname !== undefined ? 'options.hostname' : 'options.domainname', "would rename this host: add 'uts' to namespaces, or join a UTS namespace", hostname ?? domainname)
   const loopback = bool(o.loopback, 'options.loopback', true) && (namespaces & native.NEWNET) !== 0
   const pdeathsig = o.pdeathsig === undefined ? 0 : signalNumber(o.pdeathsig, 'options.pdeathsig')
   let exitSignal = native.SIGCHLD
@@ -736,8 +746,10 @@ export function spawn(file: string, args?: readonly string[] | SpawnOptions, opt
 }
 
 /** Runs `file` to its end and returns its output, as child_process.spawnSync does. */
-export function spawnSync(file: string, args?: readonly string[], options?: SpawnSyncOptions): SpawnSyncResult
-export function spawnSync(file: string, options?: SpawnSyncOptions): SpawnSyncResult
+export function spawnSync(file: string, args: readonly string[], options: SpawnSyncOptionsWithStringEncoding): SpawnSyncResult<string>
+export function spawnSync(file: string, options: SpawnSyncOptionsWithStringEncoding): SpawnSyncResult<string>
+export function spawnSync(file: string, args?: readonly string[], options?: SpawnSyncOptions): SpawnSyncResult<Buffer>
+export function spawnSync(file: string, options?: SpawnSyncOptions): SpawnSyncResult<Buffer>
 export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOptions, options?: SpawnSyncOptions): SpawnSyncResult {
   if (args !== undefined && !Array.isArray(args)) {
     options = args as SpawnSyncOptions

@@ -77,7 +77,10 @@ fn reaper() -> Outcome<&'static Reaper> {
             // SAFETY: epoll_create1 takes a flag.
             let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
             if epoll < 0 {
-                return Err(sys_failure("epoll_create1", "epoll_create1(EPOLL_CLOEXEC)".into()));
+                return Err(sys_failure(
+                    "epoll_create1",
+                    "epoll_create1(EPOLL_CLOEXEC)".into(),
+                ));
             }
             std::thread::Builder::new()
                 .name("linux-clone reaper".into())
@@ -161,7 +164,7 @@ fn reap(pid: i32, pidfd: i32, nohang: i32) -> Exit {
         }
         let cause = match errno {
             Errno::ECHILD => Some(format!(
-                "{pid} was reaped by another wait (waitpid, or a second waitExit) first"
+                "{pid} was reaped by another wait (waitpid or waitExit) before this one"
             )),
             _ => None,
         };
@@ -177,7 +180,11 @@ fn reap(pid: i32, pidfd: i32, nohang: i32) -> Exit {
 /// Hands an exit to the environment's JS thread, or, if the environment is gone, closes the
 /// pidfd that nobody will close now.
 fn deliver(watch: &Watch, id: u64, exit: Exit) {
-    let tsfn = watch.channel.tsfn.lock().unwrap_or_else(PoisonError::into_inner);
+    let tsfn = watch
+        .channel
+        .tsfn
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     if let Some(tsfn) = *tsfn {
         let data = Box::into_raw(Box::new((id, exit)));
         // SAFETY: the function is alive: its finalizer clears `tsfn` under this lock.
@@ -254,7 +261,10 @@ fn notify_js(env: &Env, notify: Notify, exit: Exit) -> napi::Result<()> {
     let raw = env.raw();
     let (error, result) = match exit {
         // SAFETY: env is live on this thread.
-        Ok((pid, status)) => (None, Some(unsafe { crate::wait::WaitResult::to_napi_value(raw, decode(pid, status)) }?)),
+        Ok((pid, status)) => (
+            None,
+            Some(unsafe { crate::wait::WaitResult::to_napi_value(raw, decode(pid, status)) }?),
+        ),
         Err(f) => (Some(f.to_js_value(env)?.raw()), None),
     };
     match notify {
@@ -396,14 +406,18 @@ pub fn watch(env: &Env, pid: i32, pidfd: i32, notify: Notify) -> napi::Result<Ou
             // SAFETY: on the JS thread.
             unsafe { sys::napi_ref_threadsafe_function(env.raw(), waits.tsfn) };
         }
-        reaper.watches.lock().unwrap_or_else(PoisonError::into_inner).insert(
-            id,
-            Watch {
-                pid,
-                pidfd,
-                channel: Arc::clone(&waits.channel),
-            },
-        );
+        reaper
+            .watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                id,
+                Watch {
+                    pid,
+                    pidfd,
+                    channel: Arc::clone(&waits.channel),
+                },
+            );
         let mut event = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: id,
@@ -411,8 +425,15 @@ pub fn watch(env: &Env, pid: i32, pidfd: i32, notify: Notify) -> napi::Result<Ou
         // SAFETY: a live epoll fd and pidfd; event is read by the kernel.
         let rc = unsafe { libc::epoll_ctl(reaper.epoll, libc::EPOLL_CTL_ADD, pidfd, &mut event) };
         if rc < 0 {
-            let failure = sys_failure("epoll_ctl", format!("epoll_ctl(EPOLL_CTL_ADD, pidfd of {pid})"));
-            reaper.watches.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+            let failure = sys_failure(
+                "epoll_ctl",
+                format!("epoll_ctl(EPOLL_CTL_ADD, pidfd of {pid})"),
+            );
+            reaper
+                .watches
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
             if let Some((notify, _, _)) = waits.pending.remove(&id) {
                 forget(env, notify);
             }

@@ -7,13 +7,10 @@
 //! a real-time signal, after it has been reaped. pidfd_open and pidfd_send_signal have no nix
 //! wrapper.
 
-use std::ffi::c_void;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::{Arc, Mutex, PoisonError};
 
-use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, ValueType};
+use napi::bindgen_prelude::{PromiseRaw, ValueType};
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 use nix::errno::Errno;
@@ -28,8 +25,6 @@ use crate::process::open_pidfd;
 const PID_MAX: i64 = i32::MAX as i64;
 /// The kernel's highest signal number (_NSIG).
 const SIGNAL_MAX: i64 = 64;
-/// The waiter thread only blocks in waitid and hands over a small result.
-const WAITER_STACK: usize = 64 * 1024;
 
 /// How a child changed state, as waitpid() and waitExit() report it.
 #[napi(object, use_nullable = true)]
@@ -356,146 +351,11 @@ pub(crate) fn status_from_siginfo(code: libc::c_int, si_status: libc::c_int) -> 
     }
 }
 
-/// What the waiter thread hands to the JS thread: `(pid, raw status)` or the failure.
-type Exit = Outcome<(i32, i32)>;
-
-/// The waiter thread's hold on the threadsafe function that settles one waitExit() promise.
-struct Waiter {
-    tsfn: sys::napi_threadsafe_function,
-    /// False once Node has finalized the threadsafe function: its environment is going away
-    /// and the function must not be touched any more.
-    alive: Arc<Mutex<bool>>,
-}
-
-// SAFETY: napi_call_threadsafe_function and napi_release_threadsafe_function may be called from
-// any thread; `alive` says whether the function still exists.
-unsafe impl Send for Waiter {}
-
-impl Waiter {
-    /// Hands `exit` to the JS thread and lets go of the threadsafe function. After Node has
-    /// finalized it (a terminated Worker, process teardown) the outcome is dropped instead:
-    /// the lock keeps the finalizer waiting until the call and the release are done.
-    fn deliver(&mut self, exit: Option<Exit>) {
-        let tsfn = std::mem::replace(&mut self.tsfn, ptr::null_mut());
-        if tsfn.is_null() {
-            return;
-        }
-        let alive = self.alive.lock().unwrap_or_else(PoisonError::into_inner);
-        if !*alive {
-            return;
-        }
-        if let Some(exit) = exit {
-            let data = Box::into_raw(Box::new(exit));
-            // SAFETY: tsfn is alive (checked under the lock that its finalizer takes).
-            let status = unsafe {
-                sys::napi_call_threadsafe_function(
-                    tsfn,
-                    data.cast(),
-                    sys::ThreadsafeFunctionCallMode::nonblocking,
-                )
-            };
-            if status != sys::Status::napi_ok {
-                // Not queued (napi_closing): the data is still ours.
-                // SAFETY: data came from Box::into_raw just above and was not handed over.
-                drop(unsafe { Box::from_raw(data) });
-            }
-        }
-        // SAFETY: as above; this thread's one reference, taken at creation.
-        unsafe {
-            sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release)
-        };
-    }
-}
-
-impl Drop for Waiter {
-    /// A waiter that never delivered (its thread did not start) still lets go of the function.
-    fn drop(&mut self) {
-        self.deliver(None);
-    }
-}
-
-/// The threadsafe function's finalizer: from now on the waiter thread must not touch it.
-unsafe extern "C" fn finalize_waiter(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    if data.is_null() {
-        return;
-    }
-    // SAFETY: data is the Arc::into_raw given at creation; Node finalizes exactly once.
-    let alive = unsafe { Arc::from_raw(data as *const Mutex<bool>) };
-    *alive.lock().unwrap_or_else(PoisonError::into_inner) = false;
-}
-
-/// Runs on the JS thread with the waiter's outcome and settles the promise; `context` is its
-/// deferred. `env` is NULL when Node empties the queue at teardown: then the data is dropped.
-unsafe extern "C" fn settle_in_js(
-    env: sys::napi_env,
-    _js_callback: sys::napi_value,
-    context: *mut c_void,
-    data: *mut c_void,
-) {
-    if data.is_null() {
-        return;
-    }
-    // SAFETY: data is the Box<Exit> the waiter queued; Node hands it over exactly once.
-    let exit = unsafe { Box::from_raw(data as *mut Exit) };
-    if env.is_null() || context.is_null() {
-        return;
-    }
-    // Nothing may unwind into Node; a failure to settle leaves the promise pending.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        settle(&Env::from_raw(env), context as sys::napi_deferred, *exit)
-    }));
-}
-
-fn settle(env: &Env, deferred: sys::napi_deferred, exit: Exit) -> napi::Result<()> {
-    match exit {
-        Ok((pid, status)) => {
-            // SAFETY: env is the live environment of this JS-thread callback.
-            let value = unsafe { WaitResult::to_napi_value(env.raw(), decode(pid, status)) }?;
-            // SAFETY: deferred is this promise's, settled only here.
-            let status = unsafe { sys::napi_resolve_deferred(env.raw(), deferred, value) };
-            napi::check_status!(status)
-        }
-        Err(failure) => reject(env, deferred, &failure),
-    }
-}
-
 fn reject(env: &Env, deferred: sys::napi_deferred, failure: &Failure) -> napi::Result<()> {
     let error = failure.to_js_value(env)?;
     // SAFETY: deferred is this promise's, settled only here; error is a value of env.
     let status = unsafe { sys::napi_reject_deferred(env.raw(), deferred, error.raw()) };
     napi::check_status!(status)
-}
-
-/// Creates the threadsafe function that settles `deferred` from the waiter thread. It stays
-/// ref'd, keeping the event loop alive until the waiter has delivered and let go of it.
-fn make_waiter(env: &Env, deferred: sys::napi_deferred) -> napi::Result<Waiter> {
-    let alive = Arc::new(Mutex::new(true));
-    let name = env.create_string("linux-clone waitExit")?;
-    let finalize_data = Arc::into_raw(Arc::clone(&alive)) as *mut c_void;
-    let mut tsfn = ptr::null_mut();
-    // SAFETY: env is live; the callbacks match napi's signatures and never unwind.
-    let status = unsafe {
-        sys::napi_create_threadsafe_function(
-            env.raw(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            name.raw(),
-            0,
-            1,
-            finalize_data,
-            Some(finalize_waiter),
-            deferred as *mut c_void,
-            Some(settle_in_js),
-            &mut tsfn,
-        )
-    };
-    if status != sys::Status::napi_ok || tsfn.is_null() {
-        // No finalizer will run: take its reference back.
-        // SAFETY: finalize_data came from Arc::into_raw just above and was not handed over.
-        drop(unsafe { Arc::from_raw(finalize_data as *const Mutex<bool>) });
-        return Err(napi::Error::from_status(napi::Status::from(status)));
-    }
-    Ok(Waiter { tsfn, alive })
 }
 
 /// Why waitExit() could not start waiting.
@@ -545,40 +405,34 @@ fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
     // Fails now, not on the waiter thread, if pid is not ours to wait for.
     waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD)?;
-    let mut waiter = make_waiter(env, deferred).map_err(NotStarted::Napi)?;
-    let spawned = std::thread::Builder::new()
-        .name(format!("waitExit {pid}"))
-        .stack_size(WAITER_STACK)
-        .spawn(move || {
-            let exit = waitid_pidfd(pid, pidfd.as_fd(), WAIT_EXIT).map(|info| {
-                // SAFETY: waitid filled info for a child's state change (no WNOHANG).
-                let (child, status) = unsafe { (info.si_pid(), info.si_status()) };
-                (child, status_from_siginfo(info.si_code, status))
-            });
-            drop(pidfd);
-            waiter.deliver(Some(exit));
-        });
-    // On failure the closure is dropped: its Waiter lets go of the function, its fd closes.
-    spawned.map(drop).map_err(|e| {
-        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN));
-        NotStarted::Failure(Failure::sys(
-            errno,
-            "pthread_create",
-            format!("pthread_create(waiter for {pid})"),
-            Some("no thread could be started to wait for the child".to_string()),
-        ))
-    })
+    // From here the reaper owns the pidfd and settles the promise.
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(pidfd);
+    match crate::reaper::watch(env, pid, raw, crate::reaper::Notify::Promise(deferred)) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(failure)) => {
+            // SAFETY: the reaper did not take the fd.
+            unsafe { libc::close(raw) };
+            Err(NotStarted::Failure(failure))
+        }
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { libc::close(raw) };
+            Err(NotStarted::Napi(e))
+        }
+    }
 }
 
 /// Resolves when child `pid` exits, with how it ended; never blocks the JS thread.
 ///
-/// A waiter thread per call blocks in waitid(2) on a pidfd of the child (so a reused pid cannot
-/// be mistaken for it), reaps it, and settles the promise on this thread. While it waits it keeps
-/// the event loop alive, and only then. If the child is reaped by a waitpid() first, or by
+/// The package's one reaper thread watches a pidfd of the child (so a reused pid cannot be
+/// mistaken for it), reaps it with waitid(2), and the promise settles on this thread: 5,000
+/// pending waits cost that one thread. While it waits it keeps the event loop alive, and only
+/// then. If the child is reaped by a waitpid() first, or by
 /// another waitExit(), the other one rejects with ECHILD: whichever reaps first wins. Do not use
 /// it on child_process children: libuv reaps those and would miss their exit. A Worker that is
-/// terminated while waiting, or a process that exits, leaves the waiter to reap the child
-/// quietly. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
+/// terminated while waiting leaves the reaper to reap the child quietly when it exits; at a
+/// process's exit, children that have already exited are reaped, and the others pass to
+/// whoever inherits them (init or a subreaper), as every orphan does. Every failure rejects the promise (ECHILD if `pid` is not an unwaited child of this
 /// process, ESRCH if there is no such process; `ERR_UNSAFE_IN_CLONE_CALLBACK` inside a clone()
 /// callback, whose threads end with the child). Needs Linux 5.4+.
 #[napi(ts_args_type = "pid: number", ts_return_type = "Promise<WaitResult>")]

@@ -331,13 +331,25 @@ pub unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
             }
         }
         if p.gid >= 0 {
-            let rc = syscall(libc::SYS_setresgid, p.gid as usize, p.gid as usize, p.gid as usize, 0);
+            let rc = syscall(
+                libc::SYS_setresgid,
+                p.gid as usize,
+                p.gid as usize,
+                p.gid as usize,
+                0,
+            );
             if rc < 0 {
                 fail(p, Step::Setgid, 0, rc);
             }
         }
         if p.uid >= 0 {
-            let rc = syscall(libc::SYS_setresuid, p.uid as usize, p.uid as usize, p.uid as usize, 0);
+            let rc = syscall(
+                libc::SYS_setresuid,
+                p.uid as usize,
+                p.uid as usize,
+                p.uid as usize,
+                0,
+            );
             if rc < 0 {
                 fail(p, Step::Setuid, 0, rc);
             }
@@ -379,7 +391,13 @@ pub unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            let rc = syscall(libc::SYS_ppoll, &mut pfd as *mut _ as usize, 1, &ZERO as *const _ as usize, 0);
+            let rc = syscall(
+                libc::SYS_ppoll,
+                &mut pfd as *mut _ as usize,
+                1,
+                &ZERO as *const _ as usize,
+                0,
+            );
             if rc > 0 && pfd.revents & libc::POLLHUP != 0 {
                 exit_group(127);
             }
@@ -395,7 +413,13 @@ pub unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
         // 15. signals: an empty mask for the program, as the very last thing before execve: from
         // here a signal only has its default action.
         let empty = 0u64;
-        let rc = syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, &empty as *const u64 as usize, 0, 8);
+        let rc = syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK as usize,
+            &empty as *const u64 as usize,
+            0,
+            8,
+        );
         if rc < 0 {
             fail(p, Step::Signals, 0, rc);
         }
@@ -410,7 +434,13 @@ pub unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
             if path.is_null() {
                 break;
             }
-            let rc = syscall(libc::SYS_execve, path as usize, p.argv as usize, p.envp as usize, 0);
+            let rc = syscall(
+                libc::SYS_execve,
+                path as usize,
+                p.argv as usize,
+                p.envp as usize,
+                0,
+            );
             match -rc as i32 {
                 libc::EACCES => seen_eacces = true,
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
@@ -446,11 +476,27 @@ unsafe fn loopback_up() -> isize {
             return fd;
         }
         let mut req: libc::ifreq = std::mem::zeroed();
-        ptr::copy_nonoverlapping(LO.as_ptr() as *const c_char, req.ifr_name.as_mut_ptr(), LO.len());
-        let mut rc = syscall(libc::SYS_ioctl, fd as usize, libc::SIOCGIFFLAGS as usize, &mut req as *mut _ as usize, 0);
+        ptr::copy_nonoverlapping(
+            LO.as_ptr() as *const c_char,
+            req.ifr_name.as_mut_ptr(),
+            LO.len(),
+        );
+        let mut rc = syscall(
+            libc::SYS_ioctl,
+            fd as usize,
+            libc::SIOCGIFFLAGS as usize,
+            &mut req as *mut _ as usize,
+            0,
+        );
         if rc >= 0 {
             req.ifr_ifru.ifru_flags |= libc::IFF_UP as i16;
-            rc = syscall(libc::SYS_ioctl, fd as usize, libc::SIOCSIFFLAGS as usize, &mut req as *mut _ as usize, 0);
+            rc = syscall(
+                libc::SYS_ioctl,
+                fd as usize,
+                libc::SIOCSIFFLAGS as usize,
+                &mut req as *mut _ as usize,
+                0,
+            );
         }
         syscall(libc::SYS_close, fd as usize, 0, 0, 0);
         rc
@@ -542,7 +588,13 @@ unsafe fn cloexec_by_listing(p: &ChildPlan, n: usize) -> isize {
             return dir;
         }
         loop {
-            let got = syscall(libc::SYS_getdents64, dir as usize, p.dirents as usize, p.dirents_len, 0);
+            let got = syscall(
+                libc::SYS_getdents64,
+                dir as usize,
+                p.dirents as usize,
+                p.dirents_len,
+                0,
+            );
             if got <= 0 {
                 syscall(libc::SYS_close, dir as usize, 0, 0, 0);
                 return got;
@@ -565,7 +617,13 @@ unsafe fn cloexec_by_listing(p: &ChildPlan, n: usize) -> isize {
                     k += 1;
                 }
                 if digits && k > 0 && fd >= n && fd != dir as usize {
-                    syscall(libc::SYS_fcntl, fd, libc::F_SETFD as usize, libc::FD_CLOEXEC as usize, 0);
+                    syscall(
+                        libc::SYS_fcntl,
+                        fd,
+                        libc::F_SETFD as usize,
+                        libc::FD_CLOEXEC as usize,
+                        0,
+                    );
                 }
                 if reclen == 0 {
                     break;

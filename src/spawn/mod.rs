@@ -7,8 +7,8 @@
 //! the reaper settles the exit.
 
 mod child;
-mod plan;
 mod parent;
+mod plan;
 mod vm;
 
 use std::ffi::c_void;
@@ -91,7 +91,11 @@ fn socketpair() -> Outcome<(RawFd, RawFd)> {
         )
     };
     if rc < 0 {
-        return Err(last(Step::Fds, "socketpair", "socketpair(AF_UNIX, SOCK_STREAM)"));
+        return Err(last(
+            Step::Fds,
+            "socketpair",
+            "socketpair(AF_UNIX, SOCK_STREAM)",
+        ));
     }
     Ok((sv[0], sv[1]))
 }
@@ -116,7 +120,12 @@ fn above(fd: RawFd, min: usize) -> Outcome<RawFd> {
     // SAFETY: as above.
     unsafe { libc::close(fd) };
     if moved < 0 {
-        return Err(sys_err(Step::Fds, "fcntl", "fcntl(F_DUPFD_CLOEXEC)".into(), errno));
+        return Err(sys_err(
+            Step::Fds,
+            "fcntl",
+            "fcntl(F_DUPFD_CLOEXEC)".into(),
+            errno,
+        ));
     }
     Ok(moved)
 }
@@ -224,7 +233,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             "fd" => child_fds[i] = slot.fd.unwrap_or(-1),
             "null" => {
                 // SAFETY: a constant path.
-                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+                let fd =
+                    unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
                 if fd < 0 {
                     return Err(last(Step::Fds, "open", "open('/dev/null')"));
                 }
@@ -235,16 +245,23 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         }
     }
     let (err_read, err_write) = pipe()?;
-    let err_read = OwnedFd::from(unsafe_owned(err_read));
+    let err_read = unsafe_owned(err_read);
     let err_write = unsafe_owned(above(err_write, n)?);
     let (sync_read, sync_write) = pipe()?;
     let sync_read = unsafe_owned(above(sync_read, n)?);
     let sync_write = unsafe_owned(sync_write);
 
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
-    let maps = new_user && (plan.uid_map.is_some() || plan.gid_map.is_some() || plan.setgroups.is_some());
+    let maps =
+        new_user && (plan.uid_map.is_some() || plan.gid_map.is_some() || plan.setgroups.is_some());
     let want_cgroup = plan.cgroup_fd.is_some();
-    let prepared = plan::prepare(plan, child_fds, sync_read.as_raw_fd(), err_write.as_raw_fd(), maps || want_cgroup)?;
+    let prepared = plan::prepare(
+        plan,
+        child_fds,
+        sync_read.as_raw_fd(),
+        err_write.as_raw_fd(),
+        maps || want_cgroup,
+    )?;
     let stack = Stack::new()?;
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;
@@ -259,7 +276,10 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         let mut rc = -(libc::ENOSYS as isize);
         if let Some(cgroup) = plan.cgroup_fd {
             let args = CloneArgs {
-                flags: vm::clone_vm() as u64 | (libc::CLONE_PIDFD as u64) | clone_ns as u64 | CLONE_INTO_CGROUP,
+                flags: vm::clone_vm() as u64
+                    | (libc::CLONE_PIDFD as u64)
+                    | clone_ns as u64
+                    | CLONE_INTO_CGROUP,
                 pidfd: &mut pidfd as *mut i32 as u64,
                 exit_signal: exit_signal as u64,
                 stack: stack.low() as u64,
@@ -271,7 +291,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             rc = unsafe {
                 sys::clone_into(
                     libc::SYS_clone3,
-                    [&args as *const CloneArgs as usize, std::mem::size_of::<CloneArgs>(), 0, 0, 0],
+                    [
+                        &args as *const CloneArgs as usize,
+                        std::mem::size_of::<CloneArgs>(),
+                        0,
+                        0,
+                        0,
+                    ],
                     child::child_main,
                     arg,
                 )
@@ -289,7 +315,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             rc = unsafe {
                 sys::clone_into(
                     libc::SYS_clone,
-                    [flags as usize, stack.top(), &mut pidfd as *mut i32 as usize, 0, 0],
+                    [
+                        flags as usize,
+                        stack.top(),
+                        &mut pidfd as *mut i32 as usize,
+                        0,
+                        0,
+                    ],
                     child::child_main,
                     arg,
                 )
@@ -303,8 +335,15 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             errno,
             step: Step::Clone.name(),
             index: None,
-            syscall: if want_cgroup && !via_procs { "clone3" } else { "clone" },
-            call: format!("clone(VM|PIDFD|{})", crate::flags::unshare_flag_names(clone_ns)),
+            syscall: if want_cgroup && !via_procs {
+                "clone3"
+            } else {
+                "clone"
+            },
+            call: format!(
+                "clone(VM|PIDFD|{})",
+                crate::flags::unshare_flag_names(clone_ns)
+            ),
             cause: parent::clone_cause(errno, plan.namespaces),
             path: None,
         });
@@ -345,7 +384,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             // Kill and reap, so a failed spawn leaves no zombie; only then is the stack free.
             // SAFETY: signals our own child through its pidfd.
             unsafe {
-                libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, ptr::null::<c_void>(), 0)
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    ptr::null::<c_void>(),
+                    0,
+                )
             };
             reap_now(&pidfd);
             drop(stack);
@@ -430,7 +475,10 @@ pub struct NativeSpawned {
 
 #[napi(js_name = "_spawn")]
 pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
-    let started = to_js(&env, refuse_in_callback("spawn").and_then(|()| start(&plan)))?;
+    let started = to_js(
+        &env,
+        refuse_in_callback("spawn").and_then(|()| start(&plan)),
+    )?;
     Ok(NativeSpawned {
         pid: started.pid,
         pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
@@ -454,11 +502,20 @@ fn refuse_in_callback(what: &str) -> Outcome<()> {
 /// Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
 /// pidfd belongs to the reaper from now on and is closed just before the call. Returns the
 /// wait's id, for `_exitRef`.
-#[napi(js_name = "_watchExit", ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void")]
-pub fn watch_exit(env: Env, pid: i32, pidfd: i32, callback: Function<'_, Unknown<'_>, ()>) -> napi::Result<f64> {
+#[napi(
+    js_name = "_watchExit",
+    ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void"
+)]
+pub fn watch_exit(
+    env: Env,
+    pid: i32,
+    pidfd: i32,
+    callback: Function<'_, Unknown<'_>, ()>,
+) -> napi::Result<f64> {
     let mut reference = ptr::null_mut();
     // SAFETY: callback is a live function of env.
-    let status = unsafe { napi::sys::napi_create_reference(env.raw(), callback.raw(), 1, &mut reference) };
+    let status =
+        unsafe { napi::sys::napi_create_reference(env.raw(), callback.raw(), 1, &mut reference) };
     napi::check_status!(status)?;
     let id = reaper::watch(&env, pid, pidfd, Notify::Callback(reference))?;
     to_js(&env, id).map(|id| id as f64)
@@ -489,14 +546,26 @@ pub fn native_spawn_sync(
     kill_signal: i32,
     max_buffer: f64,
 ) -> napi::Result<NativeSpawnSync> {
-    let outcome = refuse_in_callback("spawnSync").and_then(|()| start(&plan)).and_then(|started| {
-        parent::run_to_exit(started, input.as_deref(), timeout_ms, kill_signal, max_buffer)
-    });
+    let outcome = refuse_in_callback("spawnSync")
+        .and_then(|()| start(&plan))
+        .and_then(|started| {
+            parent::run_to_exit(
+                started,
+                input.as_deref(),
+                timeout_ms,
+                kill_signal,
+                max_buffer,
+            )
+        });
     let done = to_js(&env, outcome)?;
     Ok(NativeSpawnSync {
         pid: done.pid,
         status: done.status,
-        output: done.output.into_iter().map(|o| o.map(Buffer::from)).collect(),
+        output: done
+            .output
+            .into_iter()
+            .map(|o| o.map(Buffer::from))
+            .collect(),
         error: done.error.map(str::to_string),
     })
 }
@@ -553,7 +622,12 @@ pub fn probe() -> SpawnSupport {
     };
     let close_range = raw(
         libc::SYS_close_range,
-        [u32::MAX as usize, u32::MAX as usize, libc::CLOSE_RANGE_CLOEXEC as usize, 0],
+        [
+            u32::MAX as usize,
+            u32::MAX as usize,
+            libc::CLOSE_RANGE_CLOEXEC as usize,
+            0,
+        ],
     ) == 0;
     let version: Vec<u32> = kernel
         .split(|c: char| !c.is_ascii_digit())

@@ -17,7 +17,10 @@ fn read_sysctl(path: &str) -> Option<i64> {
 /// Why this host refuses an unprivileged user namespace, naming the setting, if one does.
 pub fn userns_restriction() -> Option<String> {
     if read_sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
-        return Some("user namespaces are disabled on this host: sysctl user.max_user_namespaces is 0".into());
+        return Some(
+            "user namespaces are disabled on this host: sysctl user.max_user_namespaces is 0"
+                .into(),
+        );
     }
     let unprivileged = nix::unistd::geteuid().as_raw() != 0;
     if unprivileged && read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
@@ -27,7 +30,9 @@ pub fn userns_restriction() -> Option<String> {
                 .into(),
         );
     }
-    if unprivileged && read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+    if unprivileged
+        && read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1)
+    {
         return Some(
             "AppArmor restricts unprivileged user namespaces on this host: sysctl \
              kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 24.04+); a program needs an \
@@ -103,7 +108,12 @@ fn write_map(pid: i32, file: &str, tool: &str, map: &str, index: u32) -> Outcome
         match via_helper(tool, pid, map) {
             Some(Ok(())) => return Ok(()),
             Some(Err(said)) => {
-                return Err(idmap_failure(errno, index, path, format!("{tool} refused the map: {said}")))
+                return Err(idmap_failure(
+                    errno,
+                    index,
+                    path,
+                    format!("{tool} refused the map: {said}"),
+                ))
             }
             None => {}
         }
@@ -116,7 +126,9 @@ fn write_map(pid: i32, file: &str, tool: &str, map: &str, index: u32) -> Outcome
                 if file == "uid_map" { "u" } else { "g" }
             )
         }),
-        Errno::EINVAL => format!("the map is not valid for {file} (overlapping or out-of-range ranges): {map:?}"),
+        Errno::EINVAL => {
+            format!("the map is not valid for {file} (overlapping or out-of-range ranges): {map:?}")
+        }
         _ => format!("the kernel refused the map {map:?}"),
     };
     Err(idmap_failure(errno, index, path, cause))
@@ -133,7 +145,12 @@ pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
         if let Some(setgroups) = &plan.setgroups {
             let path = proc_path(pid, "setgroups");
             write_file(&path, setgroups).map_err(|errno| {
-                idmap_failure(errno, 2, path, format!("could not write {setgroups:?} to setgroups"))
+                idmap_failure(
+                    errno,
+                    2,
+                    path,
+                    format!("could not write {setgroups:?} to setgroups"),
+                )
             })?;
         }
         if let Some(map) = &plan.gid_map {
@@ -142,9 +159,18 @@ pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
     }
     if via_procs {
         if let Some(fd) = plan.cgroup_fd {
-            let label = plan.cgroup_path.clone().unwrap_or_else(|| format!("cgroup fd {fd}"));
+            let label = plan
+                .cgroup_path
+                .clone()
+                .unwrap_or_else(|| format!("cgroup fd {fd}"));
             // SAFETY: openat relative to the caller's cgroup directory fd.
-            let procs = unsafe { libc::openat(fd, c"cgroup.procs".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+            let procs = unsafe {
+                libc::openat(
+                    fd,
+                    c"cgroup.procs".as_ptr(),
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                )
+            };
             let rc = if procs < 0 {
                 -1
             } else {
@@ -315,7 +341,10 @@ pub fn run_to_exit(
         parent_fds,
     } = started;
     let fds: Vec<Option<OwnedFd>> = parent_fds.iter().map(|&fd| own(fd)).collect();
-    let mut output: Vec<Option<Vec<u8>>> = fds.iter().map(|fd| fd.as_ref().map(|_| Vec::new())).collect();
+    let mut output: Vec<Option<Vec<u8>>> = fds
+        .iter()
+        .map(|fd| fd.as_ref().map(|_| Vec::new()))
+        .collect();
     output[0] = None;
     let mut open: Vec<bool> = fds.iter().map(Option::is_some).collect();
     let mut stdin = fds.first().and_then(|f| f.as_ref()).map(|f| f.as_raw_fd());
@@ -334,26 +363,50 @@ pub fn run_to_exit(
     for fd in fds.iter().skip(1).flatten() {
         nonblocking(fd.as_raw_fd());
     }
-    let deadline = (timeout_ms > 0.0).then(|| Instant::now() + Duration::from_secs_f64(timeout_ms / 1000.0));
+    let deadline =
+        (timeout_ms > 0.0).then(|| Instant::now() + Duration::from_secs_f64(timeout_ms / 1000.0));
     let mut error = None;
     let mut exited = false;
     let kill = |sig: i32| {
         // SAFETY: signals our unreaped child through its pidfd.
-        unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::c_void>(), 0) };
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        };
     };
     let mut buf = vec![0u8; 64 * 1024];
     while !exited {
-        let mut polls = vec![libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut polls = vec![libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         if let Some(fd) = stdin {
-            polls.push(libc::pollfd { fd, events: libc::POLLOUT, revents: 0 });
+            polls.push(libc::pollfd {
+                fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            });
         }
         for (i, fd) in fds.iter().enumerate() {
             if let (true, Some(fd)) = (open[i], fd) {
-                polls.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                polls.push(libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
         }
         let wait = match deadline {
-            Some(d) if error.is_none() => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+            Some(d) if error.is_none() => d
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
             _ => -1,
         };
         // SAFETY: polls is a live array of pollfds.
@@ -373,7 +426,14 @@ pub fn run_to_exit(
             }
             if Some(p.fd) == stdin {
                 // SAFETY: sends from input's remaining bytes.
-                let n = unsafe { libc::send(p.fd, input[written..].as_ptr().cast(), input.len() - written, libc::MSG_NOSIGNAL) };
+                let n = unsafe {
+                    libc::send(
+                        p.fd,
+                        input[written..].as_ptr().cast(),
+                        input.len() - written,
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
                 if n > 0 {
                     written += n as usize;
                 }
@@ -384,9 +444,15 @@ pub fn run_to_exit(
                 }
                 continue;
             }
-            let i = fds.iter().position(|f| f.as_ref().map(|f| f.as_raw_fd()) == Some(p.fd)).unwrap_or(0);
+            let i = fds
+                .iter()
+                .position(|f| f.as_ref().map(|f| f.as_raw_fd()) == Some(p.fd))
+                .unwrap_or(0);
             let grew = read_some(p.fd, &mut buf, &mut output[i], &mut open[i]);
-            let over = output[i].as_ref().is_some_and(|o| o.len() as f64 > max_buffer);
+            let over = max_buffer > 0.0
+                && output[i]
+                    .as_ref()
+                    .is_some_and(|o| o.len() as f64 > max_buffer);
             if grew && over && error.is_none() {
                 error = Some("ENOBUFS");
                 kill(kill_signal);
@@ -431,4 +497,3 @@ fn read_some(fd: RawFd, buf: &mut [u8], out: &mut Option<Vec<u8>>, open: &mut bo
     }
     false
 }
-

@@ -39,7 +39,12 @@ fn run(flags: u32, child: sys::ChildFn) -> Result<i32, i32> {
     let _blocked = super::Blocked::all();
     // SAFETY: the stack is ours until the child is reaped below; the child makes raw calls.
     let pid = unsafe {
-        sys::clone_into(libc::SYS_clone, [(flags | libc::SIGCHLD as u32) as usize, top, 0, 0, 0], child, std::ptr::null_mut())
+        sys::clone_into(
+            libc::SYS_clone,
+            [(flags | libc::SIGCHLD as u32) as usize, top, 0, 0, 0],
+            child,
+            std::ptr::null_mut(),
+        )
     };
     if pid < 0 {
         return Err((-pid) as i32);
@@ -53,7 +58,11 @@ fn run(flags: u32, child: sys::ChildFn) -> Result<i32, i32> {
         }
     }
     drop(stack);
-    Ok(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 })
+    Ok(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    })
 }
 
 /// Whether spawn() children can share our memory; probed on first use.
@@ -63,7 +72,8 @@ pub fn shared() -> bool {
         COPIED => false,
         _ => {
             MARK.store(0, Ordering::SeqCst);
-            let ok = run(libc::CLONE_VM as u32, mark_and_exit).is_ok() && MARK.load(Ordering::SeqCst) == 1;
+            let ok = run(libc::CLONE_VM as u32, mark_and_exit).is_ok()
+                && MARK.load(Ordering::SeqCst) == 1;
             MODE.store(if ok { SHARED } else { COPIED }, Ordering::Relaxed);
             ok
         }
@@ -80,7 +90,11 @@ pub fn clone_vm() -> u32 {
 }
 
 pub fn user_namespaces() -> UserNamespaceSupport {
-    let vm = if shared() { libc::CLONE_VM | libc::CLONE_VFORK } else { 0 } as u32;
+    let vm = if shared() {
+        libc::CLONE_VM | libc::CLONE_VFORK
+    } else {
+        0
+    } as u32;
     match run(vm | libc::CLONE_NEWUSER as u32, try_capability) {
         Ok(0) => UserNamespaceSupport { ok: true, cause: None },
         Ok(_) => UserNamespaceSupport {
