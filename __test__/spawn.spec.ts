@@ -237,15 +237,16 @@ test('clone: new namespaces without a user namespace, unprivileged, fail at step
 })
 
 root('join: existing namespaces by fd, by path, and by pidfd with types', async (t) => {
-  const holder = cpSpawn('unshare', ['--uts', '--net', 'sleep', '30'], { stdio: 'ignore' })
+  const holder = cpSpawn('unshare', ['--uts', '--net', '--pid', '--fork', '--kill-child', 'sleep', '30'], { stdio: 'ignore' })
   t.teardown(() => holder.kill('SIGKILL'))
   await once(holder, 'spawn')
-  // unshare(1) execs sleep in the new namespaces: wait until it has.
+  // unshare(1) forks sleep in the new namespaces (it is pid 1 there): wait until it has.
   let sleeper = 0
   for (let i = 0; i < 100 && !sleeper; i++) {
     await new Promise((r) => setTimeout(r, 20))
-    const comm = fs.readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim()
-    if (comm === 'sleep') sleeper = holder.pid!
+    const kids = fs.readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').trim()
+    const kid = Number(kids.split(' ')[0])
+    if (kid && fs.readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep') sleeper = kid
   }
   t.truthy(sleeper)
   const fd = fs.openSync(`/proc/${sleeper}/ns/uts`, 'r')
@@ -258,6 +259,12 @@ root('join: existing namespaces by fd, by path, and by pidfd with types', async 
   t.teardown(() => fs.closeSync(pidfd))
   const both = sh('readlink /proc/self/ns/uts /proc/self/ns/net', { join: { pidfd, types: ['uts', 'net'] } })
   t.deepEqual(both.stdout.trim().split('\n'), [ns('uts', sleeper), ns('net', sleeper)])
+  // A joined pid namespace: the program itself is in it (not only its children).
+  const pidNs = sh('readlink /proc/self/ns/pid; echo $$', { join: { pid: `/proc/${sleeper}/ns/pid` } })
+  t.is(pidNs.status, 0, pidNs.stderr)
+  t.is(pidNs.stdout.trim().split('\n')[0], ns('pid', sleeper))
+  const spawned = spawn('/bin/sh', ['-c', 'exit 6'], { join: { pid: `/proc/${sleeper}/ns/pid`, uts: fd } })
+  t.is((await spawned.exited).exitCode, 6)
   // Joined, and a hostname set inside it is the holder's too.
   sh('true', { join: { uts: fd }, hostname: 'joined' })
   t.is(execFileSync('nsenter', ['-t', String(sleeper), '-u', 'hostname'], { encoding: 'utf8' }).trim(), 'joined')
@@ -466,6 +473,35 @@ test('pdeathsig: the program dies with the process that spawned it, even SIGKILL
   t.true(gone, `sleep ${pid} outlived its parent`)
 })
 
+test('pdeathsig from a Worker follows the process, not the Worker\'s thread', async (t) => {
+  const run = await runIsolated(`
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(\`
+      const lc = require(process.env.LC_ENTRY);
+      const p = lc.spawn('sleep', ['60'], { stdio: 'ignore', pdeathsig: 'SIGKILL' });
+      p.on('spawn', () => require('node:worker_threads').parentPort.postMessage(p.pid));
+    \`, { eval: true, execArgv: [] });
+    const pid = await new Promise((r) => w.once('message', r));
+    await w.terminate();
+    await new Promise((r) => setTimeout(r, 300));
+    const alive = fs.existsSync('/proc/' + pid) && !/ [ZX] /.test(fs.readFileSync('/proc/' + pid + '/stat', 'utf8').split(')')[1]);
+    console.log(JSON.stringify({ pid, alive }));
+    process.kill(process.pid, 'SIGKILL');
+  `)
+  const { pid, alive } = JSON.parse(run.stdout.trim()) as { pid: number; alive: boolean }
+  t.true(alive, 'the program died with the Worker')
+  let gone = false
+  for (let i = 0; i < 100 && !gone; i++) {
+    try {
+      gone = / [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')')[1]!)
+    } catch {
+      gone = true
+    }
+    if (!gone) await new Promise((r) => setTimeout(r, 20))
+  }
+  t.true(gone, `sleep ${pid} outlived the process`)
+})
+
 test('a spawn failure leaves no zombie, no fd and no thread behind', async (t) => {
   const run = await runIsolated(`
     const count = () => fs.readdirSync('/proc/self/fd').length;
@@ -552,7 +588,7 @@ test('bad arguments are TypeErrors and RangeErrors with Node codes, before anyth
   t.throws(() => spawn('true', [], { exitSignal: 'SIGTERM' as 'SIGCHLD' }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => spawn('true', [], { killSignal: 'SIGNOPE' as NodeJS.Signals }), { code: 'ERR_UNKNOWN_SIGNAL' })
   t.throws(() => spawn('true', [], { stdio: [{} as number] }), { code: 'ERR_INVALID_ARG_TYPE' })
-  t.throws(() => spawn('true', [], { join: { pid: 3 } }), { code: 'ERR_INVALID_ARG_VALUE', message: /nsenter/ })
+  t.throws(() => spawn('true', [], { join: { time: 3 } }), { code: 'ERR_INVALID_ARG_VALUE', message: /nsenter --time/ })
   t.throws(() => spawn('true', [], { namespaces: ['net'], join: { net: 3 } }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => spawn('true', [], { timeOffsets: { boottime: 1 } }), { code: 'ERR_INVALID_ARG_VALUE', message: /add 'time'/ })
   t.throws(() => spawnSync('true', [], { input: 5 as unknown as string }), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -513,10 +513,10 @@ function checkJoin(types: readonly NsType[], namespaces: number): void {
   for (const t of types) {
     if ((namespaces & NS_FLAGS[t]) !== 0)
       throw valueError(`options.join.${t}`, `names a namespace that options.namespaces also creates: choose one`, t)
-    if (t === 'pid' || t === 'time')
+    if (t === 'time')
       throw valueError(
-        `options.join.${t}`,
-        `cannot be joined by spawn(): the kernel moves only a process's children into a ${t} namespace it enters, and the program would be left outside it; run it with nsenter --${t}, or create a new one with namespaces`,
+        'options.join.time',
+        "cannot be joined by spawn(): the kernel lets only a process that shares its memory with no other enter a time namespace, and spawn()'s child shares Node's until it execs; run the program under nsenter --time, or give it a new one with namespaces: ['time']",
         t,
       )
   }

@@ -143,6 +143,9 @@ pub struct ChildPlan {
     pub wait_for_parent: bool,
     /// Close-on-exec; above every fd in `fds`.
     pub err_fd: i32,
+    /// Where a grandchild's stack starts (its top), when a joined pid namespace needs one; 0
+    /// otherwise.
+    pub grandchild_stack: usize,
     /// Directory listing buffer for marking fds close-on-exec without close_range().
     pub dirents: *mut u8,
     pub dirents_len: usize,
@@ -196,53 +199,96 @@ fn retry(mut f: impl FnMut() -> isize) -> isize {
 /// # Safety
 /// Runs only as the entry of a spawn() clone, with every signal blocked and the plan alive.
 pub unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
+    // SAFETY: passed on.
+    unsafe { walk(arg, false) }
+}
+
+/// The grandchild made at step 3 to enter a joined pid namespace: it goes on from step 4.
+unsafe extern "C" fn grandchild_main(arg: *mut c_void) -> ! {
+    // SAFETY: passed on.
+    unsafe { walk(arg, true) }
+}
+
+/// Every step, in order. `resumed`: this is the grandchild of step 3, which starts at step 4.
+unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
     // SAFETY: the parent passes its plan and keeps it alive until we exec or exit.
     let p = unsafe { &*(arg as *const ChildPlan) };
     // SAFETY: each call below is a raw system call on the plan's data or this stack.
     unsafe {
-        // 1. signals: every handler back to default, while every signal is still blocked (the
-        // parent blocked them around the clone). Node's handlers must never run here, on memory
-        // the parent is using, and an ignored SIGPIPE must not be inherited by the program.
-        let dfl = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        for sig in 1..=64usize {
-            if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
-                continue;
+        if !resumed {
+            // 1. signals: every handler back to default, while every signal is still blocked (the
+            // parent blocked them around the clone). Node's handlers must never run here, on memory
+            // the parent is using, and an ignored SIGPIPE must not be inherited by the program.
+            let dfl = KernelSigaction {
+                handler: libc::SIG_DFL,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            for sig in 1..=64usize {
+                if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
+                    continue;
+                }
+                // EINVAL for the numbers a kernel reserves is harmless: they cannot be handled.
+                syscall(libc::SYS_rt_sigaction, sig, &dfl as *const _ as usize, 0, 8);
             }
-            // EINVAL for the numbers a kernel reserves is harmless: they cannot be handled.
-            syscall(libc::SYS_rt_sigaction, sig, &dfl as *const _ as usize, 0, 8);
-        }
 
-        // 2. sync: the parent writes the id maps of a new user namespace, or moves us into a
-        // cgroup, while we wait here: before any step that depends on our ids or our cgroup.
-        if p.wait_for_parent {
-            let mut byte = 0u8;
-            let rc = retry(|| {
+            // 2. sync: the parent writes the id maps of a new user namespace, or moves us into a
+            // cgroup, while we wait here: before any step that depends on our ids or our cgroup.
+            if p.wait_for_parent {
+                let mut byte = 0u8;
+                let rc = retry(|| {
+                    syscall(
+                        libc::SYS_read,
+                        p.sync_fd as usize,
+                        &mut byte as *mut u8 as usize,
+                        1,
+                        0,
+                    )
+                });
+                if rc != 1 {
+                    // The parent gave up (and reports why itself) or is gone.
+                    exit_group(127);
+                }
+            }
+
+            // 3. setns: enter existing namespaces, the user namespace first (the list is in that
+            // order), so that the capabilities it grants apply to joining the others.
+            for i in 0..p.njoins {
+                let j = *p.joins.add(i);
+                let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Setns, i, rc);
+                }
+            }
+
+            // 3b. A joined pid namespace only takes our children, so the rest is done by a
+            // grandchild (CLONE_PARENT: a child of the spawning thread, like us) while we wait
+            // (CLONE_VFORK); then its pid goes to the parent, which waits for it instead of us.
+            if p.grandchild_stack != 0 {
+                let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT;
+                let rc = crate::sys::clone_into(
+                    libc::SYS_clone,
+                    [flags as usize, p.grandchild_stack, 0, 0, 0],
+                    grandchild_main,
+                    arg,
+                );
+                if rc < 0 {
+                    fail(p, Step::Setns, p.njoins, rc);
+                }
+                let forward = Report {
+                    step: 0,
+                    index: rc as u32,
+                    errno: 0,
+                };
                 syscall(
-                    libc::SYS_read,
-                    p.sync_fd as usize,
-                    &mut byte as *mut u8 as usize,
-                    1,
+                    libc::SYS_write,
+                    p.err_fd as usize,
+                    &forward as *const Report as usize,
+                    std::mem::size_of::<Report>(),
                     0,
-                )
-            });
-            if rc != 1 {
-                // The parent gave up (and reports why itself) or is gone.
-                exit_group(127);
-            }
-        }
-
-        // 3. setns: enter existing namespaces, the user namespace first (the list is in that
-        // order), so that the capabilities it grants apply to joining the others.
-        for i in 0..p.njoins {
-            let j = *p.joins.add(i);
-            let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
-            if rc < 0 {
-                fail(p, Step::Setns, i, rc);
+                );
+                exit_group(0);
             }
         }
 

@@ -131,15 +131,16 @@ fn above(fd: RawFd, min: usize) -> Outcome<RawFd> {
 }
 
 /// The stack the child runs on, unmapped when dropped (after the child is done with it).
-struct Stack(*mut c_void);
+struct Stack(*mut c_void, usize);
 
 impl Stack {
-    fn new() -> Outcome<Stack> {
+    /// `size` bytes of stack above a guard page.
+    fn new(size: usize) -> Outcome<Stack> {
         // SAFETY: a fresh private mapping.
         let base = unsafe {
             libc::mmap(
                 ptr::null_mut(),
-                STACK + GUARD,
+                size + GUARD,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
                 -1,
@@ -152,7 +153,7 @@ impl Stack {
         // The lowest page faults instead of running into other memory.
         // SAFETY: the first page of the mapping just made.
         unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) };
-        Ok(Stack(base))
+        Ok(Stack(base, size))
     }
 
     fn low(&self) -> usize {
@@ -160,14 +161,14 @@ impl Stack {
     }
 
     fn top(&self) -> usize {
-        self.0 as usize + GUARD + STACK
+        self.0 as usize + GUARD + self.1
     }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: the mapping made in new(), no longer used by any child.
-        unsafe { libc::munmap(self.0, STACK + GUARD) };
+        unsafe { libc::munmap(self.0, self.1 + GUARD) };
     }
 }
 
@@ -255,14 +256,22 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let maps =
         new_user && (plan.uid_map.is_some() || plan.gid_map.is_some() || plan.setgroups.is_some());
     let want_cgroup = plan.cgroup_fd.is_some();
-    let prepared = plan::prepare(
+    let mut prepared = plan::prepare(
         plan,
         child_fds,
         sync_read.as_raw_fd(),
         err_write.as_raw_fd(),
         maps || want_cgroup,
     )?;
-    let stack = Stack::new()?;
+    // A joined pid namespace needs a grandchild (child.rs, step 3b): it runs on the lower half.
+    let joins_pid = plan
+        .join
+        .iter()
+        .any(|j| j.nstype & libc::CLONE_NEWPID as u32 != 0);
+    let stack = Stack::new(if joins_pid { 2 * STACK } else { STACK })?;
+    if joins_pid {
+        prepared.child.grandchild_stack = stack.low() + STACK;
+    }
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;
 
@@ -283,7 +292,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pidfd: &mut pidfd as *mut i32 as u64,
                 exit_signal: exit_signal as u64,
                 stack: stack.low() as u64,
-                stack_size: STACK as u64,
+                stack_size: (stack.top() - stack.low()) as u64,
                 cgroup: cgroup as u64,
                 ..Default::default()
             };
@@ -348,27 +357,44 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             path: None,
         });
     }
-    let pid = rc as i32;
+    let mut pid = rc as i32;
     // SAFETY: CLONE_PIDFD stored a new fd.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     // The child has its own copies now.
     drop(theirs);
     drop(err_write);
     drop(sync_read);
 
     let parent_part = parent::parent_part(plan, pid, via_procs);
+    let mut grandchild = None;
     let outcome = match parent_part {
         Ok(()) => {
             if maps || want_cgroup {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
-            read_report(err_read.as_raw_fd()).map(|r| r.map(|r| report_failure(plan, pid, r)))
+            read_reports(err_read.as_raw_fd(), &mut grandchild)
+                .map(|r| r.map(|r| report_failure(plan, pid, r)))
         }
         Err(f) => Ok(Some(f)),
     };
     // Until here the child may still be running on its stack and checking that we are alive.
     drop(sync_write);
+    if let Some(gpid) = grandchild {
+        // The child only made the grandchild (a child of this thread too) and exited: reap it
+        // and hold the grandchild instead, which cannot be reaped (and its pid reused) before
+        // pidfd_open.
+        reap_now(&pidfd);
+        pid = gpid;
+        match crate::process::open_pidfd(gpid.into()) {
+            Ok(fd) => pidfd = unsafe_owned(fd),
+            Err(failure) => {
+                // SAFETY: waits for our own child by pid; nobody else can reap it.
+                unsafe { libc::waitpid(gpid, ptr::null_mut(), libc::__WALL) };
+                return Err(failure);
+            }
+        }
+    }
     match outcome {
         Ok(None) => {
             drop(stack);
@@ -428,7 +454,21 @@ pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
     }
 }
 
-/// The child's report, if it failed: EOF without one means it exec'd.
+/// The child's reports until EOF: the failure, if any (none means the program exec'd), and
+/// the grandchild's pid where step 3b made one.
+fn read_reports(fd: RawFd, grandchild: &mut Option<i32>) -> Outcome<Option<Report>> {
+    let mut failure = None;
+    while let Some(report) = read_report(fd)? {
+        if report.step == 0 {
+            *grandchild = Some(report.index as i32);
+        } else {
+            failure = Some(report);
+        }
+    }
+    Ok(failure)
+}
+
+/// One report, or None at EOF.
 fn read_report(fd: RawFd) -> Outcome<Option<Report>> {
     let mut report = Report::default();
     let size = std::mem::size_of::<Report>();
@@ -477,12 +517,76 @@ pub struct NativeSpawned {
 pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     let started = to_js(
         &env,
-        refuse_in_callback("spawn").and_then(|()| start(&plan)),
+        refuse_in_callback("spawn").and_then(|()| start_for_process(plan)),
     )?;
     Ok(NativeSpawned {
         pid: started.pid,
         pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
         fds: started.parent_fds,
+    })
+}
+
+/// start(), made so that a pdeathsig follows this process rather than the calling thread.
+///
+/// The kernel sends the parent-death signal when the *thread* that cloned the child exits. The
+/// main thread lives as long as the process, but a Worker's thread does not: from a Worker, the
+/// clone is made by a thread of its own, started from the Worker's thread (so it has the same
+/// namespaces, root and working directory), which stays until the child has exited.
+fn start_for_process(plan: SpawnPlan) -> Outcome<Started> {
+    let main_thread = nix::unistd::gettid() == nix::unistd::getpid();
+    if plan.pdeathsig == 0 || main_thread {
+        return start(&plan);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("linux-clone parent".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let outcome = start(&plan);
+            let keep = match &outcome {
+                Ok(started) => started.pidfd.try_clone().ok(),
+                Err(_) => None,
+            };
+            let _ = tx.send(outcome);
+            if let Some(pidfd) = keep {
+                // Without reaping (the reaper does that): just outlive the child.
+                // SAFETY: a zeroed siginfo_t for the kernel to fill; the pidfd is ours.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                loop {
+                    // SAFETY: as above.
+                    let rc = unsafe {
+                        libc::waitid(
+                            libc::P_PIDFD,
+                            pidfd.as_raw_fd() as libc::id_t,
+                            &mut info,
+                            libc::WEXITED | libc::WNOWAIT | libc::__WALL,
+                        )
+                    };
+                    if rc == 0 || Errno::last() != Errno::EINTR {
+                        break;
+                    }
+                }
+            }
+        })
+        .map_err(|e| Failure::Spawn {
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN)),
+            step: Step::Clone.name(),
+            index: None,
+            syscall: "pthread_create",
+            call: "pthread_create(parent thread for pdeathsig)".into(),
+            cause: Some("no thread could be started to be the child's parent".into()),
+            path: None,
+        })?;
+    rx.recv().unwrap_or_else(|_| {
+        Err(Failure::Spawn {
+            errno: Errno::EAGAIN,
+            step: Step::Clone.name(),
+            index: None,
+            syscall: "clone",
+            call: "clone()".into(),
+            cause: Some("the parent thread ended before it could spawn".into()),
+            path: None,
+        })
     })
 }
 
@@ -547,7 +651,7 @@ pub fn native_spawn_sync(
     max_buffer: f64,
 ) -> napi::Result<NativeSpawnSync> {
     let outcome = refuse_in_callback("spawnSync")
-        .and_then(|()| start(&plan))
+        .and_then(|()| start_for_process(plan))
         .and_then(|started| {
             parent::run_to_exit(
                 started,

@@ -197,6 +197,7 @@ pub fn prepare(
         sync_fd,
         wait_for_parent,
         err_fd,
+        grandchild_stack: 0,
         dirents: dirents.as_mut_ptr(),
         dirents_len: dirents.len(),
     });
