@@ -204,6 +204,26 @@ root('user namespace: a multi-range map written by a privileged parent', (t) => 
   t.deepEqual(lines, ['0 100000 1000', '1000 0 1', '1000'])
 })
 
+test('user namespace: several ranges as an unprivileged user, through newuidmap/newgidmap', async (t) => {
+  const subuid = fs.existsSync('/etc/subuid') ? fs.readFileSync('/etc/subuid', 'utf8') : ''
+  const tool = execFileSync('sh', ['-c', 'command -v newuidmap || true'], { encoding: 'utf8' }).trim()
+  const user = execFileSync('sh', ['-c', 'getent passwd 4242 || true'], { encoding: 'utf8' }).trim()
+  if (!tool || !user || !/^[^:]+:200000:65536$/m.test(subuid)) {
+    console.log('skipping the newuidmap test: it needs newuidmap (package uidmap), a user 4242 and "<name>:200000:65536" in /etc/subuid and /etc/subgid (.ci/run sets these up)')
+    return t.pass()
+  }
+  const run = await runIsolated(`
+    const map = [{ inside: 0, outside: 4242, count: 1 }, { inside: 1, outside: 200000, count: 1000 }];
+    const r = lc.spawnSync('/bin/sh', ['-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u'],
+      { namespaces: ['user'], uidMap: map, gidMap: map, encoding: 'utf8' });
+    report({ out: r.stdout, error: r.error && r.error.message });
+  `, { uid: 4242 })
+  const r = ok(t, run) as { out: string; error?: string }
+  t.is(r.error, undefined)
+  const lines = r.out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '))
+  t.deepEqual(lines, ['0 4242 1', '1 200000 1000', '0 4242 1', '1 200000 1000', '0'])
+})
+
 test('idmap: a map the caller may not write fails at step idmap with the reason', async (t) => {
   if (!probe().userNamespaces.ok) return t.pass(`skipped: ${probe().userNamespaces.cause}`)
   const run = await runIsolated(`
