@@ -381,6 +381,57 @@ root('cgroup: the program starts in the cgroup given (CLONE_INTO_CGROUP)', (t) =
   t.regex(r.stdout, new RegExp(`^0::.*/lc-test-${process.pid}$`, 'm'))
 })
 
+test('unshare: a new time namespace without a user namespace, unprivileged, fails at step unshare', async (t) => {
+  if (!probe().timeNamespace) return t.pass('no time namespaces on this kernel')
+  const run = await runIsolated(`
+    const e = lc.spawnSync('true', [], { namespaces: ['time'] }).error;
+    report({ code: e.code, step: e.step, syscall: e.syscall, message: e.message });
+  `, { uid: 4242 })
+  const e = ok(t, run) as Record<string, string>
+  t.deepEqual([e.code, e.step, e.syscall], ['EPERM', 'unshare', 'unshare'])
+  t.regex(e.message!, /add 'user'/)
+})
+
+root('cgroup: where clone3 is missing (ENOSYS, as some container seccomp profiles answer), the parent writes cgroup.procs', async (t) => {
+  const mount = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(' - cgroup2 '))
+  if (!mount) return t.pass('no cgroup2 mount on this host')
+  const dir = path.join(mount.split(' ')[4]!, `lc-fallback-${process.pid}`)
+  fs.mkdirSync(dir)
+  t.teardown(() => fs.rmdirSync(dir))
+  // A seccomp filter, installed by bwrap, that answers ENOSYS to clone3 (x86-64 and arm64: 435).
+  // (EPERM takes the same path in spawn(), but glibc's pthread_create falls back to clone() on
+  // ENOSYS only, so Node itself would not start under it.)
+  const insn = (code: number, jt: number, jf: number, k: number) => {
+    const b = Buffer.alloc(8)
+    b.writeUInt16LE(code, 0)
+    b.writeUInt8(jt, 2)
+    b.writeUInt8(jf, 3)
+    b.writeUInt32LE(k >>> 0, 4)
+    return b
+  }
+  const filter = Buffer.concat([
+    insn(0x20, 0, 0, 0), // ld [0]: the syscall number
+    insn(0x15, 0, 1, 435), // jeq clone3
+    insn(0x06, 0, 0, 0x00050000 | 38), // ret ERRNO(ENOSYS)
+    insn(0x06, 0, 0, 0x7fff0000), // ret ALLOW
+  ])
+  const file = path.join(os.tmpdir(), `lc-seccomp-${process.pid}`)
+  fs.writeFileSync(file, filter)
+  t.teardown(() => fs.rmSync(file, { force: true }))
+  const script = `
+    const lc = require(${JSON.stringify(path.resolve('dist/index.js'))});
+    const r = lc.spawnSync('/bin/sh', ['-c', 'cat /proc/self/cgroup'], { cgroup: ${JSON.stringify(dir)}, encoding: 'utf8' });
+    console.log(JSON.stringify({ out: r.stdout, error: r.error && r.error.message }));
+  `
+  const out = execFileSync('sh', ['-c', 'exec bwrap --bind / / --dev-bind /dev /dev --seccomp 3 "$@" 3<"$0"', file, process.execPath, '-e', script], { encoding: 'utf8' })
+  const r = JSON.parse(out.trim()) as { out: string; error?: string }
+  t.is(r.error, undefined)
+  t.regex(r.out, new RegExp(`^0::.*/lc-fallback-${process.pid}$`, 'm'))
+})
+
 test('cgroup: a directory that is not a cgroup fails at step clone', (t) => {
   if (!probe().intoCgroup) return t.pass('no CLONE_INTO_CGROUP here')
   const r = spawnSync('true', [], { cgroup: '/tmp' })
