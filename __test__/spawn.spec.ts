@@ -202,6 +202,11 @@ root('user namespace: a multi-range map written by a privileged parent', (t) => 
   t.is(r.status, 0, r.stderr)
   const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '))
   t.deepEqual(lines, ['0 100000 1000', '1000 0 1', '1000'])
+  // setgroups: root's default leaves it allowed; 'deny' is written before the gid map.
+  const allow = sh('cat /proc/self/setgroups', { namespaces: ['user'], gidMap: 'root' })
+  t.is(allow.stdout, 'allow\n')
+  const deny = sh('cat /proc/self/setgroups; id -G', { namespaces: ['user'], gidMap: 'root', setgroups: 'deny' })
+  t.is(deny.stdout.split('\n')[0], 'deny')
 })
 
 test('user namespace: several ranges as an unprivileged user, through newuidmap/newgidmap', async (t) => {

@@ -227,7 +227,7 @@ unsafe extern "C" fn on_exit_in_js(
     // SAFETY: data is the Box the reaper queued, handed over exactly once.
     let boxed = unsafe { Box::from_raw(data as *mut (u64, Exit)) };
     let (id, exit) = *boxed;
-    let Some((notify, pidfd)) = take_pending(id) else {
+    let Some((notify, pidfd)) = take_pending(env, id) else {
         return;
     };
     // The pidfd is closed here, on the JS thread, so that a kill() through it can never reach a
@@ -241,7 +241,7 @@ unsafe extern "C" fn on_exit_in_js(
     let _ = catch_unwind(AssertUnwindSafe(|| notify_js(&env, notify, exit)));
 }
 
-fn take_pending(id: u64) -> Option<(Notify, i32)> {
+fn take_pending(env: sys::napi_env, id: u64) -> Option<(Notify, i32)> {
     ENV.with(|cell| {
         let mut state = cell.borrow_mut();
         let waits = state.as_mut()?;
@@ -250,7 +250,7 @@ fn take_pending(id: u64) -> Option<(Notify, i32)> {
             waits.refs -= 1;
             if waits.refs == 0 {
                 // SAFETY: on the environment's JS thread, as napi requires.
-                unsafe { sys::napi_unref_threadsafe_function(ptr::null_mut(), waits.tsfn) };
+                unsafe { sys::napi_unref_threadsafe_function(env, waits.tsfn) };
             }
         }
         Some((notify, pidfd))
