@@ -670,6 +670,29 @@ test('bad arguments are TypeErrors and RangeErrors with Node codes, before anyth
   t.throws(() => spawnSync('true', [], { input: 5 as unknown as string }), { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
+test('hostile options: every one is an Error or a result, none crashes the process', async (t) => {
+  const run = await runIsolated(`
+    const values = [undefined, null, 0, -1, 1.5, NaN, 2 ** 53, -(2 ** 31), 'x', '', 'a\\0b', Symbol('s'), 10n, [], [1, 'x'], {},
+      new Proxy({}, { get() { throw new Error('trap') } }), Object.create(null), () => 1, new Uint8Array(3), { fd: -1 }, { fd: 1.5 }];
+    const keys = ['cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal',
+      'namespaces', 'join', 'uidMap', 'gidMap', 'setgroups', 'hostname', 'domainname', 'loopback', 'pdeathsig', 'exitSignal',
+      'cgroup', 'timeOffsets', 'input', 'maxBuffer', 'encoding'];
+    let errors = 0, results = 0, other = 0;
+    for (const key of keys) for (const value of values) {
+      try {
+        const r = lc.spawnSync('/bin/true', [], { [key]: value, stdio: key === 'stdio' ? value : 'ignore' });
+        if (r && typeof r === 'object') results++;
+      } catch (e) { if (e instanceof Error) errors++; else other++; }
+    }
+    for (const file of values) try { lc.spawnSync(file) } catch (e) { if (e instanceof Error) errors++; else other++; }
+    for (const args of values) try { lc.spawnSync('/bin/true', args) } catch (e) { if (e instanceof Error) errors++; else other++; }
+    report({ errors, results, other });
+  `, { timeout: 60_000 })
+  const r = ok(t, run) as { errors: number; results: number; other: number }
+  t.is(r.other, 0)
+  t.true(r.errors > 100 && r.results > 50, JSON.stringify(r))
+})
+
 test('probe() reports what this host supports', (t) => {
   const p = probe()
   t.is(p.kernel, os.release())
