@@ -1,10 +1,10 @@
-// The main example: a JavaScript callback run in a child with namespaces of its own (clone), then
-// a network namespace for this thread (unshare), its loopback brought up, and a TCP round trip
-// inside it. Run as root: `npm run demo`.
+// The main example: a program started in namespaces of its own (spawn), a JavaScript callback run
+// in a child with namespaces of its own (clone), then a network namespace for this thread
+// (unshare), its loopback brought up, and a TCP round trip inside it. Run as root: `npm run demo`.
 import { execFileSync } from 'node:child_process'
 import net from 'node:net'
 import os from 'node:os'
-import { clone, configureLoopback, getpid, waitpid, NEWNET, NEWPID, NEWUTS, SIGCHLD, unshare } from 'linux-clone'
+import { clone, configureLoopback, getpid, spawn, waitpid, NEWNET, NEWPID, NEWUTS, SIGCHLD, unshare } from 'linux-clone'
 
 if (process.getuid() !== 0) {
   console.error('The demo makes a network namespace, which needs root (CAP_SYS_ADMIN). Run it as root.')
@@ -12,6 +12,19 @@ if (process.getuid() !== 0) {
 }
 
 const links = () => execFileSync('ip', ['-brief', 'link', 'show'], { encoding: 'utf8' }).trim()
+
+// spawn(): a program in new user, pid, network and UTS namespaces, uid 0 inside (this works
+// unprivileged too: see examples/rootless.mjs), its output streamed back.
+const program = spawn('/bin/sh', ['-c', 'echo "  uid $(id -u), pid $$, host $(hostname)"; ip -brief link | sed "s/^/  /"; exit 3'], {
+  namespaces: ['user', 'pid', 'net', 'uts'],
+  uidMap: 'root',
+  gidMap: 'root',
+  hostname: 'demo-program',
+})
+console.log('spawn(): a shell in namespaces of its own says:')
+program.stdout.pipe(process.stdout)
+const [code] = await new Promise((resolve) => program.on('close', (...args) => resolve(args)))
+console.log(`it exited with ${code}\n`)
 
 // clone(): the callback runs in a new child process, in new UTS, pid and network namespaces; it
 // shares this process's heap, so `seen` is filled in when clone() returns.
