@@ -4,12 +4,16 @@
 //   `bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true` and
 //   `unshare -Urnpfiu --mount-proc true` (each started by child_process.spawnSync, as npm
 //   sandboxes do);
+// - the kernel's floor for both: the same spawns from C (bench/spawn-floor.c, compiled here);
 // - the same namespaced spawn after the heap has grown to about 1 GB;
 // - the reaper: threads used with 5,000 waitExit() and 5,000 spawn() children pending.
 // Each figure is the median of trials taken in turn. Run as root:
 //   node --expose-gc --max-old-space-size=3072 bench/spawn.mjs [rounds]
-import { spawnSync as cpSpawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { spawnSync as cpSpawnSync, execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { spawn, spawnSync, clone, execve, waitExit } from 'linux-clone'
 
 const rounds = Number(process.argv[2] ?? 200)
@@ -25,11 +29,24 @@ const check = (r, what) => {
 }
 const has = (cmd) => cpSpawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 
+// The C floor, compiled once into a temporary directory.
+let floor = null
+const dir = mkdtempSync(join(tmpdir(), 'lc-bench-'))
+try {
+  const exe = join(dir, 'spawn-floor')
+  execFileSync('cc', ['-O2', '-o', exe, fileURLToPath(new URL('spawn-floor.c', import.meta.url))])
+  floor = (...args) => Number(execFileSync(exe, [String(rounds), ...args], { encoding: 'utf8' }))
+} catch {
+  console.log('(no C compiler: the kernel floor rows are left out)\n')
+}
+
 const sandbox = { namespaces: ['user', 'mnt', 'pid', 'net', 'uts', 'ipc'], uidMap: 'root', gidMap: 'root', stdio: 'ignore' }
 const cases = [
   ["spawnSync('/bin/true')", () => check(spawnSync('/bin/true', [], { stdio: 'ignore' }), 'plain')],
+  floor && ['the same from C: clone(VM) + execve + waitpid (kernel floor)', 'floor', () => floor('plain')],
   ["child_process.spawnSync('/bin/true')", () => check(cpSpawnSync('/bin/true', [], { stdio: 'ignore' }), 'child_process')],
   ['spawnSync /bin/true, user+mnt+pid+net+uts+ipc, uidMap root', () => check(spawnSync('/bin/true', [], sandbox), 'namespaces')],
+  floor && ['the same from C, with the namespaces and maps (kernel floor)', 'floor', () => floor()],
   has('bwrap') && [
     'bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true',
     () => check(cpSpawnSync('bwrap', ['--unshare-all', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '/bin/true'], { stdio: 'ignore' }), 'bwrap'),
@@ -37,10 +54,12 @@ const cases = [
   ['unshare -Urnpfiu --mount-proc true', () => check(cpSpawnSync('unshare', ['-Urnpfiu', '--mount-proc', 'true'], { stdio: 'ignore' }), 'unshare')],
 ].filter(Boolean)
 
+// A case is [label, fn] (timed here) or [label, 'floor', fn] (fn runs the C loop itself).
 function measure(list) {
-  for (const [, fn] of list) time(fn, 5)
+  const run = (c) => (c[1] === 'floor' ? c[2]() : time(c[1], rounds))
+  for (const c of list) if (c[1] !== 'floor') time(c[1], 5)
   const runs = list.map(() => [])
-  for (let t = 0; t < trials; t++) list.forEach(([, fn], i) => runs[i].push(time(fn, rounds)))
+  for (let t = 0; t < trials; t++) list.forEach((c, i) => runs[i].push(run(c)))
   return runs.map(median)
 }
 
@@ -50,14 +69,28 @@ console.log(`spawn() against child_process, bwrap and unshare(1); ${trials} tria
 console.log('| operation | ms per spawn | vs spawnSync(/bin/true) |')
 console.log('|---|---|---|')
 cases.forEach(([label], i) => console.log(`| ${label} | ${ms[i].toFixed(3)} | ${(ms[i] / base).toFixed(2)}x |`))
-const ns = ms[2]
-const bwrap = cases.findIndex(([l]) => l.startsWith('bwrap'))
-console.log(`\nplain spawnSync vs child_process.spawnSync: ${(ms[1] / ms[0]).toFixed(2)}x faster`)
+const at = (prefix) => cases.findIndex(([l]) => l.startsWith(prefix))
+const ns = ms[at('spawnSync /bin/true, user')]
+const bwrap = at('bwrap')
+console.log(`\nplain spawnSync vs child_process.spawnSync: ${(ms[at('child_process')] / ms[0]).toFixed(2)}x faster`)
 if (bwrap >= 0) console.log(`namespaced spawnSync vs bwrap: ${(ms[bwrap] / ns).toFixed(2)}x faster`)
-console.log(`namespaced spawnSync vs unshare(1): ${(ms[ms.length - 1] / ns).toFixed(2)}x faster`)
+console.log(`namespaced spawnSync vs unshare(1): ${(ms[at('unshare')] / ns).toFixed(2)}x faster`)
+rmSync(dir, { recursive: true, force: true })
+
+// Where the namespaced time goes: the part the JS thread waits for (clone, namespaces, maps, up to
+// execve) against the rest (the program, its exit and the namespaces' teardown, which the kernel
+// does before the exit can be reaped), measured with spawn(), whose exits are awaited untimed.
+const starts = []
+for (let t = 0; t < trials; t++) {
+  const kids = []
+  starts.push(time(() => kids.push(spawn('/bin/true', [], sandbox)), rounds))
+  await Promise.all(kids.map((k) => k.exited))
+}
+console.log(`namespaced spawn(): ${median(starts).toFixed(3)} ms on the JS thread, up to execve; the other ${(ns - median(starts)).toFixed(3)} ms of spawnSync are the program, its exit and the kernel's teardown of its namespaces`)
 
 // The heap: a fork-style page-table copy would grow with it; CLONE_VM does not.
-const small = measure([cases[2]])[0]
+const nsCase = cases[at('spawnSync /bin/true, user')]
+const small = measure([nsCase])[0]
 globalThis.gc?.()
 const heap = []
 const target = 1024 * 1024 * 1024
@@ -67,7 +100,7 @@ while (bytes < target) {
   bytes += 1024 * 128 * 8
 }
 const rss = Math.round(Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096 / 1024 / 1024)
-const big = measure([cases[2]])[0]
+const big = measure([nsCase])[0]
 console.log(`\nnamespaced spawnSync with a small heap: ${small.toFixed(3)} ms; with ${rss} MB resident: ${big.toFixed(3)} ms (${(big / small).toFixed(2)}x)`)
 heap.length = 0
 globalThis.gc?.()
