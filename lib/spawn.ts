@@ -591,8 +591,12 @@ export class SpawnedProcess extends EventEmitter {
   #abort: (() => void) | undefined
   #signal: AbortSignal | undefined
 
-  /** @internal use spawn() */
-  constructor(n: Normalized, file: string, options: SpawnOptions) {
+  /** @internal */
+  static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
+    return new SpawnedProcess(n, file, options)
+  }
+
+  private constructor(n: Normalized, file: string, options: SpawnOptions) {
     super()
     this.spawnfile = file
     this.spawnargs = n.spawnargs
@@ -742,7 +746,7 @@ export function spawn(file: string, args?: readonly string[] | SpawnOptions, opt
     args = undefined
   }
   const n = normalize(file, args, options)
-  return new SpawnedProcess(n, file, options ?? {})
+  return SpawnedProcess.start(n, file, options ?? {})
 }
 
 /** Runs `file` to its end and returns its output, as child_process.spawnSync does. */
