@@ -149,6 +149,20 @@ export interface KcmpEpollSlot {
   toff: number
 }
 
+/**
+ * Creates a network namespace named `name` as `ip netns add NAME` does: a bind mount of it on
+ * /run/netns/NAME, with /run/netns made a shared mount point bound on itself, so that
+ * `ip netns exec NAME ...` finds it and a mount namespace made later sees its removal.
+ */
+export declare function netnsAdd(name: string): void
+
+/**
+ * Removes the network namespace named `name` as `ip netns delete NAME` does: detaches the bind
+ * mount on /run/netns/NAME and removes the file. The namespace itself lives on while a process
+ * is in it or an fd refers to it.
+ */
+export declare function netnsDelete(name: string): void
+
 /** New cgroup namespace. */
 export declare const NEWCGROUP: number
 
@@ -195,6 +209,27 @@ export declare const NS_GET_USERNS: number
  * namespace).
  */
 export declare function nsIoctl(fd: number | { readonly fd: number }, request: number): number
+
+/**
+ * Opens a namespace and returns a close-on-exec fd for it (close it with `fs.closeSync`); the
+ * `openNamespace()` handle wraps this.
+ *
+ * `target` is a pid (with `type`: through the PIDFD_GET_*_NAMESPACE ioctls where the kernel
+ * has them, Linux 6.11+, else /proc/PID/ns/TYPE, checked against pid reuse), `{ pidfd }` (the
+ * same, for a process held by a pidfd) or a path (a /proc/PID/ns link, or a bind mount of one
+ * such as /run/netns/NAME: its type is read from the file and checked against `type` if given).
+ */
+export declare function nsOpen(target: number | string | { readonly pidfd: number }, type?: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'): number
+
+/** The type and identity (dev, ino) of the namespace behind `fd`: fstat(2) and NS_GET_NSTYPE. */
+export declare function nsStat(fd: number | { readonly fd: number }): NsStat
+
+/** What a namespace fd refers to: its type and its identity, the (dev, ino) of its nsfs inode. */
+export interface NsStat {
+  type: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
+  dev: bigint
+  ino: bigint
+}
 
 /** clone(): store the child's tid in the parent's memory (`ptid`). */
 export declare const PARENT_SETTID: number

@@ -11,4 +11,5 @@ mod mounts;
 mod namespaces;
 mod net;
 mod process;
+mod toolkit;
 mod wait;
