@@ -407,7 +407,7 @@ function joinPlan(join: unknown): Join[] {
     let fd: number
     if (ref instanceof Namespace) {
       if (ref.closed) {
-        throw codedError(new Error(`inNamespaces(): join.${type} is a closed Namespace handle`), CLOSED)
+        throw codedError(new Error(`inNamespaces(): join.${type}: the ${type} namespace handle is closed`), CLOSED)
       }
       fd = ref.fd
     } else if (typeof ref === 'number') {
