@@ -202,6 +202,12 @@ export declare const NS_GET_PARENT: number
 /** nsIoctl(): a new fd for the user namespace that owns the namespace. */
 export declare const NS_GET_USERNS: number
 
+/** A namespace's identity: the device and inode of its nsfs file. */
+export interface NsId {
+  dev: bigint
+  ino: bigint
+}
+
 /**
  * Asks the namespace behind `fd` about itself: ioctl(2) with one of NS_GET_USERNS,
  * NS_GET_PARENT (both return a new fd, close it with `fs.closeSync`), NS_GET_NSTYPE (returns
@@ -209,6 +215,26 @@ export declare const NS_GET_USERNS: number
  * namespace).
  */
 export declare function nsIoctl(fd: number | { readonly fd: number }, request: number): number
+
+/**
+ * Every namespace a process visible in /proc is in (of `type` only, if given), with the pids
+ * in it (lowest first), the uid that created the user namespace owning it (for a user
+ * namespace, its own), that user namespace and, for pid and user namespaces, the parent; the
+ * last three are left out where they lie beyond the caller's user namespace. The
+ * `listNamespaces()` function returns this.
+ */
+export declare function nsList(type?: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'): Array<NsListed>
+
+/** One namespace that processes are in, as `listNamespaces()` reports it. */
+export interface NsListed {
+  type: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
+  id: NsId
+  nprocs: number
+  pids: Array<number>
+  ownerUid?: number
+  userNamespaceId?: NsId
+  parentId?: NsId
+}
 
 /**
  * Opens a namespace and returns a close-on-exec fd for it (close it with `fs.closeSync`); the

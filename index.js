@@ -881,6 +881,7 @@ module.exports.NS_GET_OWNER_UID = nativeBinding.NS_GET_OWNER_UID
 module.exports.NS_GET_PARENT = nativeBinding.NS_GET_PARENT
 module.exports.NS_GET_USERNS = nativeBinding.NS_GET_USERNS
 module.exports.nsIoctl = nativeBinding.nsIoctl
+module.exports.nsList = nativeBinding.nsList
 module.exports.nsOpen = nativeBinding.nsOpen
 module.exports.nsStat = nativeBinding.nsStat
 module.exports.PARENT_SETTID = nativeBinding.PARENT_SETTID

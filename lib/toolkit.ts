@@ -1,7 +1,7 @@
 // The namespace toolkit: handles with identity, listing, iproute2's named network namespaces,
 // and inNamespaces(), which runs a function in other namespaces without moving any thread of
 // this process (it runs in a clone() child that shares this process's memory and fds).
-import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs'
+import { closeSync, readdirSync, statSync } from 'node:fs'
 import {
   clone,
   netnsAdd,
@@ -18,6 +18,7 @@ import {
   NS_GET_PARENT,
   NS_GET_USERNS,
   nsIoctl,
+  nsList,
   nsOpen,
   nsStat,
   setns,
@@ -259,90 +260,20 @@ export function namespaceOf(target: Target | { readonly fd: number }, type?: NsT
 export function listNamespaces(options: { type?: NsType } = {}): ListedNamespace[] {
   if (options === null || typeof options !== 'object') throw argType('options', 'of type object', options)
   checkType(options.type)
-  const types = options.type === undefined ? TYPES : [options.type]
-  const found = new Map<string, { type: NsType; id: NamespaceId; pids: number[] }>()
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name)
-    if (!Number.isInteger(pid) || pid <= 0) continue
-    for (const type of types) {
-      let st
-      try {
-        st = statSync(`/proc/${pid}/ns/${type}`, { bigint: true })
-      } catch {
-        continue // gone, or not ours to look at
+  return nsList(options.type)
+    .map((n) => {
+      const listed: ListedNamespace = {
+        type: n.type,
+        id: n.id,
+        nprocs: n.nprocs,
+        pids: n.pids,
+        ownerUid: n.ownerUid ?? null,
+        userNamespaceId: n.userNamespaceId ?? null,
       }
-      const key = `${st.dev}:${st.ino}`
-      const entry = found.get(key)
-      if (entry) entry.pids.push(pid)
-      else found.set(key, { type, id: { dev: st.dev, ino: st.ino }, pids: [pid] })
-    }
-  }
-  const listed: ListedNamespace[] = []
-  for (const { type, id, pids } of found.values()) {
-    pids.sort((a, b) => a - b)
-    const fd = openOne(type, id, pids)
-    if (fd === undefined) continue // every process in it has ended meanwhile
-    try {
-      listed.push({ type, id, nprocs: pids.length, pids, ...relations(fd, type) })
-    } finally {
-      closeSync(fd)
-    }
-  }
-  return listed.sort((a, b) => (a.id.ino < b.id.ino ? -1 : a.id.ino > b.id.ino ? 1 : 0))
-}
-
-/** An fd of the namespace `id`, through the first of `pids` still in it. */
-function openOne(type: NsType, id: NamespaceId, pids: number[]): number | undefined {
-  for (const pid of pids) {
-    let fd
-    try {
-      fd = openSync(`/proc/${pid}/ns/${type}`, 'r')
-    } catch {
-      continue
-    }
-    const st = fstatSync(fd, { bigint: true })
-    if (st.dev === id.dev && st.ino === id.ino) return fd
-    closeSync(fd) // the pid was reused by a process elsewhere
-  }
-  return undefined
-}
-
-function relations(fd: number, type: NsType): Pick<ListedNamespace, 'ownerUid' | 'userNamespaceId' | 'parentId'> {
-  const related = (request: number): NamespaceId | null => {
-    let rel
-    try {
-      rel = nsIoctl(fd, request)
-    } catch {
-      return null // EPERM: at or above the caller's own user namespace
-    }
-    try {
-      return idOf(fstatSync(rel, { bigint: true }))
-    } finally {
-      closeSync(rel)
-    }
-  }
-  const userNamespaceId = related(NS_GET_USERNS)
-  let ownerUid: number | null = null
-  if (type === 'user') {
-    ownerUid = nsIoctl(fd, NS_GET_OWNER_UID)
-  } else {
-    try {
-      const owner = nsIoctl(fd, NS_GET_USERNS)
-      try {
-        ownerUid = nsIoctl(owner, NS_GET_OWNER_UID)
-      } finally {
-        closeSync(owner)
-      }
-    } catch {
-      // The owner is beyond the caller's user namespace.
-    }
-  }
-  const result: Pick<ListedNamespace, 'ownerUid' | 'userNamespaceId' | 'parentId'> = { ownerUid, userNamespaceId }
-  if (type === 'pid' || type === 'user') {
-    const parentId = related(NS_GET_PARENT)
-    if (parentId) result.parentId = parentId
-  }
-  return result
+      if (n.parentId) listed.parentId = n.parentId
+      return listed
+    })
+    .sort((a, b) => (a.id.ino < b.id.ino ? -1 : a.id.ino > b.id.ino ? 1 : 0))
 }
 
 function netnsName(name: unknown): string {

@@ -17,6 +17,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use crate::args;
 use crate::errors::{to_js, Failure, Outcome};
 use crate::flags::*;
+use crate::namespaces::{ns_get_nstype, ns_get_owner_uid, ns_get_parent, ns_get_userns};
 use crate::process::open_pidfd;
 
 /// `code` of a file that is not a namespace.
@@ -44,8 +45,6 @@ const TYPES: [(&str, u32, u64); 8] = [
 ];
 const TYPE_LIST: &str = "'user', 'mnt', 'pid', 'net', 'uts', 'ipc', 'cgroup' or 'time'";
 
-nix::ioctl_none_bad!(ns_get_nstype, NS_GET_NSTYPE);
-
 /// What a namespace fd refers to: its type and its identity, the (dev, ino) of its nsfs inode.
 #[napi(object)]
 pub struct NsStat {
@@ -53,6 +52,36 @@ pub struct NsStat {
     pub r#type: String,
     pub dev: BigInt,
     pub ino: BigInt,
+}
+
+/// A namespace's identity: the device and inode of its nsfs file.
+#[napi(object)]
+pub struct NsId {
+    pub dev: BigInt,
+    pub ino: BigInt,
+}
+
+/// One namespace that processes are in, as `listNamespaces()` reports it.
+#[napi(object)]
+pub struct NsListed {
+    #[napi(ts_type = "'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'")]
+    pub r#type: String,
+    pub id: NsId,
+    pub nprocs: u32,
+    pub pids: Vec<u32>,
+    pub owner_uid: Option<u32>,
+    pub user_namespace_id: Option<NsId>,
+    pub parent_id: Option<NsId>,
+}
+
+/// Every namespace a process visible in /proc is in (of `type` only, if given), with the pids
+/// in it (lowest first), the uid that created the user namespace owning it (for a user
+/// namespace, its own), that user namespace and, for pid and user namespaces, the parent; the
+/// last three are left out where they lie beyond the caller's user namespace. The
+/// `listNamespaces()` function returns this.
+#[napi(ts_args_type = "type?: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'")]
+pub fn ns_list(env: Env, r#type: Unknown) -> napi::Result<Vec<NsListed>> {
+    to_js(&env, opt_type(&r#type).and_then(list))
 }
 
 /// Opens a namespace and returns a close-on-exec fd for it (close it with `fs.closeSync`); the
@@ -359,6 +388,128 @@ fn stat_fd(fd: RawFd) -> Outcome<NsStat> {
         dev: BigInt::from(st.st_dev),
         ino: BigInt::from(st.st_ino),
     })
+}
+
+fn id(dev: u64, ino: u64) -> NsId {
+    NsId {
+        dev: BigInt::from(dev),
+        ino: BigInt::from(ino),
+    }
+}
+
+fn list(only: Option<(&'static str, u32, u64)>) -> Outcome<Vec<NsListed>> {
+    let types: Vec<&'static str> = match only {
+        Some((name, _, _)) => vec![name],
+        None => TYPES.iter().map(|(n, _, _)| *n).collect(),
+    };
+    let proc_dir = std::fs::read_dir("/proc").map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        Failure::sys(errno, "open", "open(\"/proc\")".into(), None)
+    })?;
+    // (type, dev, ino) -> pids, in the order first seen.
+    let mut index: std::collections::HashMap<(u64, u64), usize> = std::collections::HashMap::new();
+    let mut found: Vec<(&'static str, u64, u64, Vec<u32>)> = Vec::new();
+    for entry in proc_dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        for &name in &types {
+            // Gone meanwhile, or not ours to look at (ptrace access): skipped, as lsns does.
+            let Ok(st) = nix::sys::stat::stat(format!("/proc/{pid}/ns/{name}").as_str()) else {
+                continue;
+            };
+            let key = (st.st_dev, st.st_ino);
+            match index.get(&key) {
+                Some(&i) => found[i].3.push(pid),
+                None => {
+                    index.insert(key, found.len());
+                    found.push((name, st.st_dev, st.st_ino, vec![pid]));
+                }
+            }
+        }
+    }
+    let mut listed = Vec::with_capacity(found.len());
+    for (name, dev, ino, mut pids) in found {
+        pids.sort_unstable();
+        // Every process in it may have ended since.
+        let Some(fd) = open_one(name, dev, ino, &pids) else {
+            continue;
+        };
+        let (owner_uid, user_namespace_id, parent_id) = relations(fd, name);
+        close(fd);
+        listed.push(NsListed {
+            r#type: name.to_string(),
+            id: id(dev, ino),
+            nprocs: pids.len() as u32,
+            pids,
+            owner_uid,
+            user_namespace_id,
+            parent_id,
+        });
+    }
+    Ok(listed)
+}
+
+fn fstat_id(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: an all-zero stat is a valid value for fstat to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one struct stat into `st`.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+}
+
+/// An fd of the namespace (dev, ino) through the first of `pids` still in it.
+fn open_one(name: &str, dev: u64, ino: u64, pids: &[u32]) -> Option<RawFd> {
+    for pid in pids {
+        let Ok(path) = CString::new(format!("/proc/{pid}/ns/{name}")) else {
+            continue;
+        };
+        // SAFETY: path is a NUL-terminated string that outlives the call.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            continue;
+        }
+        if fstat_id(fd) == Some((dev, ino)) {
+            return Some(fd);
+        }
+        close(fd); // the pid now belongs to a process elsewhere
+    }
+    None
+}
+
+/// The owner uid, owning user namespace and parent of the namespace behind `fd`; each None
+/// where the kernel says EPERM (beyond the caller's user namespace) or the type has none.
+fn relations(fd: RawFd, name: &str) -> (Option<u32>, Option<NsId>, Option<NsId>) {
+    let owner_uid_of = |fd: RawFd| {
+        let mut uid: libc::uid_t = 0;
+        // SAFETY: NS_GET_OWNER_UID writes one uid_t into `uid`.
+        unsafe { ns_get_owner_uid(fd, &mut uid) }.ok().map(|_| uid)
+    };
+    // SAFETY: NS_GET_USERNS takes no argument and returns a new fd or an error.
+    let owner = unsafe { ns_get_userns(fd) }.ok();
+    let user_namespace_id = owner.and_then(fstat_id).map(|(d, i)| id(d, i));
+    let owner_uid = if name == "user" {
+        owner_uid_of(fd)
+    } else {
+        owner.and_then(owner_uid_of)
+    };
+    if let Some(owner) = owner {
+        close(owner);
+    }
+    let parent_id = if name == "pid" || name == "user" {
+        // SAFETY: NS_GET_PARENT takes no argument and returns a new fd or an error.
+        unsafe { ns_get_parent(fd) }.ok().and_then(|parent| {
+            let found = fstat_id(parent);
+            close(parent);
+            found.map(|(d, i)| id(d, i))
+        })
+    } else {
+        None
+    };
+    (owner_uid, user_namespace_id, parent_id)
 }
 
 /// A netns name: a file name iproute2 would accept.
