@@ -422,12 +422,21 @@ root('netns.add() of a name that exists is EEXIST; delete() or open() of one tha
   isSystemError(t, caught(() => netns.open(name)), 'ENOENT', 'open', /there is no file/)
 })
 
-root('unprivileged, netns.add() is EPERM, naming the capability', async (t) => {
+root('unprivileged, netns.add() and delete() are EPERM, naming the capability', async (t) => {
   fs.mkdirSync('/run/netns', { recursive: true })
-  const r = ok(t, await runIsolated(`report(attempt(() => lc.netns.add('lc-tk-eperm')))`, { uid: 65534 }))
+  const name = netnsName(t)
+  netns.add(name)
+  const r = ok(
+    t,
+    await runIsolated(`report({ add: attempt(() => lc.netns.add('lc-tk-eperm')), del: attempt(() => lc.netns.delete('${name}')) })`, {
+      uid: 65534,
+    }),
+  ) as Record<string, SystemErrorShape>
   // /run/netns exists, so it is the mount that fails.
-  isSystemError(t, r, 'EPERM', 'mount', /mounting needs CAP_SYS_ADMIN/)
+  isSystemError(t, r.add, 'EPERM', 'mount', /mounting needs CAP_SYS_ADMIN/)
+  isSystemError(t, r.del, 'EPERM', 'umount2', /unmounting needs CAP_SYS_ADMIN/)
   t.false(fs.existsSync('/run/netns/lc-tk-eperm'))
+  t.true(netns.list().includes(name))
 })
 
 // inNamespaces
