@@ -1,6 +1,6 @@
 import test from 'ava'
 import { createRequire } from 'node:module'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import * as lc from '../dist/index.js'
 import { NEWNET, NEWUTS, IO, unshare } from '../dist/index.js'
 import { entry, root } from './_helpers.js'
@@ -81,10 +81,12 @@ test('flags combined with | keep their bits even when JavaScript makes them nega
 })
 
 test('index.d.ts declares every export without any', (t) => {
-  const dts = readFileSync(`${root}index.d.ts`, 'utf8')
+  // The native binding's declarations, and those of the TypeScript layer (dist/*.d.ts).
+  const layer = readdirSync(`${root}dist`).filter((f) => f.endsWith('.d.ts'))
+  const dts = [`${root}index.d.ts`, ...layer.map((f) => `${root}dist/${f}`)].map((f) => readFileSync(f, 'utf8')).join('\n')
   for (const name of Object.keys(lc)) {
     if (name === 'default' || name === '__napiBindingTarget') continue
-    t.regex(dts, new RegExp(`export declare (const|function) ${name}\\b`), name)
+    t.regex(dts, new RegExp(`export declare (const|function|class) ${name}\\b`), name)
   }
   const code = dts.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
   t.notRegex(code, /\bany\b/)
