@@ -713,6 +713,38 @@ mod tests {
         }
     }
 
+    /// The /proc fallback for kernels without PIDFD_GET_*_NAMESPACE, run on this one.
+    #[test]
+    fn the_proc_fallback_opens_the_namespace_of_a_pidfd() -> Result<(), Failure> {
+        let pidfd = open_pidfd(i64::from(std::process::id()))?;
+        let fd = open_by_proc(pidfd, "net")?;
+        let st = stat_fd(fd)?;
+        let own = nix::sys::stat::stat("/proc/self/ns/net")
+            .map_err(|e| Failure::sys(e, "stat", "stat(/proc/self/ns/net)".into(), None))?;
+        assert_eq!(st.r#type, "net");
+        assert_eq!(st.ino.get_u64().1, own.st_ino);
+        close(fd);
+        close(pidfd);
+        Ok(())
+    }
+
+    #[test]
+    fn the_proc_fallback_refuses_a_process_that_has_exited() -> Result<(), Failure> {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .map_err(|_| Failure::ArgValue("cannot start true".into()))?;
+        let pidfd = open_pidfd(i64::from(child.id()))?;
+        let _ = child.wait();
+        let f = open_by_proc(pidfd, "net");
+        close(pidfd);
+        assert!(
+            matches!(&f, Err(Failure::Sys { errno: Errno::ESRCH, cause: Some(c), .. }) if c.contains("has exited")),
+            "{:?}",
+            f.map(|_| ())
+        );
+        Ok(())
+    }
+
     #[test]
     fn paths_that_are_no_namespace_say_so() {
         let f = open_path("/", Some(NEWNET));
