@@ -606,6 +606,6 @@ root('a time namespace other than the caller’s cannot be joined (EUSERS); the 
   using other = openNamespace(childOf(unshare.pid), 'time')
   using own = openNamespace(process.pid, 'time')
   t.false(other.equals(own))
-  isSystemError(t, caught(() => inNamespaces({ time: other }, () => 1)), 'EUSERS', 'setns', /shares its memory/)
+  isSystemError(t, caught(() => inNamespaces({ time: other }, () => 1)), 'EUSERS', 'setns', /failed: inNamespaces\(\) runs fn in a child that shares this process's memory.*nsenter/)
   t.is(inNamespaces({ time: own }, () => 2), 2)
 })

@@ -370,6 +370,7 @@ function enter(plan: Join[]): void {
     try {
       setns(j.fd, FLAGS[j.type])
     } catch (error) {
+      if (j.type === 'time') explainTime(error)
       firstError ??= error
       later.push(j)
     }
@@ -380,6 +381,13 @@ function enter(plan: Join[]): void {
   }
   setns(user.fd, NEWUSER)
   for (const j of later) setns(j.fd, FLAGS[j.type])
+}
+
+/** The kernel's EUSERS for a time namespace, said for inNamespaces() rather than clone(). */
+function explainTime(error: unknown): void {
+  const e = error as { code?: unknown; message?: unknown }
+  if (e?.code !== 'EUSERS' || typeof e.message !== 'string') return
+  e.message = `${e.message.slice(0, e.message.indexOf(' failed: '))} failed: inNamespaces() runs fn in a child that shares this process's memory, and only a process that shares its memory with no one can enter a time namespace: run a program in it instead (execFileSync('nsenter', ['--time=/proc/PID/ns/time', ...]))`
 }
 
 function isThenable(value: unknown): boolean {
