@@ -193,6 +193,20 @@ export interface NativeSpawnSync {
   error?: string
 }
 
+/**
+ * Creates a network namespace named `name` as `ip netns add NAME` does: a bind mount of it on
+ * /run/netns/NAME, with /run/netns made a shared mount point bound on itself, so that
+ * `ip netns exec NAME ...` finds it and a mount namespace made later sees its removal.
+ */
+export declare function netnsAdd(name: string): void
+
+/**
+ * Removes the network namespace named `name` as `ip netns delete NAME` does: detaches the bind
+ * mount on /run/netns/NAME and removes the file. The namespace itself lives on while a process
+ * is in it or an fd refers to it.
+ */
+export declare function netnsDelete(name: string): void
+
 /** New cgroup namespace. */
 export declare const NEWCGROUP: number
 
@@ -232,6 +246,12 @@ export declare const NS_GET_PARENT: number
 /** nsIoctl(): a new fd for the user namespace that owns the namespace. */
 export declare const NS_GET_USERNS: number
 
+/** A namespace's identity: the device and inode of its nsfs file. */
+export interface NsId {
+  dev: bigint
+  ino: bigint
+}
+
 /**
  * Asks the namespace behind `fd` about itself: ioctl(2) with one of NS_GET_USERNS,
  * NS_GET_PARENT (both return a new fd, close it with `fs.closeSync`), NS_GET_NSTYPE (returns
@@ -239,6 +259,47 @@ export declare const NS_GET_USERNS: number
  * namespace).
  */
 export declare function nsIoctl(fd: number | { readonly fd: number }, request: number): number
+
+/**
+ * Every namespace a process visible in /proc is in (of `type` only, if given), with the pids
+ * in it (lowest first), the uid that created the user namespace owning it (for a user
+ * namespace, its own), that user namespace and, for pid and user namespaces, the parent; the
+ * last three are left out where they lie beyond the caller's user namespace. The
+ * `listNamespaces()` function returns this.
+ */
+export declare function nsList(type?: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'): Array<NsListed>
+
+/** One namespace that processes are in, as `listNamespaces()` reports it. */
+export interface NsListed {
+  type: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
+  id: NsId
+  nprocs: number
+  pids: Array<number>
+  ownerUid?: number
+  userNamespaceId?: NsId
+  parentId?: NsId
+}
+
+/**
+ * Opens a namespace and returns a close-on-exec fd for it (close it with `fs.closeSync`); the
+ * `openNamespace()` handle wraps this.
+ *
+ * `target` is a pid (with `type`: through the PIDFD_GET_*_NAMESPACE ioctls where the kernel
+ * has them, Linux 6.11+, else /proc/PID/ns/TYPE, checked against pid reuse), `{ pidfd }` (the
+ * same, for a process held by a pidfd) or a path (a /proc/PID/ns link, or a bind mount of one
+ * such as /run/netns/NAME: its type is read from the file and checked against `type` if given).
+ */
+export declare function nsOpen(target: number | string | { readonly pidfd: number }, type?: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'): number
+
+/** The type and identity (dev, ino) of the namespace behind `fd`: fstat(2) and NS_GET_NSTYPE. */
+export declare function nsStat(fd: number | { readonly fd: number }): NsStat
+
+/** What a namespace fd refers to: its type and its identity, the (dev, ino) of its nsfs inode. */
+export interface NsStat {
+  type: 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
+  dev: bigint
+  ino: bigint
+}
 
 /** clone(): store the child's tid in the parent's memory (`ptid`). */
 export declare const PARENT_SETTID: number

@@ -2,3 +2,4 @@
 // layer on top. Each concern has its own module here; this file only gathers them.
 export * from '../index.js'
 export * from './spawn.js'
+export * from './toolkit.js'

@@ -11,9 +11,8 @@ import type { Readable, Writable } from 'node:stream'
 
 import * as native from '../index.js'
 import type { WaitResult } from '../index.js'
+import type { NsType } from './toolkit.js'
 
-/** A namespace type, as /proc/PID/ns names it. */
-export type NsType = 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
 export type NamespaceFd = number | { readonly fd: number }

@@ -14,4 +14,5 @@ mod process;
 mod reaper;
 mod spawn;
 mod sys;
+mod toolkit;
 mod wait;
