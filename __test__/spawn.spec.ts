@@ -5,7 +5,7 @@ import path from 'node:path'
 import { once } from 'node:events'
 import { spawn as cpSpawn, execFileSync } from 'node:child_process'
 import { getSystemErrorName } from 'node:util'
-import { spawn, spawnSync, probe, SpawnError, NEWUTS, NEWNET, NEWUSER, type SpawnOptions } from '../dist/index.js'
+import { spawn, spawnSync, probe, openNamespace, netns, SpawnError, NEWUTS, NEWNET, NEWUSER, type SpawnOptions } from '../dist/index.js'
 import { asRoot, ok, runIsolated } from './_helpers.js'
 
 const root = asRoot('creating namespaces without a user namespace needs CAP_SYS_ADMIN')
@@ -293,6 +293,17 @@ root('join: existing namespaces by fd, by path, and by pidfd with types', async 
   // Joined, and a hostname set inside it is the holder's too.
   sh('true', { join: { uts: fd }, hostname: 'joined' })
   t.is(execFileSync('nsenter', ['-t', String(sleeper), '-u', 'hostname'], { encoding: 'utf8' }).trim(), 'joined')
+})
+
+root('join: a Namespace handle from the toolkit, such as a named network namespace', (t) => {
+  const name = `lc-spawn-${process.pid}`
+  netns.add(name)
+  t.teardown(() => netns.delete(name))
+  using handle = netns.open(name)
+  const r = sh('readlink /proc/self/ns/net; ip -o link | wc -l', { join: { net: handle } })
+  t.deepEqual(r.stdout.trim().split('\n'), [`net:[${handle.id.ino}]`, '1'])
+  using uts = openNamespace(process.pid, 'uts')
+  t.is(sh('readlink /proc/self/ns/uts', { join: { uts } }).stdout.trim(), ns('uts'))
 })
 
 test('setns: a bad fd fails at step setns with the entry index', (t) => {
