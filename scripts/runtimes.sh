@@ -12,8 +12,11 @@
 #   glibc-2.17  the x64 gnu release binary in Bun on glibc 2.17 (the sysroot of the napi-rs cross
 #               toolchain): below the loader's glibc floor it checks the refusal, at or above it
 #               runs scripts/runtime-smoke.cjs
+#   arm64-musl  the arm64 musl binary in Bun's arm64 musl build (npm @oven/bun-linux-aarch64-musl)
+#               on musl 1.2.5, on Debian 13's arm64 kernel booted in qemu-system-aarch64, with an
+#               initramfs holding the same kind of root as bun-musl
 #
-#   scripts/runtimes.sh [bun] [deno] [bun-musl] [glibc-2.17]     (default: all four)
+#   scripts/runtimes.sh [bun] [deno] [bun-musl] [glibc-2.17] [arm64-musl]     (default: all five)
 #
 # As root on x86-64 Debian 12, from the repository root, after `npm run build` (and
 # `npm run build:all` for the release binaries; what is missing is built here). Installs what
@@ -29,7 +32,7 @@ MUSL_SUITE=trixie
 MUSL_VERSION=1.2.5-3.1~deb13u1
 # Alpine's libstdc++.so.6 and libgcc_s.so.1, as auditwheel vendored them
 WHEEL_SPEC=greenlet==3.5.6
-WHEEL_ARGS=(--platform musllinux_1_2_x86_64 --python-version 3.12 --implementation cp --abi cp312)
+WHEEL_ARGS=(--python-version 3.12 --implementation cp --abi cp312)
 
 ROOT=$PWD
 CROSS_DIR=${CROSS_DIR:-$ROOT/.cross}
@@ -39,9 +42,12 @@ die() { echo "runtimes: ERROR: $*" >&2; exit 1; }
 log() { echo "runtimes: $*" >&2; }
 
 legs=("$@")
-((${#legs[@]})) || legs=(bun deno bun-musl glibc-2.17)
+((${#legs[@]})) || legs=(bun deno bun-musl glibc-2.17 arm64-musl)
 for leg in "${legs[@]}"; do
-  case $leg in bun|deno|bun-musl|glibc-2.17) ;; *) die "unknown leg '$leg' (bun deno bun-musl glibc-2.17)" ;; esac
+  case $leg in
+    bun|deno|bun-musl|glibc-2.17|arm64-musl) ;;
+    *) die "unknown leg '$leg' (bun deno bun-musl glibc-2.17 arm64-musl)" ;;
+  esac
 done
 want() { local l; for l in "${legs[@]}"; do [[ $l == "$1" ]] && return 0; done; return 1; }
 [[ -f dist/index.js && -f index.js ]] || die "run npm run build first"
@@ -50,7 +56,11 @@ want() { local l; for l in "${legs[@]}"; do [[ $l == "$1" ]] && return 0; done; 
 need=()
 command -v unshare >/dev/null || need+=(util-linux)
 command -v readelf >/dev/null || need+=(binutils)
-if want bun-musl && ! python3 -m pip --version >/dev/null 2>&1; then need+=(python3-pip); fi
+if { want bun-musl || want arm64-musl; } && ! python3 -m pip --version >/dev/null 2>&1; then need+=(python3-pip); fi
+if want arm64-musl; then
+  command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
+  command -v cpio >/dev/null || need+=(cpio)
+fi
 if ((${#need[@]})); then
   log "apt-get install ${need[*]}"
   apt-get update -qq
@@ -68,6 +78,55 @@ npm_runtime() {
     rm -f "$dir/$tgz"
     touch "$dir/.done"
   fi
+}
+
+# trixie_download DIR PKG...: apt-get download from Debian 13, with apt lists of its own (the
+# system's sources and architectures stay as they are)
+trixie_download() {
+  local dir=$1; shift
+  local apt=$R/apt-$MUSL_SUITE
+  local A=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root
+    -o APT::Architectures::=amd64 -o APT::Architectures::=arm64)
+  if [[ ! -f $apt/.updated ]]; then
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+    echo "deb [arch=amd64,arm64] http://deb.debian.org/debian $MUSL_SUITE main" >"$apt/sources.list"
+    apt-get "${A[@]}" update -qq
+    touch "$apt/.updated"
+  fi
+  mkdir -p "$dir"
+  (cd "$dir" && apt-get "${A[@]}" download -qq "$@") \
+    || { apt-get "${A[@]}" update -qq && (cd "$dir" && apt-get "${A[@]}" download -qq "$@"); }
+}
+trixie_depends() { # the first Depends of a package, from the same lists
+  local apt=$R/apt-$MUSL_SUITE
+  apt-cache -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" \
+    -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 depends "$1" | awk '/Depends:/ { print $2; exit }'
+}
+
+# musl_libs ROOT ARCH: musl's loader (Debian 13) and Alpine's libstdc++/libgcc_s (a musllinux
+# wheel) into ROOT; ARCH is x86_64 or aarch64
+musl_libs() {
+  local root=$1 arch=$2 deb_arch
+  deb_arch=$([[ $arch == x86_64 ]] && echo amd64 || echo arm64)
+  local tmp; tmp=$(mktemp -d "$R/tmp.XXXXXX")
+  mkdir -p "$root"/{lib,usr/lib,usr/bin}
+  trixie_download "$tmp" "musl:$deb_arch=$MUSL_VERSION"
+  dpkg-deb -x "$tmp"/musl_*.deb "$tmp/x"
+  cp "$tmp/x/usr/lib/$arch-linux-musl/libc.so" "$root/lib/ld-musl-$arch.so.1"
+  ln -sfn "ld-musl-$arch.so.1" "$root/lib/libc.musl-$arch.so.1"
+  # Alpine's ldd is musl's loader in --list mode; the package's loader reads it to pick musl
+  printf '#!/bin/sh\nexec /lib/ld-musl-%s.so.1 --list "$@"\n' "$arch" >"$root/usr/bin/ldd"
+  chmod 755 "$root/usr/bin/ldd"
+  python3 -m pip download -q --no-deps --only-binary=:all: --platform "musllinux_1_2_$arch" \
+    "${WHEEL_ARGS[@]}" -d "$tmp/wheel" "$WHEEL_SPEC"
+  python3 -m zipfile -e "$tmp"/wheel/*.whl "$tmp/wheel/x"
+  local libs; libs=$(find "$tmp/wheel/x" -maxdepth 1 -name '*.libs')
+  cp "$libs"/libstdc++-*.so.* "$libs"/libgcc_s-*.so.* "$root/usr/lib/"
+  # auditwheel renamed them; libstdc++ asks for libgcc_s by the new name, Bun and the addon by the old
+  (cd "$root/usr/lib" && ln -sfn libstdc++-*.so.* libstdc++.so.6 && ln -sfn libgcc_s-*.so.* libgcc_s.so.1)
+  rm -rf "$tmp"
 }
 
 # busybox: /bin/sh in the roots below, static so that it runs with either C library
@@ -144,33 +203,13 @@ musl_root() {
   local root=$R/musl-root key="$MUSL_SUITE $MUSL_VERSION $WHEEL_SPEC bun $BUN_VERSION"
   if [[ $(cat "$root/.key" 2>/dev/null) != "$key" ]]; then
     log "assembling $root"
-    rm -rf "$root" "$R/musl-dl"; mkdir -p "$root"/{lib,usr/lib,usr/bin,bin,etc} "$R/musl-dl"
-    # Debian 13's musl through apt, with lists of its own (the system's sources stay as they are)
-    local apt=$R/musl-dl/apt
-    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    echo "deb [arch=amd64] http://deb.debian.org/debian $MUSL_SUITE main" >"$apt/sources.list"
-    local A=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-      -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
-    apt-get "${A[@]}" update -qq
-    (cd "$R/musl-dl" && apt-get "${A[@]}" download -qq "musl:amd64=$MUSL_VERSION")
-    dpkg-deb -x "$R"/musl-dl/musl_*.deb "$R/musl-dl/x"
-    cp "$R/musl-dl/x/usr/lib/x86_64-linux-musl/libc.so" "$root/lib/ld-musl-x86_64.so.1"
-    ln -s ld-musl-x86_64.so.1 "$root/lib/libc.musl-x86_64.so.1"
-    # Alpine's ldd is musl's loader in --list mode; the package's loader reads it to pick musl
-    printf '#!/bin/sh\nexec /lib/ld-musl-x86_64.so.1 --list "$@"\n' >"$root/usr/bin/ldd"
-    chmod 755 "$root/usr/bin/ldd"
-    python3 -m pip download -q --no-deps --only-binary=:all: "${WHEEL_ARGS[@]}" -d "$R/musl-dl/wheel" "$WHEEL_SPEC"
-    python3 -m zipfile -e "$R"/musl-dl/wheel/*.whl "$R/musl-dl/wheel/x"
-    local libs; libs=$(find "$R/musl-dl/wheel/x" -maxdepth 1 -name '*.libs')
-    cp "$libs"/libstdc++-*.so.* "$libs"/libgcc_s-*.so.* "$root/usr/lib/"
-    # auditwheel renamed them; libstdc++ asks for libgcc_s by the new name, Bun and the addon by the old
-    (cd "$root/usr/lib" && ln -s libstdc++-*.so.* libstdc++.so.6 && ln -s libgcc_s-*.so.* libgcc_s.so.1)
+    rm -rf "$root"; mkdir -p "$root"/{bin,etc}
+    musl_libs "$root" x86_64
     npm_runtime "@oven/bun-linux-x64-musl@$BUN_VERSION" bun-musl-$BUN_VERSION
     cp "$R/bun-musl-$BUN_VERSION/package/bin/bun" "$root/bin/bun"
     cp "$(busybox)" "$root/bin/busybox"
     ln -s busybox "$root/bin/sh"
     printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
-    rm -rf "$R/musl-dl"
     echo "$key" >"$root/.key"
   fi
   echo "$root"
@@ -229,12 +268,96 @@ leg_glibc_217() {
   in_root "$root" /bin/bun /pkg/scripts/runtime-smoke.cjs "/pkg/$bin" 2>&1 | sed 's/^/  | /' || true
 }
 
+# --- arm64 musl on an arm64 kernel ---------------------------------------------------------------
+# qemu-user cannot run clone()'s CLONE_VM|CLONE_VFORK|CLONE_FILES, so the guest is a whole system:
+# Debian 13's arm64 kernel and an initramfs that is the root (Bun, musl, busybox, the package).
+leg_arm64_musl() {
+  local bin=linux-clone.linux-arm64-musl.node
+  if [[ ! -f $bin ]]; then log "$bin missing: building it"; bash scripts/build-all.sh arm64-musl; fi
+  local q=$R/arm64-musl tmp
+  mkdir -p "$q"
+  if [[ ! -f $q/vmlinuz ]]; then
+    tmp=$(mktemp -d "$R/tmp.XXXXXX")
+    trixie_download "$tmp" linux-image-arm64:arm64
+    local image; image=$(trixie_depends linux-image-arm64:arm64)
+    [[ -n $image ]] || die "cannot resolve linux-image-arm64:arm64 in Debian $MUSL_SUITE"
+    image=${image%:arm64}
+    trixie_download "$tmp" "$image:arm64"
+    dpkg-deb --fsys-tarfile "$tmp/$image"_*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
+    mv "$tmp"/boot/vmlinuz-* "$q/vmlinuz"
+    echo "$image" >"$q/kernel"
+    rm -rf "$tmp"
+  fi
+  local key="$MUSL_SUITE $MUSL_VERSION $WHEEL_SPEC bun $BUN_VERSION"
+  if [[ ! -f $q/base.cpio.gz || $(cat "$q/base.key" 2>/dev/null) != "$key" ]]; then
+    log "building $q/base.cpio.gz"
+    local st=$q/base
+    rm -rf "$st"; mkdir -p "$st"/{bin,sbin,usr/sbin,proc,sys,dev,tmp,etc}
+    chmod 1777 "$st/tmp"
+    musl_libs "$st" aarch64
+    npm_runtime "@oven/bun-linux-aarch64-musl@$BUN_VERSION" bun-arm64-musl-$BUN_VERSION
+    cp "$R/bun-arm64-musl-$BUN_VERSION/package/bin/bun" "$st/bin/bun"
+    tmp=$(mktemp -d "$R/tmp.XXXXXX")
+    trixie_download "$tmp" busybox-static:arm64
+    dpkg-deb --fsys-tarfile "$tmp"/busybox-static_*.deb | tar -x -C "$tmp" --wildcards '*bin/busybox'
+    cp "$(find "$tmp" -name busybox -type f | head -1)" "$st/bin/busybox"
+    rm -rf "$tmp"
+    ln -s busybox "$st/bin/sh"
+    mknod -m 600 "$st/dev/console" c 5 1
+    mknod -m 666 "$st/dev/null" c 1 3
+    printf 'root:x:0:0:root:/:/bin/sh\n' >"$st/etc/passwd"
+    (cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$q/base.cpio.gz"
+    rm -rf "$st"
+    echo "$key" >"$q/base.key"
+  fi
+  # what changes from run to run: the package and /init
+  local run=$q/run
+  rm -rf "$run"; mkdir -p "$run"
+  stage_package "$run" "$bin"
+  cat >"$run/init" <<'INIT'
+#!/bin/sh
+# PID 1 in the guest: mount what the smoke test needs, run it, report, power off.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/ TERM=dumb
+/bin/busybox --install -s /bin
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+hostname lc-qemu-arm64
+echo "SMOKE-BEGIN $(uname -r) $(uname -m), musl $(/lib/ld-musl-aarch64.so.1 2>&1 | sed -n 's/^Version //p')"
+/bin/bun /pkg/scripts/runtime-smoke.cjs /pkg
+echo "SMOKE-EXIT=$?"
+poweroff -f
+INIT
+  chmod 755 "$run/init"
+  (cd "$run" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$q/run.cpio.gz"
+  cat "$q/base.cpio.gz" "$q/run.cpio.gz" >"$q/initrd.gz"
+  echo "== Bun $BUN_VERSION (arm64 musl build) on $(cat "$q/kernel") in qemu-system-aarch64: runtime-smoke.cjs, $bin"
+  local serial=$q/serial.log
+  timeout -k 10 "${QEMU_TIMEOUT:-300}" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 2 -m 2048 \
+    -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+    -kernel "$q/vmlinuz" -initrd "$q/initrd.gz" -append "console=ttyAMA0 panic=-1 quiet" \
+    </dev/null 2>&1 | tr -d '\r' >"$serial" || true
+  local rc; rc=$(sed -n 's/^SMOKE-EXIT=//p' "$serial")
+  if [[ -z $rc ]]; then
+    tail -20 "$serial" >&2
+    echo "not ok - the arm64 guest gave no result (serial log: $serial)"
+    echo "0 passed, 1 failed"
+    status=1
+    return
+  fi
+  sed -n '/^SMOKE-BEGIN/,/^SMOKE-EXIT=/p' "$serial" | sed -e 's/^SMOKE-BEGIN /# guest: /' -e '/^SMOKE-EXIT=/d'
+  [[ $rc == 0 ]] || status=1
+}
+
 for leg in "${legs[@]}"; do
   case $leg in
     bun) timed leg_bun ;;
     deno) timed leg_deno ;;
     bun-musl) timed leg_bun_musl ;;
     glibc-2.17) timed leg_glibc_217 ;;
+    arm64-musl) timed leg_arm64_musl ;;
   esac
 done
 exit "$status"
