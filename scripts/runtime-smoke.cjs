@@ -87,18 +87,31 @@ if (!check('load the package', () => {
   return `${Object.keys(lc).length} exports from ${path.relative(pkg, entry)}, binary ${path.basename(binary)}`
 })) finish()
 
-// Every value export the type declarations promise (index.d.ts for the binding, dist/*.d.ts for
-// the TypeScript layer) is there at run time.
-check('every declared export is present', () => {
-  const files = [path.join(pkg, 'index.d.ts')]
-  const dist = path.join(pkg, 'dist')
-  if (!direct && fs.existsSync(dist)) for (const f of fs.readdirSync(dist)) if (f.endsWith('.d.ts')) files.push(path.join(dist, f))
+// Every value export the type declarations promise is there at run time: the names declared in
+// the entry's .d.ts and in every file it re-exports with `export * from` (the TypeScript layer
+// in dist/, the binding's index.d.ts).
+function declaredExports(dts, seen = new Set()) {
   const names = new Set()
-  for (const f of files) {
-    if (!fs.existsSync(f)) continue
-    for (const m of fs.readFileSync(f, 'utf8').matchAll(/^export declare (?:const|let|function|class|enum) (\w+)/gm)) names.add(m[1])
+  if (seen.has(dts) || !fs.existsSync(dts)) return names
+  seen.add(dts)
+  const text = fs.readFileSync(dts, 'utf8')
+  for (const m of text.matchAll(/^export declare (?:const|let|var|function|class|enum) (\w+)/gm)) names.add(m[1])
+  for (const m of text.matchAll(/^export \{([^}]*)\}/gm)) {
+    for (const part of m[1].split(',')) {
+      const name = part.trim().split(/\s+as\s+/).pop()
+      if (name && !/^type\s/.test(part.trim())) names.add(name)
+    }
   }
-  assert(names.size > 0, `no declarations found in ${files.join(', ')}`)
+  for (const m of text.matchAll(/^export \* from ['"](.+)['"]/gm)) {
+    const next = path.resolve(path.dirname(dts), m[1].replace(/\.js$/, '.d.ts'))
+    for (const n of declaredExports(next, seen)) names.add(n)
+  }
+  return names
+}
+check('every declared export is present', () => {
+  const top = direct ? path.join(pkg, 'index.d.ts') : entry.replace(/\.js$/, '.d.ts')
+  const names = declaredExports(top)
+  assert(names.size > 0, `no declarations found from ${top}`)
   // The loader adds __napiBindingTarget; a .node file loaded directly has no loader.
   const missing = [...names].filter((n) => !(n in lc) && !(direct && n.startsWith('__napi')))
   assert(missing.length === 0, `missing: ${missing.join(', ')}`)
