@@ -272,12 +272,19 @@ if (typeof lc.spawnSync === 'function') {
   skip('spawnSync()', 'not exported by this build')
 }
 if (typeof lc.openNamespace === 'function') {
-  check("openNamespace(process.pid, 'net').id is the inode of /proc/self/ns/net", () => {
+  check("openNamespace(process.pid, 'net').id is the id of /proc/self/ns/net", () => {
     const ns = lc.openNamespace(process.pid, 'net')
     try {
-      const inode = /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/net'))[1]
-      assert(String(ns.id) === inode, `id ${ns.id}, /proc/self/ns/net ${inode}`)
-      return `net:[${inode}]`
+      // The id is the namespace file's inode, alone or with its device ({ dev, ino }).
+      const st = fs.statSync('/proc/self/ns/net', { bigint: true })
+      const id = ns.id
+      const same =
+        id !== null && typeof id === 'object'
+          ? BigInt(id.ino) === st.ino && (id.dev === undefined || BigInt(id.dev) === st.dev)
+          : BigInt(id) === st.ino
+      const shown = (v) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? String(x) : x))
+      assert(same, `id ${shown(id)}, /proc/self/ns/net is dev ${st.dev} ino ${st.ino}`)
+      return `ino ${st.ino}`
     } finally {
       if (ns && typeof ns.close === 'function') ns.close()
     }
