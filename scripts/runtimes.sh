@@ -112,7 +112,10 @@ musl_libs() {
   deb_arch=$([[ $arch == x86_64 ]] && echo amd64 || echo arm64)
   local tmp; tmp=$(mktemp -d "$R/tmp.XXXXXX")
   mkdir -p "$root"/{lib,usr/lib,usr/bin}
-  trixie_download "$tmp" "musl:$deb_arch=$MUSL_VERSION"
+  if ! trixie_download "$tmp" "musl:$deb_arch=$MUSL_VERSION"; then
+    log "musl $MUSL_VERSION is no longer in Debian $MUSL_SUITE: taking its current musl"
+    trixie_download "$tmp" "musl:$deb_arch"
+  fi
   dpkg-deb -x "$tmp"/musl_*.deb "$tmp/x"
   cp "$tmp/x/usr/lib/$arch-linux-musl/libc.so" "$root/lib/ld-musl-$arch.so.1"
   ln -sfn "ld-musl-$arch.so.1" "$root/lib/libc.musl-$arch.so.1"
