@@ -28,6 +28,7 @@ cd "$(dirname "$0")/.."
 BUN_VERSION=1.4.5
 DENO_VERSION=2.9.6
 # Debian 12 has musl 1.2.3, whose loader crashes in Alpine's libgcc_s (DT_RELR, added in 1.2.4).
+# PyPI's ziglang wheels carry musl 1.2.5's sources but not ldso/dynlink.c, the dynamic loader.
 MUSL_SUITE=trixie
 MUSL_VERSION=1.2.5-3.1~deb13u1
 # Alpine's libstdc++.so.6 and libgcc_s.so.1, as auditwheel vendored them
