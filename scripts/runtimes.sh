@@ -12,11 +12,13 @@
 #   glibc-2.17  the x64 gnu release binary in Bun on glibc 2.17 (the sysroot of the napi-rs cross
 #               toolchain): below the loader's glibc floor it checks the refusal, at or above it
 #               runs scripts/runtime-smoke.cjs
+#   glibc-2.31  the same in Bun on Debian 11's glibc 2.31 (apt): runs scripts/runtime-smoke.cjs,
+#               whose raise(0) check shows the floor's reason gone
 #   arm64-musl  the arm64 musl binary in Bun's arm64 musl build (npm @oven/bun-linux-aarch64-musl)
 #               on musl 1.2.5, on Debian 13's arm64 kernel booted in qemu-system-aarch64, with an
 #               initramfs holding the same kind of root as bun-musl
 #
-#   scripts/runtimes.sh [bun] [deno] [bun-musl] [glibc-2.17] [arm64-musl]     (default: all five)
+#   scripts/runtimes.sh [bun] [deno] [bun-musl] [glibc-2.17] [glibc-2.31] [arm64-musl]  (default: all)
 #
 # As root on x86-64 Debian 12, from the repository root, after `npm run build` (and
 # `npm run build:all` for the release binaries; what is missing is built here). Installs what
@@ -43,11 +45,11 @@ die() { echo "runtimes: ERROR: $*" >&2; exit 1; }
 log() { echo "runtimes: $*" >&2; }
 
 legs=("$@")
-((${#legs[@]})) || legs=(bun deno bun-musl glibc-2.17 arm64-musl)
+((${#legs[@]})) || legs=(bun deno bun-musl glibc-2.17 glibc-2.31 arm64-musl)
 for leg in "${legs[@]}"; do
   case $leg in
-    bun|deno|bun-musl|glibc-2.17|arm64-musl) ;;
-    *) die "unknown leg '$leg' (bun deno bun-musl glibc-2.17 arm64-musl)" ;;
+    bun|deno|bun-musl|glibc-2.17|glibc-2.31|arm64-musl) ;;
+    *) die "unknown leg '$leg' (bun deno bun-musl glibc-2.17 glibc-2.31 arm64-musl)" ;;
   esac
 done
 want() { local l; for l in "${legs[@]}"; do [[ $l == "$1" ]] && return 0; done; return 1; }
@@ -81,17 +83,21 @@ npm_runtime() {
   fi
 }
 
-# trixie_download DIR PKG...: apt-get download from Debian 13, with apt lists of its own (the
-# system's sources and architectures stay as they are)
-trixie_download() {
-  local dir=$1; shift
-  local apt=$R/apt-$MUSL_SUITE
-  local A=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root
-    -o APT::Architectures::=amd64 -o APT::Architectures::=arm64)
+# debian_download SUITE DIR PKG...: apt-get download from a Debian release, with apt lists of its
+# own (the system's sources and architectures stay as they are)
+debian_opts() {
+  local apt=$R/apt-$1
+  echo -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root \
+    -o APT::Architectures::=amd64 -o APT::Architectures::=arm64
+}
+debian_download() {
+  local suite=$1 dir=$2; shift 2
+  local apt=$R/apt-$suite A
+  read -r -a A <<<"$(debian_opts "$suite")"
   if [[ ! -f $apt/.updated ]]; then
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    echo "deb [arch=amd64,arm64] http://deb.debian.org/debian $MUSL_SUITE main" >"$apt/sources.list"
+    echo "deb [arch=amd64,arm64] http://deb.debian.org/debian $suite main" >"$apt/sources.list"
     apt-get "${A[@]}" update -qq
     touch "$apt/.updated"
   fi
@@ -99,11 +105,10 @@ trixie_download() {
   (cd "$dir" && apt-get "${A[@]}" download -qq "$@") \
     || { apt-get "${A[@]}" update -qq && (cd "$dir" && apt-get "${A[@]}" download -qq "$@"); }
 }
-trixie_depends() { # the first Depends of a package, from the same lists
-  local apt=$R/apt-$MUSL_SUITE
-  apt-cache -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" \
-    -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 depends "$1" | awk '/Depends:/ { print $2; exit }'
+debian_depends() { # debian_depends SUITE PKG: its first Depends, from the same lists
+  local A
+  read -r -a A <<<"$(debian_opts "$1")"
+  apt-cache "${A[@]}" depends "$2" | awk '/Depends:/ { print $2; exit }'
 }
 
 # musl_libs ROOT ARCH: musl's loader (Debian 13) and Alpine's libstdc++/libgcc_s (a musllinux
@@ -113,9 +118,9 @@ musl_libs() {
   deb_arch=$([[ $arch == x86_64 ]] && echo amd64 || echo arm64)
   local tmp; tmp=$(mktemp -d "$R/tmp.XXXXXX")
   mkdir -p "$root"/{lib,usr/lib,usr/bin}
-  if ! trixie_download "$tmp" "musl:$deb_arch=$MUSL_VERSION"; then
+  if ! debian_download "$MUSL_SUITE" "$tmp" "musl:$deb_arch=$MUSL_VERSION"; then
     log "musl $MUSL_VERSION is no longer in Debian $MUSL_SUITE: taking its current musl"
-    trixie_download "$tmp" "musl:$deb_arch"
+    debian_download "$MUSL_SUITE" "$tmp" "musl:$deb_arch"
   fi
   dpkg-deb -x "$tmp"/musl_*.deb "$tmp/x"
   cp "$tmp/x/usr/lib/$arch-linux-musl/libc.so" "$root/lib/ld-musl-$arch.so.1"
@@ -228,13 +233,18 @@ leg_bun_musl() {
 }
 
 # --- glibc 2.17 -------------------------------------------------------------------------------
-leg_glibc_217() {
-  local bin=linux-clone.linux-x64-gnu.node
-  local max; max=$(objdump -T "$bin" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+# release_gnu: the x64 gnu binary as released (GLIBC_2.17 at most), not a local build
+release_gnu() {
+  local bin=linux-clone.linux-x64-gnu.node max
+  max=$(objdump -T "$bin" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
   if [[ -z $max || $(printf '%s\n2.17\n' "$max" | sort -V | tail -1) != 2.17 ]]; then
     log "$bin needs GLIBC_${max:-?} (a local build): building the release binary"
-    bash scripts/build-all.sh x64-gnu
+    bash scripts/build-all.sh x64-gnu >&2
   fi
+}
+leg_glibc_217() {
+  local bin=linux-clone.linux-x64-gnu.node
+  release_gnu
   local sysroot=$CROSS_DIR/toolchains/x86_64-unknown-linux-gnu/x86_64-unknown-linux-gnu/sysroot
   [[ -f $sysroot/lib/libc-2.17.so ]] || die "no glibc 2.17 sysroot in $sysroot (scripts/build-all.sh x64-gnu unpacks it)"
   npm_runtime "@oven/bun-linux-x64@$BUN_VERSION" bun-$BUN_VERSION
@@ -272,6 +282,29 @@ leg_glibc_217() {
   in_root "$root" /bin/bun /pkg/scripts/runtime-smoke.cjs "/pkg/$bin" 2>&1 | sed 's/^/  | /' || true
 }
 
+# --- glibc 2.31 -------------------------------------------------------------------------------
+leg_glibc_231() {
+  local bin=linux-clone.linux-x64-gnu.node root=$R/glibc-2.31-root
+  release_gnu
+  npm_runtime "@oven/bun-linux-x64@$BUN_VERSION" bun-$BUN_VERSION
+  if [[ ! -x $root/bin/bun ]]; then
+    rm -rf "$root"; mkdir -p "$root"/{bin,etc}
+    local tmp; tmp=$(mktemp -d "$R/tmp.XXXXXX")
+    debian_download bullseye "$tmp" libc6:amd64/bullseye libgcc-s1:amd64/bullseye
+    local deb
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+    rm -rf "$tmp"
+    cp "$R/bun-$BUN_VERSION/package/bin/bun" "$root/bin/bun"
+    cp "$(busybox)" "$root/bin/busybox"
+    ln -s busybox "$root/bin/sh"
+    printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
+  fi
+  stage_package "$root" "$bin"
+  local found; found=$(in_root "$root" /bin/bun -e 'console.log(process.report.getReport().header.glibcVersionRuntime)')
+  echo "== Bun $BUN_VERSION on glibc $found (Debian 11): runtime-smoke.cjs, $bin"
+  run in_root "$root" /bin/bun /pkg/scripts/runtime-smoke.cjs /pkg
+}
+
 # --- arm64 musl on an arm64 kernel ---------------------------------------------------------------
 # qemu-user cannot run clone()'s CLONE_VM|CLONE_VFORK|CLONE_FILES, so the guest is a whole system:
 # Debian 13's arm64 kernel and an initramfs that is the root (Bun, musl, busybox, the package).
@@ -282,11 +315,11 @@ leg_arm64_musl() {
   mkdir -p "$q"
   if [[ ! -f $q/vmlinuz ]]; then
     tmp=$(mktemp -d "$R/tmp.XXXXXX")
-    trixie_download "$tmp" linux-image-arm64:arm64
-    local image; image=$(trixie_depends linux-image-arm64:arm64)
+    debian_download "$MUSL_SUITE" "$tmp" linux-image-arm64:arm64
+    local image; image=$(debian_depends "$MUSL_SUITE" linux-image-arm64:arm64)
     [[ -n $image ]] || die "cannot resolve linux-image-arm64:arm64 in Debian $MUSL_SUITE"
     image=${image%:arm64}
-    trixie_download "$tmp" "$image:arm64"
+    debian_download "$MUSL_SUITE" "$tmp" "$image:arm64"
     dpkg-deb --fsys-tarfile "$tmp/$image"_*.deb | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
     mv "$tmp"/boot/vmlinuz-* "$q/vmlinuz"
     echo "$image" >"$q/kernel"
@@ -302,7 +335,7 @@ leg_arm64_musl() {
     npm_runtime "@oven/bun-linux-aarch64-musl@$BUN_VERSION" bun-arm64-musl-$BUN_VERSION
     cp "$R/bun-arm64-musl-$BUN_VERSION/package/bin/bun" "$st/bin/bun"
     tmp=$(mktemp -d "$R/tmp.XXXXXX")
-    trixie_download "$tmp" busybox-static:arm64
+    debian_download "$MUSL_SUITE" "$tmp" busybox-static:arm64
     dpkg-deb --fsys-tarfile "$tmp"/busybox-static_*.deb | tar -x -C "$tmp" --wildcards '*bin/busybox'
     cp "$(find "$tmp" -name busybox -type f | head -1)" "$st/bin/busybox"
     rm -rf "$tmp"
@@ -361,6 +394,7 @@ for leg in "${legs[@]}"; do
     deno) timed leg_deno ;;
     bun-musl) timed leg_bun_musl ;;
     glibc-2.17) timed leg_glibc_217 ;;
+    glibc-2.31) timed leg_glibc_231 ;;
     arm64-musl) timed leg_arm64_musl ;;
   esac
 done
