@@ -8,6 +8,27 @@ if (process.platform !== 'linux') {
     `linux-clone supports Linux only: clone(2), unshare(2) and setns(2) are Linux system calls, and this is ${process.platform}`,
   )
 }
+// linux-clone: glibc 2.25 or newer (the runtime's own report; musl reports no glibc)
+{
+  const needed = '2.25'
+  let found
+  try {
+    const { report } = process
+    const exclude = report.excludeNetwork
+    report.excludeNetwork = true
+    found = report.getReport().header.glibcVersionRuntime
+    report.excludeNetwork = exclude
+  } catch {}
+  if (typeof found === 'string') {
+    const [major, minor] = found.split('.').map(Number)
+    const [needMajor, needMinor] = needed.split('.').map(Number)
+    if (major < needMajor || (major === needMajor && minor < needMinor)) {
+      throw new Error(
+        `linux-clone needs glibc ${needed} or newer, and this system has glibc ${found}: before 2.25, glibc's clone() wrapper overwrites the caller's cached pid and tid when CLONE_VM is set, which breaks raise() and abort() in the process afterwards`,
+      )
+    }
+  }
+}
 
 const { readFileSync } = require('fs')
 let nativeBinding = null

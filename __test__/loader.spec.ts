@@ -1,10 +1,12 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
-import { entry, root } from './_helpers.js'
+import { root } from './_helpers.js'
 
 // The loader (index.js) runs here with a stand-in `process` and `require`, so that its choice of
 // binary can be checked for platforms this machine is not.
-const source = readFileSync(entry, 'utf8')
+// The generated loader itself (index.js), not the package entry (dist/index.js) that wraps it.
+const loaderPath = `${root}index.js`
+const source = readFileSync(loaderPath, 'utf8')
 const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string }
 
 interface Machine {
@@ -17,6 +19,8 @@ interface Machine {
   /** Packages that are installed. */
   packages?: string[]
   env?: Record<string, string>
+  /** What process.report says of the C library: header.glibcVersionRuntime (absent on musl). */
+  glibc?: string
 }
 
 function load(m: Machine): { loaded: string; required: string[] } {
@@ -37,12 +41,17 @@ function load(m: Machine): { loaded: string; required: string[] } {
     arch: m.arch ?? 'x64',
     env: m.env ?? {},
     versions: process.versions,
-    report: { getReport: () => ({ header: {}, sharedObjects: [] }) },
+    report: {
+      getReport: () => {
+        if (m.glibc === 'throw') throw new Error('no report here')
+        return { header: m.glibc === undefined ? {} : { glibcVersionRuntime: m.glibc }, sharedObjects: [] }
+      },
+    },
     emitWarning: () => {},
   }
   const module = { exports: {} as Record<string, unknown> }
   const run = new Function('module', 'exports', 'require', '__filename', '__dirname', 'process', source)
-  run(module, module.exports, fakeRequire, entry, root, fakeProcess)
+  run(module, module.exports, fakeRequire, loaderPath, root, fakeProcess)
   return { loaded: module.exports.loadedFrom as string, required }
 }
 
@@ -90,4 +99,31 @@ for (const platform of ['darwin', 'win32', 'freebsd']) {
 test('loader: with no binary for the machine, the error says what was tried', (t) => {
   const err = t.throws(() => load({ arch: 'riscv64', ldd: 'GNU C Library' }))
   t.regex(err!.message, /native binding/i)
+})
+
+// The floor is read from the generator, so that these tests follow it when it moves.
+const GLIBC_FLOOR = /export const GLIBC_FLOOR = '(\d+\.\d+)'/.exec(readFileSync(`${root}scripts/loader-guard.mjs`, 'utf8'))![1]!
+const [floorMajor, floorMinor] = GLIBC_FLOOR.split('.').map(Number) as [number, number]
+const below = `${floorMajor}.${floorMinor - 1}`
+
+for (const glibc of new Set([below, '2.12'])) {
+  test(`loader: glibc ${glibc} is refused, naming the glibc found and the one needed`, (t) => {
+    const err = t.throws(() => load({ glibc, ldd: 'GNU C Library', packages: ['linux-clone-linux-x64-gnu'] }))
+    t.is(err!.message.split(':')[0], `linux-clone needs glibc ${GLIBC_FLOOR} or newer, and this system has glibc ${glibc}`)
+  })
+}
+
+test('loader: glibc at the floor and above loads the gnu binary; 2.100 is not read as 2.1', (t) => {
+  for (const glibc of [GLIBC_FLOOR, `${floorMajor}.${floorMinor + 1}`, '2.36', '2.100', '3.0']) {
+    t.is(load({ glibc, ldd: 'GNU C Library', packages: ['linux-clone-linux-x64-gnu'] }).loaded, 'linux-clone-linux-x64-gnu', glibc)
+  }
+})
+
+test('loader: musl (no glibc in the report) is not refused', (t) => {
+  t.is(load({ ldd: 'musl libc (x86_64)', packages: ['linux-clone-linux-x64-musl'] }).loaded, 'linux-clone-linux-x64-musl')
+})
+
+test('loader: a process.report that throws does not stop the load', (t) => {
+  const throwing: Machine = { ldd: 'GNU C Library', packages: ['linux-clone-linux-x64-gnu'], glibc: 'throw' }
+  t.is(load(throwing).loaded, 'linux-clone-linux-x64-gnu')
 })
