@@ -18,6 +18,12 @@ export declare const __WALL: number
 /** waitpid(): wait only for "clone" children, whose exit signal is not SIGCHLD (or none). */
 export declare const __WCLONE: number
 
+/**
+ * Closes an fd that native code opened (a pidfd, a namespace fd). Runtimes that keep their own
+ * table of fds (Deno) refuse `fs.closeSync()` for fds they did not open themselves.
+ */
+export declare function _closeFd(fd: number): void
+
 /** Whether the wait `id` keeps the event loop alive. */
 export declare function _exitRef(id: number, keepAlive: boolean): boolean
 

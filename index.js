@@ -865,6 +865,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.__WALL = nativeBinding.__WALL
 module.exports.__WCLONE = nativeBinding.__WCLONE
+module.exports._closeFd = nativeBinding._closeFd
 module.exports._exitRef = nativeBinding._exitRef
 module.exports._probe = nativeBinding._probe
 module.exports._spawn = nativeBinding._spawn

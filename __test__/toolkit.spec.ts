@@ -284,10 +284,15 @@ test('the finalizer closes the fd of a handle dropped without close()', async (t
   const r = ok(
     t,
     await runIsolated(`
-      const v8 = await import('node:v8');
-      const vm = await import('node:vm');
-      v8.setFlagsFromString('--expose-gc');
-      const gc = vm.runInNewContext('gc');
+      // Bun has no --expose-gc; it has Bun.gc().
+      let gc;
+      if (globalThis.Bun) gc = () => globalThis.Bun.gc(true);
+      else {
+        const v8 = await import('node:v8');
+        const vm = await import('node:vm');
+        v8.setFlagsFromString('--expose-gc');
+        gc = vm.runInNewContext('gc');
+      }
       let fd = (() => lc.openNamespace(process.pid, 'net').fd)();
       const isNs = () => { try { return fs.readlinkSync('/proc/self/fd/' + fd).startsWith('net:') } catch { return false } };
       const before = isNs();

@@ -2,7 +2,7 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, createReadStream, createWriteStream, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
@@ -553,6 +553,15 @@ function start(n: Normalized): native.NativeSpawned {
   }
 }
 
+/** Bun's net.Socket does not read from an fd it is given; its fs streams do. */
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
+
+/** A stream over the parent's end of a pipe: a socket where the runtime can, as libuv's pipes. */
+function pipeStream(fd: number, readable: boolean, writable: boolean): Readable | Writable {
+  if (!isBun) return new Socket({ fd, readable, writable })
+  return readable ? createReadStream('', { fd }) : createWriteStream('', { fd })
+}
+
 function abortError(signal: AbortSignal): Error {
   const e = new Error('The operation was aborted', { cause: signal.reason })
   e.name = 'AbortError'
@@ -629,7 +638,7 @@ export class SpawnedProcess extends EventEmitter {
         return
       }
       const readable = i !== 0
-      const stream = new Socket({ fd, readable, writable: i === 0 || i > 2 })
+      const stream = pipeStream(fd, readable, i === 0 || i > 2)
       this.stdio.push(stream)
       // 'close' waits for what the program wrote, as child_process does: the readable ends.
       if (!readable) return
@@ -671,8 +680,12 @@ export class SpawnedProcess extends EventEmitter {
     }
     this.exitCode = result.exitCode
     this.signalCode = (result.signal as NodeJS.Signals | null) ?? null
-    // Nobody reads the program's stdin any more.
-    this.stdin?.destroy()
+    // Nobody reads the program's stdin any more. (Bun's fs stream would fail a write still under
+    // way if destroyed now: let it finish and close.)
+    if (isBun) this.stdin?.end()
+    else this.stdin?.destroy()
+    // A Bun fs stream nobody reads never sees its end (a socket reads by itself): drain it.
+    if (isBun) for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readableFlowing === null) (s as Readable).resume()
     this.#settle.resolve(result)
     this.#exitArgs = [this.exitCode, this.signalCode]
     this.emit('exit', this.exitCode, this.signalCode)
@@ -709,7 +722,7 @@ export class SpawnedProcess extends EventEmitter {
     this.#referenced = true
     if (this.#watch >= 0) native._exitRef(this.#watch, true)
     this.#timer?.ref()
-    for (const s of this.stdio) (s as Socket | null)?.ref()
+    for (const s of this.stdio) (s as Partial<Socket> | null)?.ref?.()
   }
 
   /** Lets the event loop end without waiting for the program. */
@@ -717,7 +730,7 @@ export class SpawnedProcess extends EventEmitter {
     this.#referenced = false
     if (this.#watch >= 0) native._exitRef(this.#watch, false)
     this.#timer?.unref()
-    for (const s of this.stdio) (s as Socket | null)?.unref()
+    for (const s of this.stdio) (s as Partial<Socket> | null)?.unref?.()
   }
 
   /** Whether the program keeps the event loop alive. */

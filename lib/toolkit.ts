@@ -1,8 +1,9 @@
 // The namespace toolkit: handles with identity, listing, iproute2's named network namespaces,
 // and inNamespaces(), which runs a function in other namespaces without moving any thread of
 // this process (it runs in a clone() child that shares this process's memory and fds).
-import { closeSync, readdirSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import {
+  _closeFd,
   clone,
   netnsAdd,
   netnsDelete,
@@ -121,7 +122,7 @@ function sameId(a: NamespaceId, b: NamespaceId): boolean {
 // The safety net: a handle that is dropped without close() has its fd closed after GC.
 const forgotten = new FinalizationRegistry<number>((fd) => {
   try {
-    closeSync(fd)
+    _closeFd(fd)
   } catch {
     // Closed already: nothing to do.
   }
@@ -195,7 +196,7 @@ export class Namespace {
     const fd = this.#fd
     this.#fd = -1
     forgotten.unregister(this)
-    closeSync(fd)
+    _closeFd(fd)
   }
 
   [Symbol.dispose](): void {
@@ -226,7 +227,7 @@ export function openNamespace(target: Target, type?: NsType): Namespace {
   try {
     return new Namespace(fd)
   } catch (error) {
-    closeSync(fd)
+    _closeFd(fd)
     throw error
   }
 }
@@ -249,7 +250,7 @@ export function namespaceOf(target: Target | { readonly fd: number }, type?: NsT
     const stat = nsStat(fd)
     return { type: stat.type, id: idOf(stat) }
   } finally {
-    closeSync(fd)
+    _closeFd(fd)
   }
 }
 

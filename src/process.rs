@@ -170,3 +170,23 @@ pub(crate) fn open_pidfd(pid: i64) -> Outcome<i32> {
         cause,
     ))
 }
+
+/// Closes an fd that native code opened (a pidfd, a namespace fd). Runtimes that keep their own
+/// table of fds (Deno) refuse `fs.closeSync()` for fds they did not open themselves.
+#[napi(js_name = "_closeFd")]
+pub fn close_fd(env: Env, fd: i32) -> napi::Result<()> {
+    // SAFETY: close(2) of an integer the caller owns; a wrong one is EBADF.
+    let rc = unsafe { libc::close(fd) };
+    if rc == 0 {
+        return Ok(());
+    }
+    to_js(
+        &env,
+        Err(Failure::sys(
+            Errno::last(),
+            "close",
+            format!("close({fd})"),
+            None,
+        )),
+    )
+}
