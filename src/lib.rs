@@ -10,5 +10,8 @@ mod flags;
 mod mounts;
 mod namespaces;
 mod net;
+mod pidfd;
 mod process;
+mod signals;
+mod threadpool;
 mod wait;
