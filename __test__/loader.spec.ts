@@ -1,10 +1,12 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
-import { entry, root } from './_helpers.js'
+import { root } from './_helpers.js'
 
 // The loader (index.js) runs here with a stand-in `process` and `require`, so that its choice of
-// binary can be checked for platforms this machine is not.
-const source = readFileSync(entry, 'utf8')
+// binary can be checked for platforms this machine is not. The loader is the generated index.js,
+// not the package entry (dist/index.js) that wraps it.
+const loader = `${root}index.js`
+const source = readFileSync(loader, 'utf8')
 const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string }
 
 interface Machine {
@@ -42,7 +44,7 @@ function load(m: Machine): { loaded: string; required: string[] } {
   }
   const module = { exports: {} as Record<string, unknown> }
   const run = new Function('module', 'exports', 'require', '__filename', '__dirname', 'process', source)
-  run(module, module.exports, fakeRequire, entry, root, fakeProcess)
+  run(module, module.exports, fakeRequire, loader, root, fakeProcess)
   return { loaded: module.exports.loadedFrom as string, required }
 }
 
