@@ -20,7 +20,7 @@ const ifaces = (): string[] =>
     .sort()
 
 /** Clones, reaps, and returns the exit code (null if a signal ended the child). */
-function exitCodeOf(callback: () => number | void, flags = SIGCHLD): number | null {
+function exitCodeOf(callback: () => number | void, flags: number = SIGCHLD): number | null {
   const pid = clone(callback, 0, flags)
   const r = waitpid(pid)
   if (!r) throw new Error('waitpid returned null without WNOHANG')
@@ -146,11 +146,11 @@ root('NEWPID child: getpid() is 1, and unshare(NEWPID) is allowed inside a callb
   t.is(grandchild, '1', "the callback's children start a new pid namespace")
 })
 
-root('inside a callback, unshare(NEWUSER | NEWTIME | FILES) works: the child is a process of its own', (t) => {
+root('inside a callback, unshare(NEWUSER | NEWTIME) works: the child is a process of its own', (t) => {
   let seen = { uid: -1, timeForChildren: '', spawnedTime: '' }
   t.is(
     exitCodeOf(() => {
-      lc.unshare(NEWUSER | lc.NEWTIME | lc.FILES)
+      lc.unshare(NEWUSER | lc.NEWTIME)
       seen = {
         uid: process.getuid!(),
         timeForChildren: fs.readlinkSync('/proc/thread-self/ns/time_for_children'),
@@ -258,39 +258,28 @@ test('process.exit(5) ends the child with 5; the parent runs on and its exit han
   const run = await runIsolated(`
     process.on('exit', () => console.error('exit handler ran in ' + lc.getpid()));
     let after = false;
+    const exit = process.exit, reallyExit = process.reallyExit;
     const pid = lc.clone(() => { process.exit(5); after = true; }, 0, lc.SIGCHLD);
     const r = lc.waitpid(pid);
-    report({ exit: r.exitCode, after, exitRestored: process.exit.toString().includes('[native code]') === false, pid: process.pid });
+    report({ exit: r.exitCode, after, restored: process.exit === exit && process.reallyExit === reallyExit, pid: process.pid });
   `)
   const r = ok(t, run) as { pid: number }
-  t.deepEqual(r, { exit: 5, after: false, exitRestored: true, pid: r.pid })
+  t.deepEqual(r, { exit: 5, after: false, restored: true, pid: r.pid })
   t.is(run.stderr.match(/exit handler ran/g)?.length, 1, run.stderr)
   t.true(run.stderr.includes(`exit handler ran in ${r.pid}`), run.stderr)
 })
 
-test('process.exit() with no code uses process.exitCode; a caught unwind still ends the child', (t) => {
-  const saved = process.exitCode
-  t.is(
-    exitCodeOf(() => {
-      process.exitCode = 6
-      process.exit()
-    }),
-    6,
-  )
-  process.exitCode = saved
-  let caughtCode = ''
-  t.is(
-    exitCodeOf(() => {
-      try {
-        lc.exit(8)
-      } catch (e) {
-        caughtCode = (e as { code: string }).code
-      }
-      return 1
-    }),
-    8,
-  )
-  t.is(caughtCode, 'ERR_CLONE_CHILD_EXITING')
+test('process.exit() with no code uses process.exitCode; a caught unwind still ends the child', async (t) => {
+  // In a process of its own: process.exit() goes through whatever wraps it (ava's worker does).
+  const run = await runIsolated(`
+    const code = (f) => lc.waitpid(lc.clone(f, 0, lc.SIGCHLD)).exitCode;
+    const fromExitCode = code(() => { process.exitCode = 6; process.exit() });
+    const restored = process.exitCode;
+    let caughtCode = '';
+    const caughtExit = code(() => { try { lc.exit(8) } catch (e) { caughtCode = e.code } return 1 });
+    report({ fromExitCode, restored: restored ?? null, caughtExit, caughtCode });
+  `)
+  t.deepEqual(ok(t, run), { fromExitCode: 6, restored: null, caughtExit: 8, caughtCode: 'ERR_CLONE_CHILD_EXITING' })
 })
 
 test('exit(3) ends the child with 3', (t) => {
@@ -399,14 +388,7 @@ test('refused arguments: tls, ctid, a callback that is not a function, a bad exi
   })
   t.like(caught(() => clone(() => 0, 0, lc.PARENT_SETTID, new Int32Array(0))), { name: 'RangeError' })
   t.like(caught(() => clone(() => 0, -1)), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
-})
-
-test('stackSize: a size the thread has is fine, more than it has left is a RangeError', (t) => {
-  t.is(exitCodeOf(() => 0), 0)
-  t.like(waitpid(clone(() => 2, 64 * 1024, SIGCHLD)), { exitCode: 2 })
-  const e = caught(() => clone(() => 0, 2 ** 40, SIGCHLD))
-  t.is(e.code, 'ERR_OUT_OF_RANGE')
-  t.regex(e.message, /This thread has \d+ bytes of stack left below the clone\(\) call. Received 1099511627776/)
+  t.like(caught(() => clone(() => 0, 0, 15)), { name: 'Error', code: 'ERR_UNSUPPORTED_CLONE_FLAG' })
 })
 
 test('kernel refusals come back as system errors with syscall clone', (t) => {
