@@ -7,7 +7,7 @@ import os from 'node:os'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import * as lc from '../dist/index.js'
-import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
+import { asRoot, entry, isSystemError, ok, root as packageRoot, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('creating namespaces needs CAP_SYS_ADMIN')
 
@@ -193,6 +193,23 @@ test('8: a Worker or inspector.open() in a callback is refused, and the child is
   t.regex(r.errors[0]?.message ?? '', /A Worker, whose thread in a clone\(\) callback would belong to the child/)
   t.is(r.errors[1]?.code, 'ERR_UNSAFE_IN_CLONE_CALLBACK')
   t.regex(r.errors[1]?.message ?? '', /inspector\.open\(\)/)
+})
+
+test('8: threads native code starts in a callback end the parent with a fatal error, not a hang', async (t) => {
+  // The binding's own clone, without the guards of the package's: the thread starts.
+  const run = await runIsolated(
+    `
+    const { createRequire } = await import('node:module');
+    const binding = createRequire(import.meta.url)(${JSON.stringify(`${packageRoot}index.js`)});
+    const { Worker } = await import('node:worker_threads');
+    const clone = binding.nativeClone ?? binding.clone;
+    const pid = clone(() => { new Worker('setInterval(() => {}, 1000)', { eval: true, execArgv: [] }) }, 0, lc.SIGCHLD);
+    report(lc.waitpid(pid));
+  `,
+    { timeout: 10_000 },
+  )
+  t.is(run.signal, 'SIGABRT', run.stderr)
+  t.regex(run.stderr, /FATAL ERROR: linux-clone: the clone\(\) callback of child \d+ started threads \(a Worker, inspector\.open\(\)\)/)
 })
 
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
@@ -406,4 +423,24 @@ test('19: process.exit() in a callback coerces its code as Node does', async (t)
   t.like(r, { str: 3, big: 0, neg: 255 })
   t.is(r.bad, 'no error', 'a code Node rejects is a TypeError thrown in the callback, which exits 1')
   t.regex(run.stderr, /ERR_INVALID_ARG_TYPE/)
+})
+
+test('18: a callback stopped by Worker.terminate() says so, not a napi status', async (t) => {
+  const run = await runIsolated(
+    `
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(\`
+      const lc = require(\${JSON.stringify(${JSON.stringify(entry)})});
+      require('node:worker_threads').parentPort.postMessage('go');
+      for (;;) lc.waitpid(lc.clone(() => { for (let i = 0; i < 1e5; i++); return 0 }, 0, lc.SIGCHLD));
+    \`, { eval: true, execArgv: [] });
+    await new Promise((resolve) => w.once('message', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await w.terminate();
+    report('terminated');
+  `,
+    { timeout: 20_000 },
+  )
+  t.is(ok(t, run), 'terminated')
+  t.notRegex(run.stderr, /napi status|cannot be printed/)
 })

@@ -98,16 +98,34 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     unsafe { libc::_exit(status) }
 }
 
-/// Threads in this child's thread group, from /proc/self/status (1 if it cannot be read).
+/// Threads in this child's thread group: field 20 of /proc/self/stat, read into a buffer on
+/// the stack (1 if it cannot be read).
 fn thread_count() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse().ok())
-        })
+    let mut buf = [0u8; 1024];
+    // SAFETY: open, read and close on a path and a buffer that live through the calls.
+    let len = unsafe {
+        let fd = libc::open(c"/proc/self/stat".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 1;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let Ok(len) = usize::try_from(len) else {
+        return 1;
+    };
+    let stat = &buf[..len];
+    // The command name may hold spaces and parentheses: count fields after the last ')'.
+    let Some(end) = stat.iter().rposition(|&b| b == b')') else {
+        return 1;
+    };
+    stat[end + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(17)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .and_then(|f| f.parse().ok())
         .unwrap_or(1)
 }
 

@@ -77,13 +77,14 @@ pub(super) fn not_run(status: sys::napi_status) {
     let why = match status {
         sys::Status::napi_pending_exception | sys::Status::napi_cannot_run_js => {
             "JavaScript cannot run in this thread any more (its Worker is being terminated, or \
-             Node.js is exiting)"
+             Node.js is exiting), so the callback was stopped"
                 .to_string()
         }
         other => format!("Node-API refused the call (napi_status {other})"),
     };
     write_stderr(&format!(
-        "Error: the clone() callback did not run: {why}; the child (pid {}) exits with status 1\n",
+        "Error: the clone() callback did not run to its end: {why}; the child (pid {}) exits \
+         with status 1\n",
         nix::unistd::getpid()
     ));
 }
@@ -96,11 +97,12 @@ pub(super) fn uncaught(env: sys::napi_env, error: sys::napi_value) {
     let error = unsafe { Unknown::from_raw_unchecked(env, error) };
     let text = inspect(env, &error)
         .or_else(|| stack_of(env, &error))
-        .or_else(|| name_and_message(env, &error))
-        .unwrap_or_else(|| {
-            "(an exception that cannot be printed: its properties cannot be read)".into()
-        });
+        .or_else(|| name_and_message(env, &error));
     args::clear_exception(env);
+    // Nothing could be read: no JavaScript may run any more (a Worker being terminated).
+    let Some(text) = text else {
+        return not_run(sys::Status::napi_pending_exception);
+    };
     write_stderr(&format!(
         "{text}\n\nThrown in a clone() callback: the child (pid {}) exits with status 1\n",
         nix::unistd::getpid()
