@@ -104,7 +104,10 @@ fn thread_count() -> usize {
     let mut buf = [0u8; 1024];
     // SAFETY: open, read and close on a path and a buffer that live through the calls.
     let len = unsafe {
-        let fd = libc::open(c"/proc/self/stat".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        let fd = libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
         if fd < 0 {
             return 1;
         }
