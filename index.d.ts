@@ -238,7 +238,8 @@ export declare const PTRACE: number
  * (`ERR_UNSAFE_WITH_THREADS`: the thread could no longer create threads). Entering a user
  * namespace fails with EINVAL (a multithreaded process cannot), and so does entering a mount
  * namespace while the thread shares its root and cwd with other threads: call `unshare(FS)`
- * first.
+ * first. Through a pidfd, where the kernel would instead move the root and cwd of every thread
+ * sharing them, NEWNS is refused (`ERR_UNSAFE_WITH_THREADS`) until then.
  */
 export declare function setns(fd: number | { readonly fd: number }, nstype?: number): void
 
@@ -276,7 +277,9 @@ export declare const THREAD: number
  *
  * Refused with code `ERR_UNSAFE_WITH_THREADS`, because they would break Node: NEWPID and
  * NEWTIME (the thread could no longer create threads, and the next threadpool or Worker start
- * aborts the process) and FILES (the threadpool could not use fds opened afterwards).
+ * aborts the process) and FILES (the threadpool could not use fds opened afterwards; inside a
+ * clone() callback, the parent's event loop could not). libuv's threadpool is started first,
+ * so that its threads keep the namespaces the process had before.
  * NEWUSER fails with EINVAL: the kernel lets only a single-threaded process enter a user
  * namespace.
  */

@@ -41,7 +41,9 @@ nix::ioctl_read_bad!(ns_get_owner_uid, NS_GET_OWNER_UID, libc::uid_t);
 ///
 /// Refused with code `ERR_UNSAFE_WITH_THREADS`, because they would break Node: NEWPID and
 /// NEWTIME (the thread could no longer create threads, and the next threadpool or Worker start
-/// aborts the process) and FILES (the threadpool could not use fds opened afterwards).
+/// aborts the process) and FILES (the threadpool could not use fds opened afterwards; inside a
+/// clone() callback, the parent's event loop could not). libuv's threadpool is started first,
+/// so that its threads keep the namespaces the process had before.
 /// NEWUSER fails with EINVAL: the kernel lets only a single-threaded process enter a user
 /// namespace.
 #[napi(ts_args_type = "flags: number")]
@@ -61,7 +63,8 @@ pub fn unshare(env: Env, flags: Unknown) -> napi::Result<()> {
 /// (`ERR_UNSAFE_WITH_THREADS`: the thread could no longer create threads). Entering a user
 /// namespace fails with EINVAL (a multithreaded process cannot), and so does entering a mount
 /// namespace while the thread shares its root and cwd with other threads: call `unshare(FS)`
-/// first.
+/// first. Through a pidfd, where the kernel would instead move the root and cwd of every thread
+/// sharing them, NEWNS is refused (`ERR_UNSAFE_WITH_THREADS`) until then.
 #[napi(ts_args_type = "fd: number | { readonly fd: number }, nstype?: number")]
 pub fn setns(env: Env, fd: Unknown, nstype: Unknown) -> napi::Result<()> {
     crate::threadpool::start(&env);
