@@ -106,20 +106,23 @@ function swap<T extends object>(obj: T, key: PropertyKey, value: unknown): (() =
   }
 }
 
-function refusedInCallback(what: string, instead: string): never {
-  throw new CodedError(
-    'ERR_UNSAFE_IN_CLONE_CALLBACK',
-    `${what} in a clone() callback would belong to the child and outlive it, and Node.js ` +
-      `would wait for it for good: ${instead}`,
-  )
+function refusedInCallback(message: string): never {
+  throw new CodedError('ERR_UNSAFE_IN_CLONE_CALLBACK', message)
 }
 
 function refuseSpawn(): never {
   refusedInCallback(
-    'An asynchronous child process (child_process.spawn, exec, execFile, fork)',
-    'use the synchronous variants (execSync, spawnSync) there, or execve() to replace the child with the program',
+    'An asynchronous child process (child_process.spawn, exec, execFile, fork) started in a clone() ' +
+      'callback would be the child\'s child: Node.js would never hear of its exit and would never exit ' +
+      'itself. Use the synchronous variants (execSync, spawnSync) there, or execve() to replace the ' +
+      'child with the program',
   )
 }
+
+/** Why a thread cannot be started in a callback. */
+const threadWhy =
+  'in a clone() callback would start a thread that belongs to the child but runs on this ' +
+  "process's memory, and can neither outlive the child nor be stopped safely"
 
 let inspector: { open?: unknown } | undefined
 try {
@@ -129,7 +132,7 @@ try {
 }
 
 function refuseInspector(): never {
-  refusedInCallback('inspector.open(), whose thread', 'open the inspector before clone()')
+  refusedInCallback(`inspector.open() ${threadWhy}: open the inspector before clone()`)
 }
 
 /**
@@ -195,7 +198,7 @@ function guarded(flags: number, run: () => number): number {
       events,
       'init',
       function (this: unknown, ...args: unknown[]) {
-        if (this instanceof Worker) refusedInCallback('A Worker, whose thread', 'start Workers before or after clone()')
+        if (this instanceof Worker) refusedInCallback(`new Worker() ${threadWhy}: start Workers before or after clone()`)
         return init.apply(this, args)
       },
       'EventEmitter.init',
