@@ -38,13 +38,8 @@ const namespaceFlags: Readonly<Record<NamespaceName, NamespaceFlag>> = {
   cgroup: NEWCGROUP,
 }
 
-class CodedError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
+function codedError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code })
 }
 
 function typeError(code: string, message: string): TypeError & { code: string } {
@@ -107,7 +102,7 @@ function swap<T extends object>(obj: T, key: PropertyKey, value: unknown): (() =
 }
 
 function refusedInCallback(message: string): never {
-  throw new CodedError('ERR_UNSAFE_IN_CLONE_CALLBACK', message)
+  throw codedError('ERR_UNSAFE_IN_CLONE_CALLBACK', message)
 }
 
 function refuseSpawn(): never {
@@ -152,7 +147,7 @@ function guarded(flags: number, run: () => number): number {
   const put = (obj: object, key: PropertyKey, value: unknown, what: string): void => {
     const restore = swap(obj, key, value)
     if (!restore) {
-      throw new CodedError(
+      throw codedError(
         'ERR_CLONE_UNGUARDED',
         `clone() refused: ${what} cannot be replaced for the callback (is process or a core module ` +
           `frozen or sealed?), and without that the callback could reach Node.js itself instead of ` +

@@ -496,9 +496,11 @@ pub fn clone_flag_names(flags: u32) -> String {
 /// The top of the child's stack: below this frame by STACK_GAP, aligned, with at least
 /// STACK_NEEDED bytes of the thread's stack beneath it.
 fn child_stack_top() -> Outcome<usize> {
-    let sp = stack_pointer();
+    stack_top(stack_pointer(), stack_low())
+}
+
+fn stack_top(sp: usize, low: usize) -> Outcome<usize> {
     let top = (sp - STACK_GAP) & !63;
-    let low = stack_low();
     let available = top.saturating_sub(low.saturating_add(STACK_FLOOR));
     if STACK_NEEDED > available {
         return Err(Failure::State {
@@ -624,6 +626,22 @@ mod tests {
         assert!(check_flags(NEWNET | NEWUTS | NEWPID | NEWUSER | 17 | IO | PTRACE).is_ok());
         assert!(check_flags(NEWNET).is_ok());
         assert!(matches!(check_flags(65), Err(Failure::ArgRange(_))));
+    }
+
+    #[test]
+    fn the_child_stack_starts_below_the_gap_or_the_thread_has_too_little() {
+        let low = 0x10_0000;
+        let sp = low + STACK_FLOOR + STACK_GAP + STACK_NEEDED + 4096 + 7;
+        let top = stack_top(sp, low).expect("enough stack");
+        assert_eq!(top % 64, 0);
+        assert!(top <= sp - STACK_GAP && top >= low + STACK_FLOOR + STACK_NEEDED);
+        match stack_top(sp - 8192, low) {
+            Err(Failure::State { code, message }) => {
+                assert_eq!(code, "ERR_CLONE_STACK_EXHAUSTED");
+                assert!(message.contains("shallower frame"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
