@@ -102,6 +102,25 @@ root("4: libuv's threadpool keeps the process's first namespace after unshare() 
   t.deepEqual(r, { moved: true, poolKept: true })
 })
 
+root("4: a Worker that unshares before any async fs leaves the threadpool where it was", async (t) => {
+  // The Worker is the pool's first user: without the fix, the pool starts in its namespace.
+  const r = await runCommonJs(`
+    const { Worker } = require('node:worker_threads');
+    const first = nsOf('net');
+    const w = new Worker(\`
+      const lc = require(\${JSON.stringify(${JSON.stringify(entry)})});
+      const fs = require('node:fs');
+      lc.unshare(lc.NEWNET);
+      fs.promises.readlink('/proc/thread-self/ns/net').then((pool) => require('node:worker_threads').parentPort.postMessage(pool));
+    \`, { eval: true });
+    const poolSeenByWorker = await new Promise((resolve) => w.once('message', resolve));
+    await w.terminate();
+    const pool = await fs.promises.readlink('/proc/thread-self/ns/net');
+    return { poolKept: pool === first && poolSeenByWorker === first };
+  `)
+  t.deepEqual(r, { poolKept: true })
+})
+
 root('5: a Worker started after unshare() starts in the new namespace, as the README says', async (t) => {
   const run = await runIsolated(`
     const { Worker } = await import('node:worker_threads');
