@@ -48,40 +48,6 @@ export declare const CHILD_CLEARTID: number
 export declare const CHILD_SETTID: number
 
 /**
- * Runs `callback` in a child process with new namespaces and returns the child's pid: clone(2)
- * with vfork semantics.
- *
- * The child is created with `flags | VM | VFORK | FILES`. It runs `callback()` synchronously,
- * inside the namespaces `flags` asks for, and exits with the callback's return value (an
- * integer 0 to 255; undefined means 0; anything else is a TypeError printed by the child and
- * exit status 1). This thread waits until the child has exited or exec'd; then clone()
- * returns. Reap the child with `waitpid()` or `waitExit()`.
- *
- * The callback borrows this process's heap: what it does to JavaScript state (globals, objects,
- * caches) is visible afterwards. File descriptors it opens stay open here too, so a socket made
- * inside a new network namespace can be handed back. Only synchronous work happens in the
- * child; promises, timers and async I/O it starts run later, here, in the parent's namespaces.
- * `process.pid` stays the parent's pid: use `getpid()`.
- *
- * - `stackSize`: how much of this thread's stack, below the current frame, the child may use;
- *   0 or undefined asks for 256 KiB. More than the thread has left is a RangeError.
- * - The low byte of `flags` is the signal sent to the parent when the child ends (`SIGCHLD`,
- *   as in clone(2)); 0 sends none. `waitpid()` and `waitExit()` find the child either way.
- * - `ptid`: with PARENT_SETTID it receives the child's tid, with PIDFD a pidfd for the child.
- * - Inside the callback, `process.exit(n)`, `exit(n)` and `execve()` end the child; the
- *   parent's exit handlers do not run. An uncaught exception is printed to stderr and the child
- *   exits with status 1. Signals other than SIGCHLD and faults are blocked in the child while
- *   the callback runs. The child is a process of its own, so unshare(NEWUSER | NEWPID |
- *   NEWTIME | FILES) and setns() into a pid or user namespace work there.
- * - Refused (`ERR_UNSUPPORTED_CLONE_FLAG`): THREAD and SIGHAND (a second thread on V8's heap),
- *   SETTLS, CHILD_SETTID, CHILD_CLEARTID, the tls and ctid arguments of clone(2), and bit 0x80
- *   (NEWTIME, which clone(2) reads as part of the exit signal).
- * - If the child dies from a signal while the callback runs, the shared heap may be left
- *   mid-operation: the process ends at once with a fatal error that says so.
- */
-export declare function clone(callback: () => number | void, stackSize?: number, flags?: number, ptid?: Int32Array): number
-
-/**
  * Brings the loopback interface `lo` up in the calling thread's network namespace, so that
  * 127.0.0.1 and ::1 work right after `unshare(NEWNET)` (a new network namespace starts with
  * `lo` down). The kernel adds the local routes itself. Needs CAP_NET_ADMIN.
@@ -97,11 +63,12 @@ export declare const DETACHED: number
 /**
  * Replaces the clone() child this callback runs in with the program at `path`: execve(2),
  * after unwinding the callback. `argv` includes the program's name (argv[0]); `env` defaults to
- * this process's environment. The program starts with default signal handling. If the exec
- * fails, the child exits and clone() throws the error (code, errno, syscall 'execve') in the
- * parent. Outside a clone() callback it throws (`ERR_NOT_IN_CLONE_CALLBACK`).
+ * this process's environment. The program starts with stdin, stdout and stderr open, default
+ * signal handling and the caller's signal mask. If the exec fails, the child exits and clone()
+ * throws the error (code, errno, syscall 'execve') in the parent. Outside a clone() callback it
+ * throws (`ERR_NOT_IN_CLONE_CALLBACK`).
  */
-export declare function execve(path: string, argv: string[], env?: Record<string, string>): never
+export declare function execve(path: string, argv: readonly string[], env?: Readonly<Record<string, string | undefined>>): never
 
 /**
  * Ends the clone() child this callback runs in with status `code` (0 to 255), after unwinding
@@ -179,6 +146,29 @@ export interface KcmpEpollSlot {
   tfd: number
   toff: number
 }
+
+/**
+ * Runs `callback` in a child process with new namespaces and returns the child's pid: clone(2)
+ * with vfork semantics. The package's `clone()` wraps this one (lib/clone.ts) to keep
+ * process.exit and asynchronous child processes from reaching the parent.
+ *
+ * The child is created with `flags | VM | VFORK | FILES`. It runs `callback()` synchronously,
+ * inside the namespaces `flags` asks for, and exits with the callback's return value (an
+ * integer 0 to 255; undefined means 0; anything else is a TypeError printed by the child and
+ * exit status 1). This thread waits until the child has exited or exec'd; then clone()
+ * returns. Reap the child with `waitpid()` or `waitExit()`.
+ *
+ * - `stackSize`: accepted for Linux::Clone's signature and ignored; the child runs on this
+ *   thread's stack under V8's own limit.
+ * - The low byte of `flags` is the signal sent to the parent when the child ends: `SIGCHLD`
+ *   or 0 (none). Any other would kill, stop or debug Node, and is refused.
+ * - `ptid`: with PARENT_SETTID it receives the child's tid, with PIDFD a pidfd for the child,
+ *   when clone() returns.
+ * - Refused (`ERR_UNSUPPORTED_CLONE_FLAG`): THREAD and SIGHAND, PARENT, SETTLS, CHILD_SETTID,
+ *   CHILD_CLEARTID, the tls and ctid arguments, bit 0x80 (NEWTIME) and exit signals other than
+ *   SIGCHLD.
+ */
+export declare function nativeClone(callback: () => unknown, stackSize?: number, flags?: number, ptid?: Int32Array, tls?: unknown, ctid?: unknown): number
 
 /**
  * The native half of `spawn()`: starts the program and returns its pid, pidfd and the parent's
@@ -307,6 +297,9 @@ export interface NsStat {
   ino: bigint
 }
 
+/** clone(): the child's parent is the caller's parent, not the caller. */
+export declare const PARENT: number
+
 /** clone(): store the child's tid in the parent's memory (`ptid`). */
 export declare const PARENT_SETTID: number
 
@@ -356,7 +349,8 @@ export declare const PTRACE: number
  * (`ERR_UNSAFE_WITH_THREADS`: the thread could no longer create threads). Entering a user
  * namespace fails with EINVAL (a multithreaded process cannot), and so does entering a mount
  * namespace while the thread shares its root and cwd with other threads: call `unshare(FS)`
- * first.
+ * first. Through a pidfd, where the kernel would instead move the root and cwd of every thread
+ * sharing them, NEWNS is refused (`ERR_UNSAFE_WITH_THREADS`) until then.
  */
 export declare function setns(fd: number | { readonly fd: number }, nstype?: number): void
 
@@ -460,7 +454,9 @@ export declare const THREAD: number
  *
  * Refused with code `ERR_UNSAFE_WITH_THREADS`, because they would break Node: NEWPID and
  * NEWTIME (the thread could no longer create threads, and the next threadpool or Worker start
- * aborts the process) and FILES (the threadpool could not use fds opened afterwards).
+ * aborts the process) and FILES (the threadpool could not use fds opened afterwards; inside a
+ * clone() callback, the parent's event loop could not). libuv's threadpool is started first,
+ * so that its threads keep the namespaces the process had before.
  * NEWUSER fails with EINVAL: the kernel lets only a single-threaded process enter a user
  * namespace.
  */

@@ -112,7 +112,7 @@ export interface SystemErrorShape {
 /** Errnos libuv does not name, with their numbers on Linux. */
 const uvUnnamed: Record<string, number> = { ECHILD: 10, EUSERS: 87 }
 
-/** Asserts the error shape of design.md: code, negative errno that names code, syscall, cause. */
+/** Asserts the shape of a system error: code, negative errno that names code, syscall, cause. */
 export function isSystemError(
   t: ExecutionContext,
   err: unknown,

@@ -54,11 +54,35 @@ root('kcmp: an unprivileged caller is EPERM on a root process and names ptrace a
   isSystemError(t, r, 'EPERM', 'kcmp', /ptrace read access/)
 })
 
-test('kcmp with KCMP_EPOLL_TFD takes a { efd, tfd, toff } slot and finds a file in an epoll set', async (t) => {
-  // No epoll instance of our own is reachable from JS, so an empty slot is ENOENT or EBADF.
-  const err = t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, 0, { efd: 999_999, tfd: 0, toff: 0 }))
-  isSystemError(t, err, (err as SystemErrorShape).code === 'ENOENT' ? 'ENOENT' : 'EBADF', 'kcmp', /./)
-  t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, 0, 5), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE', message: /\{ efd, tfd, toff \}/ })
+test('kcmp with KCMP_EPOLL_TFD finds a file in an epoll set, and names what is wrong otherwise', async (t) => {
+  // libuv's own epoll instance: /proc/self/fdinfo lists the files registered in it.
+  let slot: { efd: number; tfd: number } | undefined
+  for (const fd of fs.readdirSync('/proc/self/fd').map(Number)) {
+    let info = ''
+    try {
+      if (!fs.readlinkSync(`/proc/self/fd/${fd}`).includes('eventpoll')) continue
+      info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+    } catch {
+      continue
+    }
+    const tfd = /^tfd:\s+(\d+)/m.exec(info)
+    if (tfd) slot = { efd: fd, tfd: Number(tfd[1]) }
+  }
+  if (!slot) return t.fail('no epoll instance with a registered file in this process')
+  t.is(kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, slot.tfd, { ...slot, toff: 0 }), 0)
+  const other = fs.openSync('/dev/null', 'r')
+  try {
+    // A file that is not in the set: ENOENT.
+    const absent = t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, other, { efd: slot!.efd, tfd: other, toff: 0 }))
+    isSystemError(t, absent, 'ENOENT', 'kcmp', /not registered in that epoll instance/)
+    // efd that is no epoll instance: EINVAL, saying so (not that the type is unknown).
+    const notEpoll = t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, other, { efd: other, tfd: other, toff: 0 }))
+    isSystemError(t, notEpoll, 'EINVAL', 'kcmp', /does not name an epoll instance of process \d+/)
+    t.notRegex((notEpoll as SystemErrorShape).message, /is not a KCMP_\* type/)
+  } finally {
+    fs.closeSync(other)
+  }
+  t.throws(() => kcmp(process.pid, process.pid, KCMP_EPOLL_TFD, 0, 5 as unknown as { efd: number; tfd: number; toff: number }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE', message: /\{ efd, tfd, toff \}/ })
 })
 
 test('pidfdOpen: a pidfd for a live process, ESRCH for a missing one, EINVAL for a thread', async (t) => {

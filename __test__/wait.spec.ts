@@ -134,7 +134,7 @@ test('pidfdSendSignal: an unknown signal name is the error process.kill() throws
   const fd = pidfdOpen(process.pid)
   try {
     for (const name of ['SIGFOO', 'sigterm', 'TERM', '']) {
-      const ours = t.throws(() => pidfdSendSignal(fd, name), { instanceOf: TypeError, code: 'ERR_UNKNOWN_SIGNAL' })
+      const ours = t.throws(() => pidfdSendSignal(fd, name as NodeJS.Signals), { instanceOf: TypeError, code: 'ERR_UNKNOWN_SIGNAL' })
       if (name === '') continue // process.kill() reads '' as its default, SIGTERM
       const node = t.throws(() => process.kill(process.pid, name))
       t.is(ours!.message, node!.message)

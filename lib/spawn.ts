@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { Readable, Writable } from 'node:stream'
 
 import * as native from '../index.js'
-import type { WaitResult } from '../index.js'
+import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
 
 
@@ -163,8 +163,13 @@ export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
   error?: SpawnError
 }
 
+/** What spawn() can use on this host (see probe()). */
+export type SpawnSupport = native.SpawnSupport
+/** Whether user namespaces can be made here, and if not, why. */
+export type UserNamespaceSupport = native.UserNamespaceSupport
+
 /** What works on this host for spawn(), and why not. */
-export function probe(): native.SpawnSupport {
+export function probe(): SpawnSupport {
   return native._probe()
 }
 
@@ -651,7 +656,7 @@ export class SpawnedProcess extends EventEmitter {
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
-    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result) => this.#onExit(error, result))
+    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
     if (n.timeout > 0) this.#timer = setTimeout(() => this.kill(this.#killSignal), n.timeout)
     if (signal) {
       this.#signal = signal

@@ -2,9 +2,9 @@
 // and inNamespaces(), which runs a function in other namespaces without moving any thread of
 // this process (it runs in a clone() child that shares this process's memory and fds).
 import { readdirSync, statSync } from 'node:fs'
+import { clone } from './clone.js'
 import {
   _closeFd,
-  clone,
   netnsAdd,
   netnsDelete,
   NEWCGROUP,

@@ -1,8 +1,11 @@
 //! Argument checks with Node's own error codes and wording, so that a wrong argument is a
 //! TypeError or RangeError the caller can recognise, never a silent truncation.
 
-use napi::bindgen_prelude::{JsObjectValue, Object, ValueType};
-use napi::{JsValue, Unknown};
+use std::ffi::{c_void, CString};
+use std::ptr;
+
+use napi::bindgen_prelude::{Array, JsObjectValue, Object, ValueType};
+use napi::{sys, Env, JsValue, Unknown};
 
 use crate::errors::{Failure, Outcome};
 
@@ -166,8 +169,29 @@ pub fn received(value: &Unknown) -> String {
     }
 }
 
-/// `value.name`, or `value.constructor.name` for objects.
+/// `value.name`, or `value.constructor.name` for objects. A getter or Proxy trap that throws
+/// leaves its exception cleared: describing a wrong argument must not throw something else.
 fn name_of(value: &Unknown, of_constructor: bool) -> Option<String> {
+    let name = read_name(value, of_constructor);
+    clear_exception(value.value().env);
+    name
+}
+
+/// Clears the exception a property read may have left pending, so that the error this call
+/// builds is the one that reaches JavaScript (thrown, or as a promise's rejection).
+pub fn clear_exception(env: sys::napi_env) {
+    let mut pending = false;
+    // SAFETY: env is the live environment of the current call; the out-pointers are locals.
+    unsafe {
+        sys::napi_is_exception_pending(env, &mut pending);
+        if pending {
+            let mut error = ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut error);
+        }
+    }
+}
+
+fn read_name(value: &Unknown, of_constructor: bool) -> Option<String> {
     // SAFETY: objects and functions are both objects for property access.
     let obj = unsafe { value.cast::<Object>() }.ok()?;
     let target = if of_constructor {
@@ -186,6 +210,161 @@ fn name_of(value: &Unknown, of_constructor: bool) -> Option<String> {
     }
     // SAFETY: checked to be a string.
     unsafe { name.cast::<String>() }.ok()
+}
+
+/// A string argument turned into a C string: no NUL bytes.
+pub fn c_string(s: String, name: &str) -> Outcome<CString> {
+    CString::new(s).map_err(|e| {
+        Failure::ArgValue(format!(
+            "The argument '{name}' must be a string without null bytes. Received {:?}",
+            quote(&String::from_utf8_lossy(&e.into_vec()))
+        ))
+    })
+}
+
+/// At most this many characters of a caller's string are quoted in a message.
+const QUOTE_MAX: usize = 200;
+
+/// `s` for a message: cut to QUOTE_MAX characters, saying how much was left out.
+pub fn quote(s: &str) -> String {
+    let count = s.chars().count();
+    if count <= QUOTE_MAX {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(QUOTE_MAX).collect();
+    format!("{head}... ({} more characters)", count - QUOTE_MAX)
+}
+
+/// An array of strings (any array-like JavaScript Array, frozen or not), each without NUL bytes.
+pub fn string_array(value: &Unknown, name: &str) -> Outcome<Vec<CString>> {
+    let wrong = || {
+        Failure::ArgType(format!(
+            "The \"{name}\" argument must be an instance of Array of strings. {}",
+            received(value)
+        ))
+    };
+    if !value.is_array().unwrap_or(false) {
+        return Err(wrong());
+    }
+    // SAFETY: checked to be an array just above.
+    let array = unsafe { value.cast::<Array>() }.map_err(|_| wrong())?;
+    let mut out = Vec::with_capacity(array.len() as usize);
+    for i in 0..array.len() {
+        let item: Unknown = array.get(i).ok().flatten().ok_or_else(wrong)?;
+        if item.get_type().ok() != Some(ValueType::String) {
+            return Err(Failure::ArgType(format!(
+                "The \"{name}[{i}]\" argument must be of type string. {}",
+                received(&item)
+            )));
+        }
+        let item_name = format!("{name}[{i}]");
+        out.push(c_string(path(&item, &item_name)?, &item_name)?);
+    }
+    Ok(out)
+}
+
+/// An environment object (`process.env` or a plain object of names to strings) as `NAME=value`
+/// entries; properties whose value is undefined are left out, as child_process does.
+pub fn environment(value: &Unknown, name: &str) -> Outcome<Vec<CString>> {
+    let wrong = || {
+        Failure::ArgType(format!(
+            "The \"{name}\" argument must be of type object (names to strings). {}",
+            received(value)
+        ))
+    };
+    if value.get_type().ok() != Some(ValueType::Object) || value.is_array().unwrap_or(false) {
+        return Err(wrong());
+    }
+    // SAFETY: checked to be an object just above.
+    let object = unsafe { value.cast::<Object>() }.map_err(|_| wrong())?;
+    let keys = object.get_property_names().map_err(|_| wrong())?;
+    let mut out = Vec::new();
+    for i in 0..keys.get_array_length().unwrap_or(0) {
+        let key: String = keys.get_element(i).map_err(|_| wrong())?;
+        let item: Unknown = object.get_named_property(&key).map_err(|_| wrong())?;
+        if is_undefined(&item) {
+            continue;
+        }
+        if item.get_type().ok() != Some(ValueType::String) {
+            return Err(Failure::ArgType(format!(
+                "The \"{name}.{key}\" argument must be of type string. {}",
+                received(&item)
+            )));
+        }
+        if key.contains('=') || key.is_empty() {
+            return Err(Failure::ArgValue(format!(
+                "The argument '{name}' must have names without '=' and not empty. Received {:?}",
+                quote(&key)
+            )));
+        }
+        let entry = format!("{key}={}", path(&item, &format!("{name}.{key}"))?);
+        out.push(c_string(entry, &format!("{name}.{key}"))?);
+    }
+    Ok(out)
+}
+
+/// This process's environment as `NAME=value` entries.
+pub fn own_environment() -> Vec<CString> {
+    std::env::vars_os()
+        .map(|(k, v)| {
+            let mut entry = k.into_encoded_bytes();
+            entry.push(b'=');
+            entry.extend(v.into_encoded_bytes());
+            entry
+        })
+        .filter_map(|entry| CString::new(entry).ok())
+        .collect()
+}
+
+/// Checks that `value` is an Int32Array of at least one element: `ptid` of clone().
+pub fn int32_array(env: &Env, value: &Unknown, name: &str) -> Outcome<()> {
+    int32_slot(env, value.raw(), name).map(drop)
+}
+
+/// The address of element 0 of the Int32Array `value`. Read it right before the kernel writes
+/// there, with no JavaScript run in between: JavaScript may detach or shrink the buffer.
+pub fn int32_slot(env: &Env, value: sys::napi_value, name: &str) -> Outcome<*mut i32> {
+    // SAFETY: a handle of the current call's scope.
+    let unknown = unsafe { Unknown::from_raw_unchecked(env.raw(), value) };
+    let wrong = || {
+        Failure::ArgType(format!(
+            "The \"{name}\" argument must be an instance of Int32Array. {}",
+            received(&unknown)
+        ))
+    };
+    let mut is_typed = false;
+    // SAFETY: env and value belong to this call.
+    unsafe { sys::napi_is_typedarray(env.raw(), value, &mut is_typed) };
+    if !is_typed {
+        return Err(wrong());
+    }
+    let mut kind = 0;
+    let mut length = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut offset = 0usize;
+    // SAFETY: value is a typed array (checked above); the out-pointers are live locals.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env.raw(),
+            value,
+            &mut kind,
+            &mut length,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    };
+    if status != sys::Status::napi_ok || kind != sys::TypedarrayType::int32_array {
+        return Err(wrong());
+    }
+    if length == 0 || data.is_null() {
+        return Err(Failure::ArgRange(format!(
+            "The \"{name}\" argument must have a length of at least 1 (and a buffer that is not \
+             detached). Received length {length}"
+        )));
+    }
+    Ok(data.cast())
 }
 
 /// A number as JavaScript prints it, for messages.
@@ -212,7 +391,16 @@ pub fn js_number(n: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::js_number;
+    use super::{js_number, quote};
+
+    #[test]
+    fn long_strings_are_cut_in_messages() {
+        assert_eq!(quote("abc"), "abc");
+        let long = "x".repeat(5_000_000);
+        let q = quote(&long);
+        assert!(q.len() < 300, "{}", q.len());
+        assert!(q.ends_with("... (4999800 more characters)"), "{q}");
+    }
 
     #[test]
     fn numbers_print_as_in_javascript() {

@@ -30,6 +30,9 @@ pub const PTRACE: u32 = 0x0000_2000;
 /// clone(): the parent waits until the child exits or execs.
 #[napi]
 pub const VFORK: u32 = 0x0000_4000;
+/// clone(): the child's parent is the caller's parent, not the caller.
+#[napi]
+pub const PARENT: u32 = 0x0000_8000;
 /// Same thread group (implies VM and SIGHAND).
 #[napi]
 pub const THREAD: u32 = 0x0001_0000;
@@ -174,6 +177,7 @@ const FLAG_NAMES: &[(u32, &str)] = &[
     (PIDFD, "PIDFD"),
     (PTRACE, "PTRACE"),
     (VFORK, "VFORK"),
+    (PARENT, "PARENT"),
     (THREAD, "THREAD"),
     (SYSVSEM, "SYSVSEM"),
     (SETTLS, "SETTLS"),
@@ -273,6 +277,7 @@ mod tests {
         assert_eq!(PIDFD, libc::CLONE_PIDFD as u32);
         assert_eq!(NEWTIME, libc::CLONE_NEWTIME as u32);
         assert_eq!(CHILD_SETTID, libc::CLONE_CHILD_SETTID as u32);
+        assert_eq!(PARENT, libc::CLONE_PARENT as u32);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::sched::CloneFlags;
 
 use crate::args;
-use crate::clone::in_clone_child;
+use crate::clone::{child_shares_fs, in_clone_child};
 use crate::errors::{to_js, Failure, Outcome, UNSAFE_WITH_THREADS};
 use crate::flags::*;
 
@@ -41,11 +41,14 @@ nix::ioctl_read_bad!(ns_get_owner_uid, NS_GET_OWNER_UID, libc::uid_t);
 ///
 /// Refused with code `ERR_UNSAFE_WITH_THREADS`, because they would break Node: NEWPID and
 /// NEWTIME (the thread could no longer create threads, and the next threadpool or Worker start
-/// aborts the process) and FILES (the threadpool could not use fds opened afterwards).
+/// aborts the process) and FILES (the threadpool could not use fds opened afterwards; inside a
+/// clone() callback, the parent's event loop could not). libuv's threadpool is started first,
+/// so that its threads keep the namespaces the process had before.
 /// NEWUSER fails with EINVAL: the kernel lets only a single-threaded process enter a user
 /// namespace.
 #[napi(ts_args_type = "flags: number")]
 pub fn unshare(env: Env, flags: Unknown) -> napi::Result<()> {
+    crate::threadpool::start(&env);
     to_js(&env, args::flags(&flags, "flags").and_then(unshare_flags))
 }
 
@@ -60,9 +63,11 @@ pub fn unshare(env: Env, flags: Unknown) -> napi::Result<()> {
 /// (`ERR_UNSAFE_WITH_THREADS`: the thread could no longer create threads). Entering a user
 /// namespace fails with EINVAL (a multithreaded process cannot), and so does entering a mount
 /// namespace while the thread shares its root and cwd with other threads: call `unshare(FS)`
-/// first.
+/// first. Through a pidfd, where the kernel would instead move the root and cwd of every thread
+/// sharing them, NEWNS is refused (`ERR_UNSAFE_WITH_THREADS`) until then.
 #[napi(ts_args_type = "fd: number | { readonly fd: number }, nstype?: number")]
 pub fn setns(env: Env, fd: Unknown, nstype: Unknown) -> napi::Result<()> {
+    crate::threadpool::start(&env);
     let outcome = args::fd(&fd, "fd")
         .and_then(|fd| Ok((fd, args::opt_flags(&nstype, "nstype", 0)?)))
         .and_then(|(fd, nstype)| setns_fd(fd, nstype));
@@ -84,8 +89,14 @@ pub fn ns_ioctl(env: Env, fd: Unknown, request: Unknown) -> napi::Result<u32> {
 
 fn unshare_flags(flags: u32) -> Outcome<()> {
     let call = format!("unshare({})", unshare_flag_names(flags));
-    // A clone() child is a process of its own: what would break Node's threads is fine there.
-    if let Some(why) = unshare_refusal(flags).filter(|_| !in_clone_child()) {
+    // A clone() child is a process of its own: most of what would break Node's threads is fine
+    // there, but not a fd table of its own (see child_refusal).
+    let refusal = if in_clone_child() {
+        child_refusal(flags)
+    } else {
+        unshare_refusal(flags)
+    };
+    if let Some(why) = refusal {
         return Err(Failure::Refused {
             code: UNSAFE_WITH_THREADS,
             syscall: "unshare",
@@ -115,7 +126,6 @@ fn single_threaded_only(namespace: &str) -> String {
              execve() a program that enters it"
         );
     }
-    // A clone() child shares Node's memory, so it cannot enter these either.
     let instead = if namespace.contains("user") {
         "clone(callback, 0, NEWUSER) runs a callback in a new one, or use a new process \
          (child_process.spawn('unshare', ['--user', ...]) or 'nsenter')"
@@ -145,6 +155,49 @@ pub fn unshare_refusal(flags: u32) -> Option<String> {
         );
     }
     None
+}
+
+/// Why `flags` would break Node if taken inside a clone() callback, if it would.
+pub fn child_refusal(flags: u32) -> Option<String> {
+    (flags & FILES != 0).then(|| {
+        "inside a clone() callback, unshare(FILES) gives the child a fd table of its own while \
+         it keeps running on Node's heap: a server, socket or file it then opens has a fd only \
+         the child has, and the parent's event loop aborts on it; execve() already gives a \
+         program a fd table of its own"
+            .into()
+    })
+}
+
+/// Whether the calling thread shares root, cwd and umask with another thread: kcmp(KCMP_FS)
+/// against every other thread of its process (a clone() child with FS shares them with the
+/// thread that made it). If kcmp cannot tell, the answer is yes.
+fn shares_fs() -> bool {
+    if in_clone_child() {
+        return child_shares_fs();
+    }
+    let me = nix::unistd::gettid().as_raw();
+    let Ok(tasks) = std::fs::read_dir("/proc/thread-self/..") else {
+        return true;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if tid == me {
+            continue;
+        }
+        // SAFETY: kcmp reads its integer arguments.
+        let rc = unsafe { libc::syscall(libc::SYS_kcmp, me, tid, KCMP_FS as libc::c_int, 0, 0) };
+        // A thread that has exited meanwhile is ESRCH and shares nothing.
+        if rc == 0 || (rc < 0 && Errno::last() != Errno::ESRCH) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The likely cause of unshare's `errno`, in words.
@@ -228,6 +281,26 @@ fn setns_fd(fd: RawFd, nstype: u32) -> Outcome<()> {
             syscall: "setns",
             call,
             why: no_more_threads("entering a pid namespace"),
+        });
+    }
+    // Through a pidfd the kernel would move the root and cwd of every thread sharing them;
+    // through a mount-namespace fd it refuses (EINVAL). Both get the same rule here.
+    if target == Target::Pidfd && nstype & NEWNS != 0 && shares_fs() {
+        return Err(Failure::Refused {
+            code: UNSAFE_WITH_THREADS,
+            syscall: "setns",
+            call,
+            why: format!(
+                "this thread shares its filesystem attributes (root, cwd, umask) with Node's \
+                 other threads, and entering a mount namespace through a pidfd would move the \
+                 root and cwd of all of them, libuv's threadpool's included, with no way back: \
+                 call unshare(FS) first{}",
+                if in_clone_child() {
+                    " (or clone() without FS)"
+                } else {
+                    ""
+                }
+            ),
         });
     }
     // libc rather than nix: nix wants a BorrowedFd, which must not be made from an fd the

@@ -1,5 +1,4 @@
-//! Process-level neighbours: kcmp(2) and pidfd_open(2). nix wraps neither, so both go through
-//! libc's syscall().
+//! Process-level neighbours: kcmp(2). nix does not wrap it, so it goes through libc's syscall().
 
 use napi::bindgen_prelude::{JsObjectValue, Object, ValueType};
 use napi::{Env, Unknown};
@@ -50,7 +49,11 @@ pub fn kcmp(
         if kind == i64::from(KCMP_EPOLL_TFD) {
             let slot = epoll_slot(&idx2)?;
             let ptr = &slot as *const libc::c_uint as usize;
-            return kcmp_raw(pid1, pid2, kind, idx1 as u64, ptr as u64, "slot");
+            let text = format!(
+                "{{ efd: {}, tfd: {}, toff: {} }}",
+                slot[0], slot[1], slot[2]
+            );
+            return kcmp_raw(pid1, pid2, kind, idx1 as u64, ptr as u64, &text);
         }
         let idx2 = args::opt_integer(&idx2, "idx2", 0, IDX_MAX, 0)?;
         kcmp_raw(
@@ -120,6 +123,10 @@ fn kcmp_raw(
         Errno::EBADF => Some(format!(
             "fd {idx1} is not open in process {pid1}, or fd {idx2_text} not in process {pid2}"
         )),
+        Errno::EINVAL if kind == i64::from(KCMP_EPOLL_TFD) => Some(format!(
+            "{idx2_text} does not name an epoll instance of process {pid2}: efd must be an epoll \
+             fd there"
+        )),
         Errno::EINVAL => Some(format!("{kind} is not a KCMP_* type this kernel knows")),
         Errno::ENOENT => Some("the file is not registered in that epoll instance".into()),
         Errno::ENOSYS | Errno::EOPNOTSUPP => {
@@ -131,42 +138,6 @@ fn kcmp_raw(
         errno,
         "kcmp",
         format!("kcmp({pid1}, {pid2}, {kind}, {idx1}, {idx2_text})"),
-        cause,
-    ))
-}
-
-/// Opens a pidfd for process `pid`: pidfd_open(2) (Linux 5.3+). A pidfd refers to that process
-/// for as long as it is open, however pids are reused: `setns(pidfd, NEWNET | NEWUTS)` enters
-/// several of its namespaces at once. The fd is close-on-exec; close it with `fs.closeSync`.
-#[napi(ts_args_type = "pid: number")]
-pub fn pidfd_open(env: Env, pid: Unknown) -> napi::Result<i32> {
-    to_js(
-        &env,
-        args::integer(&pid, "pid", 1, PID_MAX).and_then(open_pidfd),
-    )
-}
-
-pub(crate) fn open_pidfd(pid: i64) -> Outcome<i32> {
-    // SAFETY: pidfd_open reads its integer arguments.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0 as libc::c_uint) };
-    if rc >= 0 {
-        return Ok(rc as i32);
-    }
-    let errno = Errno::last();
-    let cause = match errno {
-        Errno::ESRCH => Some(format!("there is no process {pid}")),
-        // Linux 6.9+ says ENOENT for a thread id, older kernels EINVAL.
-        Errno::ENOENT | Errno::EINVAL => Some(format!(
-            "{pid} is not a process but another thread of one (a pidfd needs a thread group leader)"
-        )),
-        Errno::ENOSYS => Some("pidfd_open needs Linux 5.3 or later".into()),
-        Errno::EMFILE | Errno::ENFILE => Some("too many open files".into()),
-        _ => None,
-    };
-    Err(Failure::sys(
-        errno,
-        "pidfd_open",
-        format!("pidfd_open({pid})"),
         cause,
     ))
 }

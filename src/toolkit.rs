@@ -18,7 +18,7 @@ use crate::args;
 use crate::errors::{to_js, Failure, Outcome};
 use crate::flags::*;
 use crate::namespaces::{ns_get_nstype, ns_get_owner_uid, ns_get_parent, ns_get_userns};
-use crate::process::open_pidfd;
+use crate::pidfd::open_pidfd;
 
 /// `code` of a file that is not a namespace.
 pub const NOT_A_NAMESPACE: &str = "ERR_NOT_A_NAMESPACE";

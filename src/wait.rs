@@ -1,6 +1,5 @@
-//! Reaping children and signalling them through pidfds: waitpid(2) on the calling thread,
-//! waitExit() on a waiter thread that delivers into JavaScript through a threadsafe function,
-//! and pidfd_send_signal(2).
+//! Reaping children: waitpid(2) on the calling thread, and waitExit() on a waiter thread that
+//! delivers into JavaScript through a threadsafe function.
 //!
 //! waitpid and waitid go through libc, not nix: nix's wrappers decode the status and drop the
 //! raw value WaitResult reports, and they fail (waitpid) or panic (waitid) on a child killed by
@@ -10,21 +9,18 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 
-use napi::bindgen_prelude::{PromiseRaw, ValueType};
+use napi::bindgen_prelude::PromiseRaw;
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg};
-use nix::sys::signal::Signal;
 
 use crate::args;
 use crate::errors::{to_js, Failure, Outcome};
 use crate::flags::{bit_names, __WALL, __WCLONE, WAIT_OPTION_NAMES};
-use crate::process::open_pidfd;
+use crate::pidfd::open_pidfd;
+use crate::signals;
 
 const PID_MAX: i64 = i32::MAX as i64;
-/// The kernel's highest signal number (_NSIG).
-const SIGNAL_MAX: i64 = 64;
 
 /// How a child changed state, as waitpid() and waitExit() report it.
 #[napi(object, use_nullable = true)]
@@ -54,57 +50,13 @@ pub(crate) fn decode(pid: i32, status: i32) -> WaitResult {
         pid,
         status,
         exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        signal: signaled.then(|| signal_name(libc::WTERMSIG(status))),
+        signal: signaled.then(|| signals::name(libc::WTERMSIG(status))),
         core_dumped: signaled && libc::WCOREDUMP(status),
-        stop_signal: stopped.then(|| signal_name(libc::WSTOPSIG(status))),
+        stop_signal: stopped.then(|| signals::name(libc::WSTOPSIG(status))),
         continued: libc::WIFCONTINUED(status),
     }
 }
 
-/// A signal's name as `kill -l` spells it: 'SIGTERM', 'SIGRTMIN+3'. The two signals glibc keeps
-/// for itself below SIGRTMIN have no name and read 'SIG32', 'SIG33'.
-fn signal_name(signo: i32) -> String {
-    if let Ok(signal) = Signal::try_from(signo) {
-        return signal.as_str().to_string();
-    }
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    match signo {
-        n if n == min => "SIGRTMIN".to_string(),
-        n if n > min && n <= max => format!("SIGRTMIN+{}", n - min),
-        n => format!("SIG{n}"),
-    }
-}
-
-/// A signal number from a name as `process.kill()` takes it, or as signal_name() prints it.
-fn signal_number(name: &str) -> Option<i32> {
-    if let Ok(signal) = name.parse::<Signal>() {
-        return Some(signal as i32);
-    }
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    let offset = |rest: &str| {
-        rest.parse::<i32>()
-            .ok()
-            .filter(|n| *n >= 0 && *n <= max - min)
-    };
-    match name {
-        // Aliases Node's os.constants.signals has and nix's names lack.
-        "SIGIOT" => Some(libc::SIGIOT),
-        "SIGPOLL" => Some(libc::SIGPOLL),
-        "SIGRTMIN" => Some(min),
-        "SIGRTMAX" => Some(max),
-        _ => {
-            if let Some(rest) = name.strip_prefix("SIGRTMIN+") {
-                offset(rest).map(|n| min + n)
-            } else if let Some(rest) = name.strip_prefix("SIGRTMAX-") {
-                offset(rest).map(|n| max - n)
-            } else {
-                None
-            }
-        }
-    }
-}
-
-/// waitpid's options in words: `WNOHANG|__WALL`, `0x4` for bits without a name.
 fn option_names(options: u32) -> String {
     bit_names(WAIT_OPTION_NAMES, options)
 }
@@ -147,6 +99,10 @@ fn waitpid_failure(errno: Errno, pid: i32, options: u32) -> Failure {
                 "no unwaited child of this process is in process group {}",
                 -p
             ),
+            p if options & __WCLONE != 0 && is_unwaited_child(p) => format!(
+                "{p} is a child whose exit signal is SIGCHLD, and __WCLONE waits only for \
+                 children with another exit signal or none: leave __WCLONE out"
+            ),
             p => not_our_child(p),
         }),
         Errno::EINVAL => {
@@ -168,6 +124,27 @@ fn waitpid_failure(errno: Errno, pid: i32, options: u32) -> Failure {
         format!("waitpid({pid}, {})", option_names(options)),
         cause,
     )
+}
+
+/// Whether `pid` is a child of this process that has not been reaped, whatever its exit signal.
+fn is_unwaited_child(pid: i32) -> bool {
+    // SAFETY: a zeroed siginfo_t is valid for the kernel to fill; WNOWAIT reaps nothing.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a live local.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED
+                | libc::WSTOPPED
+                | libc::WCONTINUED
+                | libc::WNOHANG
+                | libc::WNOWAIT
+                | libc::__WALL,
+        )
+    };
+    rc == 0
 }
 
 fn not_our_child(pid: i32) -> String {
@@ -196,95 +173,6 @@ pub fn waitpid(env: Env, pid: Unknown, options: Unknown) -> napi::Result<Option<
         }
     })();
     to_js(&env, outcome)
-}
-
-/// A signal argument: a number 0..64 (0 only checks that the process may be signalled) or a
-/// name such as 'SIGTERM', as `process.kill()` takes it.
-fn signal_arg(value: &Unknown) -> Outcome<i32> {
-    match value.get_type() {
-        Ok(ValueType::Number) => Ok(args::integer(value, "signal", 0, SIGNAL_MAX)? as i32),
-        Ok(ValueType::String) => {
-            // SAFETY: the type was checked just above.
-            let name = unsafe { value.cast::<String>() }
-                .map_err(|_| Failure::UnknownSignal(String::new()))?;
-            signal_number(&name).ok_or(Failure::UnknownSignal(name))
-        }
-        _ => Err(Failure::ArgType(format!(
-            "The \"signal\" argument must be one of type number or string. {}",
-            args::received(value)
-        ))),
-    }
-}
-
-/// Sends a signal to the process a pidfd refers to: pidfd_send_signal(2) (Linux 5.1+). Unlike
-/// a pid, a pidfd cannot come to mean another process once this one has exited and its pid is
-/// reused: the signal then fails with ESRCH.
-///
-/// `pidfd` is a pidfd from `pidfdOpen()` (or an fd of a /proc/PID directory); `signal` a number
-/// or a name such as 'SIGTERM'. 0 only checks that the process exists and may be signalled.
-#[napi(ts_args_type = "pidfd: number | { readonly fd: number }, signal: number | string")]
-pub fn pidfd_send_signal(env: Env, pidfd: Unknown, signal: Unknown) -> napi::Result<()> {
-    let outcome = (|| {
-        let fd = args::fd(&pidfd, "pidfd")?;
-        let signo = signal_arg(&signal)?;
-        send_signal(fd, signo)
-    })();
-    to_js(&env, outcome)
-}
-
-fn send_signal(fd: i32, signo: i32) -> Outcome<()> {
-    // SAFETY: no siginfo is passed (the kernel fills in a kill()'s); the integers are checked.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd,
-            signo,
-            ptr::null::<libc::siginfo_t>(),
-            0 as libc::c_uint,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let errno = Errno::last();
-    let name = if signo == 0 {
-        "0".to_string()
-    } else {
-        signal_name(signo)
-    };
-    let cause = match errno {
-        Errno::EBADF if is_open(fd) => Some(format!(
-            "fd {fd} is not a pidfd: get one from pidfdOpen(pid)"
-        )),
-        Errno::EBADF => Some(format!("{fd} is not an open file descriptor")),
-        Errno::EINVAL => Some(format!(
-            "the process of pidfd {fd} is outside this process's pid namespace, or signal \
-             {name} is not one this kernel knows"
-        )),
-        Errno::ESRCH => Some("the process has exited and been reaped".to_string()),
-        Errno::EPERM => Some(
-            "no permission to signal the process: it runs as another user and this process \
-             lacks CAP_KILL"
-                .to_string(),
-        ),
-        Errno::ENOSYS => Some("pidfd_send_signal needs Linux 5.1 or later".to_string()),
-        _ => None,
-    };
-    Err(Failure::sys(
-        errno,
-        "pidfd_send_signal",
-        format!("pidfd_send_signal({fd}, {name})"),
-        cause,
-    ))
-}
-
-fn is_open(fd: i32) -> bool {
-    if fd < 0 {
-        return false;
-    }
-    // SAFETY: only used for F_GETFD, which fails with EBADF on a closed fd.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    fcntl(fd, FcntlArg::F_GETFD).is_ok()
 }
 
 /// The flags of the waiter's waitid; the JS thread's check adds WNOHANG|WNOWAIT.
@@ -460,7 +348,9 @@ pub fn wait_exit(env: Env, pid: Unknown) -> napi::Result<PromiseRaw<'static, Wai
 mod tests {
     use super::*;
     use crate::flags::{WNOHANG, WUNTRACED};
+    use crate::pidfd::send_signal;
     use nix::sys::pthread::{pthread_kill, pthread_self};
+    use nix::sys::signal::Signal;
     use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet};
     use nix::unistd::{fork, ForkResult, Pid};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -514,32 +404,6 @@ mod tests {
         assert!(decode(10, 0xffff).continued);
         let rt = decode(10, libc::SIGRTMIN() + 3);
         assert_eq!(rt.signal.as_deref(), Some("SIGRTMIN+3"));
-    }
-
-    #[test]
-    fn signal_names_read_back_as_their_numbers() {
-        for n in (1..32).chain(libc::SIGRTMIN()..=libc::SIGRTMAX()) {
-            assert_eq!(
-                signal_number(&signal_name(n)),
-                Some(n),
-                "{}",
-                signal_name(n)
-            );
-        }
-        assert_eq!(signal_name(libc::SIGRTMIN()), "SIGRTMIN");
-        assert_eq!(signal_number("SIGRTMAX-1"), Some(libc::SIGRTMAX() - 1));
-        assert_eq!(signal_number("SIGIOT"), Some(libc::SIGABRT));
-        assert_eq!(signal_number("SIGPOLL"), Some(libc::SIGIO));
-        for bad in [
-            "SIGFOO",
-            "sigterm",
-            "TERM",
-            "SIGRTMIN+99",
-            "SIGRTMIN+-1",
-            "",
-        ] {
-            assert_eq!(signal_number(bad), None, "{bad}");
-        }
     }
 
     #[test]
@@ -721,22 +585,5 @@ mod tests {
         assert!(failure
             .message()
             .starts_with("ECHILD: waitid(P_PIDFD, pidfd of 1, "));
-    }
-
-    #[test]
-    fn signalling_a_closed_fd_or_a_file_says_which() {
-        let closed = send_signal(999_999, libc::SIGTERM).expect_err("closed");
-        assert!(
-            closed.message().contains("not an open file descriptor"),
-            "{}",
-            closed.message()
-        );
-        let file = std::fs::File::open("/dev/null").expect("/dev/null");
-        let not_pidfd = send_signal(file.as_raw_fd(), 0).expect_err("a file");
-        assert!(
-            not_pidfd.message().contains("is not a pidfd"),
-            "{}",
-            not_pidfd.message()
-        );
     }
 }

@@ -386,7 +386,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         // pidfd_open.
         reap_now(&pidfd);
         pid = gpid;
-        match crate::process::open_pidfd(gpid.into()) {
+        match crate::pidfd::open_pidfd(gpid.into()) {
             Ok(fd) => pidfd = unsafe_owned(fd),
             Err(failure) => {
                 // SAFETY: waits for our own child by pid; nobody else can reap it.

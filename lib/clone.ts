@@ -1,0 +1,274 @@
+// clone(): the native clone with what only JavaScript can do around it. While the callback
+// runs, the paths by which it could reach Node's own exit or start threads and processes the
+// parent would wait on for good lead to the child instead, or are refused; afterwards
+// everything is put back as it was.
+import { ChildProcess } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { constants } from 'node:os'
+import { Worker, isMainThread } from 'node:worker_threads'
+import * as binding from '../index.js'
+import { FS, NEWCGROUP, NEWIPC, NEWNET, NEWNS, NEWPID, NEWUSER, NEWUTS, SIGCHLD } from './native.js'
+import type { CloneFlags, NamespaceFlag, Only } from './native.js'
+
+/** A namespace type by its name in /proc/PID/ns. */
+export type NamespaceName = 'mnt' | 'uts' | 'ipc' | 'net' | 'pid' | 'user' | 'cgroup'
+
+/** clone()'s options form. */
+export interface CloneOptions {
+  /** New namespaces for the child, by their names in /proc/PID/ns. */
+  readonly namespaces?: readonly NamespaceName[]
+  /** Sent to this process when the child ends: 'SIGCHLD' (the default), or null for none. */
+  readonly exitSignal?: 'SIGCHLD' | null
+  /** Other clone flags, OR-ed in: `PIDFD`, `PARENT_SETTID`, `PTRACE`, `IO`, `SYSVSEM`, ... */
+  readonly flags?: number
+  /** With PARENT_SETTID it receives the child's tid, with PIDFD a pidfd, when clone() returns. */
+  readonly ptid?: Int32Array
+}
+
+/** A clone() callback: its return value (0 to 255, or nothing for 0) is the exit status. */
+export type CloneCallback = () => number | void
+
+const namespaceFlags: Readonly<Record<NamespaceName, NamespaceFlag>> = {
+  mnt: NEWNS,
+  uts: NEWUTS,
+  ipc: NEWIPC,
+  net: NEWNET,
+  pid: NEWPID,
+  user: NEWUSER,
+  cgroup: NEWCGROUP,
+}
+
+function codedError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code })
+}
+
+function typeError(code: string, message: string): TypeError & { code: string } {
+  return Object.assign(new TypeError(message), { code })
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return `Received ${value}`
+  if (typeof value === 'string') return `Received type string ('${value.slice(0, 25)}')`
+  if (typeof value === 'object') return 'Received an object'
+  return `Received type ${typeof value}`
+}
+
+/** The flags an options object stands for. */
+function optionFlags(options: CloneOptions): number {
+  let flags = 0
+  const { namespaces = [], exitSignal = 'SIGCHLD', flags: extra = 0 } = options
+  if (!Array.isArray(namespaces)) {
+    throw typeError('ERR_INVALID_ARG_TYPE', `The "options.namespaces" property must be an array. ${describe(namespaces)}`)
+  }
+  for (const name of namespaces as readonly unknown[]) {
+    const flag = typeof name === 'string' ? namespaceFlags[name as NamespaceName] : undefined
+    if (flag === undefined || !Object.hasOwn(namespaceFlags, name as string)) {
+      throw typeError(
+        'ERR_INVALID_ARG_VALUE',
+        `The "options.namespaces" property must hold names of ${Object.keys(namespaceFlags).join(', ')} ` +
+          `(a time namespace comes from unshare(NEWTIME) inside the callback). ${describe(name)}`,
+      )
+    }
+    flags |= flag
+  }
+  if (exitSignal !== null) {
+    const signo = typeof exitSignal === 'string' ? (constants.signals as Record<string, number>)[exitSignal] : undefined
+    if (signo === undefined) {
+      throw typeError('ERR_UNKNOWN_SIGNAL', `Unknown signal: ${String(exitSignal)}`)
+    }
+    flags |= signo
+  }
+  return (flags | extra) >>> 0
+}
+
+// The parts of process this module swaps while a callback runs; internal to Node, hence typed
+// here.
+interface ProcessInternals {
+  reallyExit(code: number): never
+  _exiting: boolean
+}
+
+const proc = process as unknown as NodeJS.Process & ProcessInternals
+
+/** Replaces obj[key] with value; returns how to put it back, or null if obj does not allow it. */
+function swap<T extends object>(obj: T, key: PropertyKey, value: unknown): (() => void) | null {
+  const before = Object.getOwnPropertyDescriptor(obj, key)
+  if (before ? !before.configurable : !Object.isExtensible(obj)) return null
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: before?.enumerable ?? false, configurable: true })
+  return () => {
+    if (before) Object.defineProperty(obj, key, before)
+    else delete (obj as Record<PropertyKey, unknown>)[key]
+  }
+}
+
+function refusedInCallback(message: string): never {
+  throw codedError('ERR_UNSAFE_IN_CLONE_CALLBACK', message)
+}
+
+function refuseSpawn(): never {
+  refusedInCallback(
+    'An asynchronous child process (child_process.spawn, exec, execFile, fork) started in a clone() ' +
+      'callback would be the child\'s child: Node.js would never hear of its exit and would never exit ' +
+      'itself. Use the synchronous variants (execSync, spawnSync) there, or execve() to replace the ' +
+      'child with the program',
+  )
+}
+
+/** Why a thread cannot be started in a callback. */
+const threadWhy =
+  'in a clone() callback would start a thread that belongs to the child but runs on this ' +
+  "process's memory, and can neither outlive the child nor be stopped safely"
+
+let inspector: { open?: unknown } | undefined
+try {
+  inspector = require('node:inspector') as { open?: unknown }
+} catch {
+  // A Node.js built without the inspector: nothing to guard.
+}
+
+function refuseInspector(): never {
+  refusedInCallback(`inspector.open() ${threadWhy}: open the inspector before clone()`)
+}
+
+/**
+ * Runs `run` with the callback's guards in place, and takes them down afterwards, whatever
+ * happened. Throws before anything happens if they cannot be put in place.
+ */
+function guarded(flags: number, run: () => number): number {
+  const exitCode = proc.exitCode
+  const exiting = proc._exiting
+  const exitListeners = proc.rawListeners('exit')
+  let exitCalled = false
+  let chdirCalled = false
+  const chdir = proc.chdir
+  const events = EventEmitter as unknown as { init: (this: unknown, ...args: unknown[]) => unknown }
+  const init = events.init
+  const restores: (() => void)[] = []
+  const put = (obj: object, key: PropertyKey, value: unknown, what: string): void => {
+    const restore = swap(obj, key, value)
+    if (!restore) {
+      throw codedError(
+        'ERR_CLONE_UNGUARDED',
+        `clone() refused: ${what} cannot be replaced for the callback (is process or a core module ` +
+          `frozen or sealed?), and without that the callback could reach Node.js itself instead of ` +
+          `its child${key === 'reallyExit' ? ' (process.exit() would end this process)' : ''}: leave it writable to use clone()`,
+      )
+    }
+    restores.push(restore)
+  }
+  try {
+    // process.exit() leads here however it is reached (process.exit, a saved reference to it,
+    // process.reallyExit); Node's own exit() has checked and coerced the code by then.
+    put(
+      proc,
+      'reallyExit',
+      function reallyExit(code: unknown): never {
+        exitCalled = true
+        let n = 0
+        try {
+          n = Number(code) | 0
+        } catch {
+          n = 0
+        }
+        return binding.exit(n & 0xff)
+      },
+      'process.reallyExit',
+    )
+    // Node's exit() emits 'exit' first: the handlers are the parent's, so the event goes
+    // nowhere while the callback runs. (Setting process._exiting instead would also drop every
+    // process.nextTick() the callback schedules.)
+    const emit = proc.emit
+    put(
+      proc,
+      'emit',
+      function (this: unknown, event: string | symbol, ...args: unknown[]) {
+        if (event === 'exit') return false
+        return (emit as (...a: unknown[]) => boolean).call(this, event, ...args)
+      },
+      'process.emit',
+    )
+    put(ChildProcess.prototype, 'spawn', refuseSpawn, 'ChildProcess.prototype.spawn')
+    // A Worker's constructor calls EventEmitter.init before it starts its thread.
+    put(
+      events,
+      'init',
+      function (this: unknown, ...args: unknown[]) {
+        if (this instanceof Worker) refusedInCallback(`new Worker() ${threadWhy}: start Workers before or after clone()`)
+        return init.apply(this, args)
+      },
+      'EventEmitter.init',
+    )
+    if (inspector && typeof inspector.open === 'function') {
+      put(inspector, 'open', refuseInspector, 'inspector.open')
+    }
+    if (isMainThread && typeof chdir === 'function') {
+      put(
+        proc,
+        'chdir',
+        function (this: unknown, directory: string) {
+          chdirCalled = true
+          return chdir.call(proc, directory)
+        },
+        'process.chdir',
+      )
+    }
+  } catch (e) {
+    for (const restore of restores.reverse()) restore()
+    throw e
+  }
+  try {
+    return run()
+  } finally {
+    for (const restore of restores.reverse()) restore()
+    if (exitCalled) {
+      // Node's exit() stored the child's code, marked the process as exiting and let go of one
+      // of its own 'exit' listeners.
+      proc._exiting = exiting
+      proc.exitCode = exitCode
+      const now = proc.rawListeners('exit')
+      for (const listener of exitListeners) {
+        if (!now.includes(listener)) proc.on('exit', listener as (code: number) => void)
+      }
+    }
+    // process.cwd() caches the directory a callback's process.chdir() moved the child to; the
+    // parent's own stayed where it was unless the two share it (FS). chdir('.') empties the cache.
+    if (chdirCalled && (flags & FS) === 0) {
+      try {
+        chdir.call(proc, '.')
+      } catch {
+        // The parent's cwd is gone; the cache keeps the child's answer, as before.
+      }
+    }
+  }
+}
+
+/**
+ * Runs `callback` in a child process with new namespaces and returns the child's pid: clone(2)
+ * with vfork semantics (see the README's "clone(): how the callback runs").
+ *
+ * Options form: `clone(callback, { namespaces: ['net', 'pid'], exitSignal: 'SIGCHLD' })`.
+ * Linux::Clone's positional form: `clone(callback, stackSize, flags, ptid)`, where stackSize is
+ * accepted and ignored and flags is `NEW*` flags OR-ed with SIGCHLD (or 0 for no exit signal).
+ */
+export function clone(callback: CloneCallback, options: CloneOptions): number
+export function clone<F extends number = 0>(
+  callback: CloneCallback,
+  stackSize?: number,
+  flags?: F & Only<F, CloneFlags>,
+  ptid?: Int32Array,
+): number
+export function clone(callback: CloneCallback, ...rest: unknown[]): number {
+  const [second] = rest
+  let args: unknown[]
+  if (typeof second === 'object' && second !== null && !(second instanceof Int32Array)) {
+    const options = second as CloneOptions
+    const flags = optionFlags(options)
+    args = [callback, 0, flags, options.ptid]
+  } else {
+    args = [callback, ...rest]
+  }
+  // The native clone checks every argument before anything happens; its flags are needed here.
+  const flags = typeof args[2] === 'number' ? args[2] : 0
+  return guarded(flags, () => (binding.nativeClone as (...a: unknown[]) => number)(...args))
+}
+
