@@ -18,7 +18,7 @@ mod report;
 mod request;
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_int, c_void};
+use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
@@ -380,22 +380,35 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
     Ok(pid)
 }
 
-/// The one clone(2) call. It stays this small so that the C library's wrapper can be swapped
-/// for another entry into the child without touching anything around it.
+/// The one clone(2) call, made by the package's own trampoline (src/sys.rs) rather than the C
+/// library's wrapper: glibc 2.24 and older reset the pid cached in the calling thread's TCB
+/// when CLONE_VM is set, and with CLONE_VM that TCB is the parent's.
 fn spawn_child(frame: &Frame, top: usize, flags: u32) -> i32 {
-    // libc rather than nix: nix's clone takes neither a stack outside a Rust slice nor ptid.
-    // SAFETY: the child runs child::main on `top`, unused stack below this frame, and only
-    // until it exits or execs, during which this thread sleeps (CLONE_VFORK); `frame`, and the
-    // ptid slot in it, outlive that.
-    unsafe {
-        libc::clone(
-            child::main,
-            top as *mut c_void,
-            flags as c_int,
+    // SAFETY: the child runs child::main on `top`, unused stack below this frame (64-byte
+    // aligned), and only until it exits or execs, during which this thread sleeps
+    // (CLONE_VFORK); `frame`, and the ptid slot in it, outlive that. SETTLS and the child tid
+    // flags are refused before this point, so tls and ctid are 0.
+    let rc = unsafe {
+        crate::sys::clone_into(
+            libc::SYS_clone,
+            [flags as usize, top, frame.ptid.as_ptr() as usize, 0, 0],
+            enter_child,
             ptr::from_ref(frame).cast_mut().cast(),
-            frame.ptid.as_ptr(),
         )
+    };
+    if rc < 0 {
+        // The C library's convention, which the caller reads through errno.
+        Errno::set_raw((-rc) as i32);
+        return -1;
     }
+    rc as i32
+}
+
+/// The trampoline's entry: child::main never returns (it ends the process itself); exit_group
+/// is the backstop, never a single-thread exit that would leave threads the child started.
+unsafe extern "C" fn enter_child(arg: *mut c_void) -> ! {
+    let status = child::main(arg);
+    crate::sys::exit_group(status)
 }
 
 /// Writes the tid or pidfd into the caller's Int32Array; false if its buffer has gone (the
