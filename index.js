@@ -8,9 +8,9 @@ if (process.platform !== 'linux') {
     `linux-clone supports Linux only: clone(2), unshare(2) and setns(2) are Linux system calls, and this is ${process.platform}`,
   )
 }
-// linux-clone: glibc 2.25 or newer (the runtime's own report; musl reports no glibc)
+// linux-clone: glibc 2.17 or newer (the runtime's own report; musl reports no glibc)
 {
-  const needed = '2.25'
+  const needed = '2.17'
   let found
   try {
     const { report } = process
@@ -24,7 +24,7 @@ if (process.platform !== 'linux') {
     const [needMajor, needMinor] = needed.split('.').map(Number)
     if (major < needMajor || (major === needMajor && minor < needMinor)) {
       throw new Error(
-        `linux-clone needs glibc ${needed} or newer, and this system has glibc ${found}: before 2.25, glibc's clone() wrapper overwrites the caller's cached pid and tid when CLONE_VM is set, which breaks raise() and abort() in the process afterwards`,
+        `linux-clone needs glibc ${needed} or newer, and this system has glibc ${found}: the binaries are built against glibc 2.17's symbols, and 2.17 is the oldest glibc they are tested on`,
       )
     }
   }

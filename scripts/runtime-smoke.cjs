@@ -122,8 +122,9 @@ check('constants: NEWUTS 0x04000000, NEWNET 0x40000000, SIGCHLD 17', () => {
 })
 
 // glibc before 2.25 caches the pid and tid in the thread control block, and its clone() wrapper
-// overwrites them in the caller when CLONE_VM is set; raise() uses them. Checked through the
-// runtime's FFI (Node has none). First of the clone() checks: one clone() is enough to spoil it.
+// overwrites them in the caller when CLONE_VM is set; raise() uses them. The package enters its
+// children through a trampoline of its own; this checks, through the runtime's FFI (Node has
+// none), that the cache survives. First of the clone() checks: one clone() would spoil it.
 const glibc = /^glibc \d/.test(libc())
 const ffiRaise = (() => {
   if (!glibc) return undefined

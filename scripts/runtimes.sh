@@ -12,8 +12,7 @@
 #   glibc-2.17  the x64 gnu release binary in Bun on glibc 2.17 (the sysroot of the napi-rs cross
 #               toolchain): below the loader's glibc floor it checks the refusal, at or above it
 #               runs scripts/runtime-smoke.cjs
-#   glibc-2.31  the same in Bun on Debian 11's glibc 2.31 (apt): runs scripts/runtime-smoke.cjs,
-#               whose raise(0) check shows the floor's reason gone
+#   glibc-2.31  the same in Bun on Debian 11's glibc 2.31 (apt): runs scripts/runtime-smoke.cjs
 #   arm64-musl  the arm64 musl binary in Bun's arm64 musl build (npm @oven/bun-linux-aarch64-musl)
 #               on musl 1.2.5, on Debian 13's arm64 kernel booted in qemu-system-aarch64, with an
 #               initramfs holding the same kind of root as bun-musl

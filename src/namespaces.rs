@@ -175,7 +175,7 @@ fn shares_fs() -> bool {
     if in_clone_child() {
         return child_shares_fs();
     }
-    let me = nix::unistd::gettid().as_raw();
+    let me = crate::sys::gettid();
     let Ok(tasks) = std::fs::read_dir("/proc/thread-self/..") else {
         return true;
     };

@@ -152,3 +152,16 @@ mod tests {
         assert_eq!(rc, -(libc::EBADF as isize));
     }
 }
+
+/// getpid(2), asked of the kernel every time: glibc before 2.25 answers from a cache in the
+/// thread's TCB, which a CLONE_VM child shares with its parent and would report as its own.
+pub fn getpid() -> i32 {
+    // SAFETY: getpid takes no arguments.
+    unsafe { syscall(libc::SYS_getpid, 0, 0, 0, 0) as i32 }
+}
+
+/// gettid(2), likewise uncached.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments.
+    unsafe { syscall(libc::SYS_gettid, 0, 0, 0, 0) as i32 }
+}

@@ -332,7 +332,7 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         env: env.raw(),
         callback: call.callback,
         flags: call.flags,
-        parent: nix::unistd::getpid().as_raw(),
+        parent: crate::sys::getpid(),
         stage: AtomicU8::new(Stage::Started as u8),
         errno: AtomicI32::new(0),
         request: RefCell::new(request::Request::None),
@@ -566,7 +566,7 @@ fn read_stack_low() -> Option<usize> {
         let top = addr as usize + size;
         // The main thread's stack grows on demand up to RLIMIT_STACK; musl reports only what
         // is mapped so far.
-        if nix::unistd::gettid() == nix::unistd::getpid() {
+        if crate::sys::gettid() == crate::sys::getpid() {
             if let Ok((soft, _)) =
                 nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
             {
@@ -584,13 +584,13 @@ fn read_stack_low() -> Option<usize> {
 /// `process.pid` still holds the parent's). An uncached getpid(2).
 #[napi]
 pub fn getpid() -> i32 {
-    nix::unistd::getpid().as_raw()
+    crate::sys::getpid()
 }
 
 /// The calling thread's id: gettid(2), uncached.
 #[napi]
 pub fn gettid() -> i32 {
-    nix::unistd::gettid().as_raw()
+    crate::sys::gettid()
 }
 
 #[cfg(test)]

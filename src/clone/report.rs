@@ -85,7 +85,7 @@ pub(super) fn not_run(status: sys::napi_status) {
     write_stderr(&format!(
         "Error: the clone() callback did not run to its end: {why}; the child (pid {}) exits \
          with status 1\n",
-        nix::unistd::getpid()
+        crate::sys::getpid()
     ));
 }
 
@@ -105,7 +105,7 @@ pub(super) fn uncaught(env: sys::napi_env, error: sys::napi_value) {
     };
     write_stderr(&format!(
         "{text}\n\nThrown in a clone() callback: the child (pid {}) exits with status 1\n",
-        nix::unistd::getpid()
+        crate::sys::getpid()
     ));
 }
 

@@ -533,7 +533,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
 /// clone is made by a thread of its own, started from the Worker's thread (so it has the same
 /// namespaces, root and working directory), which stays until the child has exited.
 fn start_for_process(plan: SpawnPlan) -> Outcome<Started> {
-    let main_thread = nix::unistd::gettid() == nix::unistd::getpid();
+    let main_thread = crate::sys::gettid() == crate::sys::getpid();
     if plan.pdeathsig == 0 || main_thread {
         return start(&plan);
     }
