@@ -186,6 +186,10 @@ leg_bun() {
     "process.exit(5) ends the child with 5; the parent runs on and its exit handlers run once, at its own end|the test finds the restored process.exit by Node's JavaScript source text; Bun's process.exit is native code (runtime-smoke.cjs checks that it is the same function again)"
     "process.exit() with no code uses process.exitCode; a caught unwind still ends the child|Bun keeps process.exitCode 6 after process.exitCode = undefined (bun -e 'process.exitCode = 6; process.exitCode = undefined' exits 6), so the test's clean-up cannot clear it and the test process exits 6"
     "stress: 1000 clones under threadpool and GC load, all statuses right, in bounded time|Bun's PerformanceObserver gives no 'gc' entries, so the check that GC ran reads false (statuses and async work are right)"
+    "fn that ends its child (process.exit) is ERR_IN_NAMESPACES_CHILD_EXITED in the caller|the error is right, but Bun keeps the process.exitCode the child's process.exit(3) set (see above), so the test process exits 3"
+    "8: a Worker or inspector.open() in a callback is refused, and the child is reaped|the up-front refusal wraps Node's Worker and inspector.open(); Bun's are its own, so the backstop ends the process with linux-clone's fatal error instead (that backstop is tested by '8: threads native code starts in a callback ...', which passes)"
+    "12: process.exit reached any way ends only the child; its exit handlers stay the parent's|Bun's process.exit is native and does not go through process.reallyExit: a reference saved before clone() runs the parent's 'exit' handlers in the child, and process.exitCode keeps the child's code"
+    "19: process.exit() in a callback coerces its code as Node does|Bun's process.exit throws a TypeError for process.exit('x') where Node's coerces it"
   )
   local match=() s
   for s in "${skips[@]}"; do
