@@ -139,8 +139,9 @@ fn run(epoll: i32) {
     }
 }
 
-/// waitid(P_PIDFD) for an exited child; with WNOHANG, Ok(None) while it still runs.
-fn reap(pid: i32, pidfd: i32, nohang: i32) -> Exit {
+/// waitid(P_PIDFD) for the child's exit, retried on EINTR: the one such wait in the package.
+/// `flags` adds WNOHANG (then the pid is 0 while it runs) or WNOWAIT (nothing is reaped).
+pub(crate) fn reap(pid: i32, pidfd: i32, flags: i32) -> Exit {
     loop {
         // SAFETY: a zeroed siginfo_t is valid for the kernel to fill.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -150,7 +151,7 @@ fn reap(pid: i32, pidfd: i32, nohang: i32) -> Exit {
                 libc::P_PIDFD,
                 pidfd as libc::id_t,
                 &mut info,
-                libc::WEXITED | libc::__WALL | nohang,
+                libc::WEXITED | libc::__WALL | flags,
             )
         };
         if rc == 0 {

@@ -430,28 +430,9 @@ fn unsafe_owned(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Blocks until the child behind `pidfd` has exited, and reaps it.
+/// Blocks until the child behind `pidfd` has exited, and reaps it: `(pid, raw status)`.
 pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
-    loop {
-        // SAFETY: a zeroed siginfo_t for the kernel to fill; the pidfd is open.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_PIDFD,
-                pidfd.as_raw_fd() as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::__WALL,
-            )
-        };
-        if rc == 0 {
-            // SAFETY: filled by waitid.
-            let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
-            return Some((pid, crate::wait::status_from_siginfo(info.si_code, status)));
-        }
-        if Errno::last() != Errno::EINTR {
-            return None;
-        }
-    }
+    reaper::reap(0, pidfd.as_raw_fd(), 0).ok()
 }
 
 /// The child's reports until EOF: the failure, if any (none means the program exec'd), and
@@ -550,22 +531,7 @@ fn start_for_process(plan: SpawnPlan) -> Outcome<Started> {
             let _ = tx.send(outcome);
             if let Some(pidfd) = keep {
                 // Without reaping (the reaper does that): just outlive the child.
-                // SAFETY: a zeroed siginfo_t for the kernel to fill; the pidfd is ours.
-                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                loop {
-                    // SAFETY: as above.
-                    let rc = unsafe {
-                        libc::waitid(
-                            libc::P_PIDFD,
-                            pidfd.as_raw_fd() as libc::id_t,
-                            &mut info,
-                            libc::WEXITED | libc::WNOWAIT | libc::__WALL,
-                        )
-                    };
-                    if rc == 0 || Errno::last() != Errno::EINTR {
-                        break;
-                    }
-                }
+                let _ = reaper::reap(0, pidfd.as_raw_fd(), libc::WNOWAIT);
             }
         })
         .map_err(|e| Failure::Spawn {
