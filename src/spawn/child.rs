@@ -146,6 +146,9 @@ pub struct ChildPlan {
     /// Where a grandchild's stack starts (its top), when a joined pid namespace needs one; 0
     /// otherwise.
     pub grandchild_stack: usize,
+    /// Whether the grandchild gets a copy of the memory rather than sharing it (to join a time
+    /// namespace).
+    pub grandchild_copies: bool,
     /// Directory listing buffer for marking fds close-on-exec without close_range().
     pub dirents: *mut u8,
     pub dirents_len: usize,
@@ -253,9 +256,14 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
             }
 
             // 3. setns: enter existing namespaces, the user namespace first (the list is in that
-            // order), so that the capabilities it grants apply to joining the others.
+            // order), so that the capabilities it grants apply to joining the others. A time
+            // namespace is left to the grandchild of 3b: the kernel lets only a process whose
+            // memory no other shares enter one.
             for i in 0..p.njoins {
                 let j = *p.joins.add(i);
+                if j.nstype & libc::CLONE_NEWTIME != 0 {
+                    continue;
+                }
                 let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
                 if rc < 0 {
                     fail(p, Step::Setns, i, rc);
@@ -265,8 +273,14 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
             // 3b. A joined pid namespace only takes our children, so the rest is done by a
             // grandchild (CLONE_PARENT: a child of the spawning thread, like us) while we wait
             // (CLONE_VFORK); then its pid goes to the parent, which waits for it instead of us.
+            // To join a time namespace the grandchild gets a copy of the memory (no CLONE_VM).
             if p.grandchild_stack != 0 {
-                let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT;
+                let vm = if p.grandchild_copies {
+                    0
+                } else {
+                    libc::CLONE_VM
+                };
+                let flags = vm | libc::CLONE_VFORK | libc::CLONE_PARENT;
                 let rc = crate::sys::clone_into(
                     libc::SYS_clone,
                     [flags as usize, p.grandchild_stack, 0, 0, 0],
@@ -289,6 +303,18 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
                     0,
                 );
                 exit_group(0);
+            }
+        } else {
+            // 3c. (the grandchild) the time namespace joins left by step 3.
+            for i in 0..p.njoins {
+                let j = *p.joins.add(i);
+                if j.nstype & libc::CLONE_NEWTIME == 0 {
+                    continue;
+                }
+                let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Setns, i, rc);
+                }
             }
         }
 

@@ -263,14 +263,14 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         err_write.as_raw_fd(),
         maps || want_cgroup,
     )?;
-    // A joined pid namespace needs a grandchild (child.rs, step 3b): it runs on the lower half.
-    let joins_pid = plan
-        .join
-        .iter()
-        .any(|j| j.nstype & libc::CLONE_NEWPID as u32 != 0);
-    let stack = Stack::new(if joins_pid { 2 * STACK } else { STACK })?;
-    if joins_pid {
+    // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
+    let joined = plan.join.iter().fold(0, |mask, j| mask | j.nstype);
+    let joins_time = joined & libc::CLONE_NEWTIME as u32 != 0;
+    let grandchild = joined & libc::CLONE_NEWPID as u32 != 0 || joins_time;
+    let stack = Stack::new(if grandchild { 2 * STACK } else { STACK })?;
+    if grandchild {
         prepared.child.grandchild_stack = stack.low() + STACK;
+        prepared.child.grandchild_copies = joins_time;
     }
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;

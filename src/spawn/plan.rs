@@ -198,6 +198,7 @@ pub fn prepare(
         wait_for_parent,
         err_fd,
         grandchild_stack: 0,
+        grandchild_copies: false,
         dirents: dirents.as_mut_ptr(),
         dirents_len: dirents.len(),
     });
