@@ -420,3 +420,38 @@ async function deadPid(): Promise<number> {
   const r = await runIsolated('report(process.pid)')
   return r.result as number
 }
+
+test('at exit, pending waitExit() waits still reap the children that have exited: none is left to a subreaper', async (t) => {
+  // A subreaper (python3, through prctl) runs a node that starts 100 children which exit at once
+  // and 20 that outlive it, waits for all with waitExit(), and exits at once. The subreaper then
+  // counts the zombies it was handed: the 20 late ones are its own to reap, as any orphan's
+  // parent's; none of the 100 may be among them.
+  const python = `
+import ctypes, os, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+subprocess.run(sys.argv[1:], check=True)
+time.sleep(0.6)
+me, zombies = os.getpid(), 0
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        stat = open('/proc/%s/stat' % pid).read()
+    except OSError:
+        continue
+    fields = stat[stat.rindex(')') + 2:].split()
+    zombies += int(fields[1]) == me and fields[0] == 'Z'
+print(zombies)
+`
+  const script = `
+    const lc = require(process.env.LC_ENTRY);
+    for (let i = 0; i < 100; i++) lc.waitExit(lc.clone(() => lc.execve('/bin/true', ['true']), 0, lc.SIGCHLD)).catch(() => {});
+    for (let i = 0; i < 20; i++) lc.waitExit(lc.clone(() => lc.execve('/bin/sleep', ['sleep', '0.3']), 0, lc.SIGCHLD)).catch(() => {});
+    setTimeout(() => process.exit(0), 50);
+  `
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn('python3', ['-c', python, process.execPath, '-e', script], { env: { ...process.env, LC_ENTRY: entry }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (text += d))
+    p.on('error', reject).on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`python3 exited ${code}`))))
+  })
+  t.is(Number(out.trim()), 20)
+})
