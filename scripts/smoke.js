@@ -81,12 +81,44 @@ if (check('unshare(NEWUTS)', () => { m.unshare(m.NEWUTS) })) {
 }
 fs.closeSync(savedFd)
 
+// spawn(): the binary's own spawnSync (dist/spawn.js builds this plan from the options). It runs
+// under qemu-user too, which refuses CLONE_VM outside threads: spawn() finds that and copies
+// the address space instead.
+const spawnSync = (file, args, extra = {}) =>
+  m._spawnSync(
+    {
+      file,
+      args: [file, ...args],
+      env: ['PATH=/usr/bin:/bin'],
+      stdio: [{ kind: 'null' }, { kind: 'pipe' }, { kind: 'pipe' }],
+      detached: false,
+      namespaces: 0,
+      join: [],
+      loopback: false,
+      pdeathsig: 0,
+      exitSignal: m.SIGCHLD,
+      ...extra,
+    },
+    undefined,
+    0,
+    15,
+    0,
+  )
+check("spawnSync('/bin/sh', ['-c', 'echo hi; exit 3']): status 3, stdout 'hi'", () => {
+  const r = spawnSync('/bin/sh', ['-c', 'echo hi; exit 3'])
+  assert(r.status === 3 << 8, `status ${r.status}`)
+  assert(String(r.output[1]) === 'hi\n', `stdout ${JSON.stringify(String(r.output[1]))}`)
+  return `pid ${r.pid}`
+})
 // clone(): the callback runs in a child with vfork semantics; its return value is the exit
 // status, and what it writes is visible here afterwards. qemu-user cannot run this (it turns
 // CLONE_VFORK into fork and answers CLONE_FILES and CLONE_NEW* with EINVAL): qemu-smoke.sh sets
 // LC_SMOKE_QEMU_USER, and scripts/qemu-system-smoke.sh runs the check on an arm64 kernel.
 if (process.env.LC_SMOKE_QEMU_USER) {
   console.log('skip - clone(): qemu-user cannot emulate CLONE_VM|CLONE_VFORK|CLONE_FILES; scripts/qemu-system-smoke.sh runs it')
+  check('spawn() found that children cannot share memory here, and copied it instead', () => {
+    assert(m._probe().sharedMemoryClone === false, 'probe() says children share memory under qemu-user')
+  })
 } else {
   // The binary's own clone; the package's clone() (dist/clone.js) wraps it.
   const clone = m.nativeClone
@@ -112,6 +144,22 @@ if (process.env.LC_SMOKE_QEMU_USER) {
     assert(seen === `1 ${newName}`, `the child saw ${seen}`)
     assert(os.hostname() === before, `the parent's hostname changed to ${os.hostname()}`)
     return seen
+  })
+  check('spawnSync in new UTS and pid namespaces: pid 1, its own hostname', () => {
+    const r = spawnSync('/bin/sh', ['-c', 'echo $$; cat /proc/sys/kernel/hostname'], { namespaces: m.NEWUTS | m.NEWPID, hostname: 'lc-spawn' })
+    assert(r.status === 0, `status ${r.status}: ${String(r.output[2])}`)
+    assert(String(r.output[1]) === '1\nlc-spawn\n', `stdout ${JSON.stringify(String(r.output[1]))}`)
+    assert(os.hostname() === before, `the parent's hostname changed to ${os.hostname()}`)
+    return String(r.output[1]).trim().replace('\n', ' ')
+  })
+  check("spawnSync: a missing program is step 'execve' ENOENT", () => {
+    let e
+    try {
+      spawnSync('/nonexistent', [])
+    } catch (err) {
+      e = err
+    }
+    assert(e && e.code === 'ENOENT' && e.step === 'execve', `got ${e && e.message}`)
   })
 }
 finish()

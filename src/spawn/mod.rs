@@ -266,17 +266,19 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
     let joined = plan.join.iter().fold(0, |mask, j| mask | j.nstype);
     let joins_time = joined & libc::CLONE_NEWTIME as u32 != 0;
-    let grandchild = joined & libc::CLONE_NEWPID as u32 != 0 || joins_time;
-    let stack = Stack::new(if grandchild { 2 * STACK } else { STACK })?;
-    if grandchild {
+    let needs_grandchild = joined & libc::CLONE_NEWPID as u32 != 0 || joins_time;
+    let stack = Stack::new(if needs_grandchild { 2 * STACK } else { STACK })?;
+    if needs_grandchild {
         prepared.child.grandchild_stack = stack.low() + STACK;
         prepared.child.grandchild_copies = joins_time;
     }
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;
 
-    // Probed before signals are blocked: the probe waits for a child of its own.
-    let _ = vm::shared();
+    // Probed before signals are blocked: the probe waits for a child of its own. Where children
+    // cannot share memory (qemu-user), clone() takes no CLONE_PIDFD either: pidfd_open after.
+    let shared = vm::shared();
+    let pidfd_flag = if shared { libc::CLONE_PIDFD as u32 } else { 0 };
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
     let arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
@@ -319,7 +321,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             }
         }
         if plan.cgroup_fd.is_none() || via_procs {
-            let flags = vm::clone_vm() | libc::CLONE_PIDFD as u32 | clone_ns | exit_signal;
+            let flags = vm::clone_vm() | pidfd_flag | clone_ns | exit_signal;
             // SAFETY: as above.
             rc = unsafe {
                 sys::clone_into(
@@ -350,7 +352,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 "clone"
             },
             call: format!(
-                "clone(VM|PIDFD|{})",
+                "clone({}{})",
+                if shared { "VM|PIDFD|" } else { "" },
                 crate::flags::unshare_flag_names(clone_ns)
             ),
             cause: parent::clone_cause(errno, plan.namespaces),
@@ -358,7 +361,21 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         });
     }
     let mut pid = rc as i32;
-    // SAFETY: CLONE_PIDFD stored a new fd.
+    if pidfd < 0 {
+        // No CLONE_PIDFD: the child is ours and unreaped, so its pid cannot be reused yet.
+        match crate::pidfd::open_pidfd(pid.into()) {
+            Ok(fd) => pidfd = fd,
+            Err(failure) => {
+                // SAFETY: our own unreaped child, by pid.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, ptr::null_mut(), libc::__WALL);
+                }
+                return Err(failure);
+            }
+        }
+    }
+    // SAFETY: CLONE_PIDFD or pidfd_open made this fd, and nothing else owns it.
     let mut pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     // The child has its own copies now.
     drop(theirs);
