@@ -436,7 +436,7 @@ test('a clone() inside a callback: the grandchild runs, the child reaps it', (t)
   )
 })
 
-test('waitExit() inside a callback rejects: its waiter thread would die with the child', async (t) => {
+test('waitExit() inside a callback rejects: its promise could only settle on an event loop turn, which the child never has', async (t) => {
   let pending: Promise<unknown> | undefined
   t.is(
     exitCodeOf(() => {
@@ -449,7 +449,7 @@ test('waitExit() inside a callback rejects: its waiter thread would die with the
     (err: unknown) => err,
   )) as SystemErrorShape
   t.is(e.code, 'ERR_UNSAFE_IN_CLONE_CALLBACK')
-  t.regex(e.message, /waiter thread, which inside a clone\(\) callback would belong to the child/)
+  t.regex(e.message, /settles on the event loop, which does not turn inside a clone\(\) callback/)
 })
 
 test('async work started in the callback runs later, in the parent', async (t) => {

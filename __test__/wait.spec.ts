@@ -317,7 +317,7 @@ root('a Worker terminated while its waitExit is pending: no abort, the child is 
   t.is(run.signal, null, run.stderr)
   const r = ok(t, run) as { before: string; after: string }
   t.regex(r.before, /^[RS]$/, 'alive (running or sleeping) until killed')
-  t.is(r.after, 'gone', 'the waiter thread should reap the child: no zombie')
+  t.is(r.after, 'gone', 'the reaper should reap the child: no zombie')
 })
 
 root('process.exit() while waitExit() calls are pending exits cleanly', async (t) => {

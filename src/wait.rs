@@ -1,5 +1,5 @@
-//! Reaping children: waitpid(2) on the calling thread, and waitExit() on a waiter thread that
-//! delivers into JavaScript through a threadsafe function.
+//! Reaping children: waitpid(2) on the calling thread, and waitExit() through the package's one
+//! reaper thread (reaper.rs), which delivers into JavaScript through a threadsafe function.
 //!
 //! waitpid and waitid go through libc, not nix: nix's wrappers decode the status and drop the
 //! raw value WaitResult reports, and they fail (waitpid) or panic (waitid) on a child killed by
@@ -261,14 +261,13 @@ impl From<Failure> for NotStarted {
 fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<(), NotStarted> {
     let pid = args::integer(pid, "pid", 1, PID_MAX)? as i32;
     if crate::clone::in_clone_child() {
-        // The waiter thread would belong to the child and end with it, leaving the promise
-        // pending and the parent's event loop held open for good.
+        // The promise could only settle on an event loop turn, and none comes inside the
+        // callback: the child would end with a wait registered for nobody.
         return Err(Failure::State {
             code: "ERR_UNSAFE_IN_CLONE_CALLBACK",
             message: format!(
-                "waitExit({pid}) starts a waiter thread, which inside a clone() callback would \
-                 belong to the child and end with it: call waitpid() there, or waitExit() after \
-                 clone() has returned"
+                "waitExit({pid}) settles on the event loop, which does not turn inside a clone() \
+                 callback: call waitpid() there, or waitExit() after clone() has returned"
             ),
         }
         .into());
@@ -291,7 +290,7 @@ fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<
     })?;
     // SAFETY: pidfd_open just returned this fd, and nothing else owns it.
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // Fails now, not on the waiter thread, if pid is not ours to wait for.
+    // Fails now, not on the reaper thread, if pid is not ours to wait for.
     waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD)?;
     // From here the reaper owns the pidfd and settles the promise.
     let raw = std::os::fd::IntoRawFd::into_raw_fd(pidfd);
