@@ -13,6 +13,30 @@ const sh = (script: string, options: SpawnOptions = {}) =>
   spawnSync('/bin/sh', ['-c', script], { ...options, encoding: 'utf8' })
 const ns = (type: string, pid: number | 'self' = 'self') => fs.readlinkSync(`/proc/${pid}/ns/${type}`)
 
+/** Waits up to 2 s for `pid` to be gone (or a zombie nobody has reaped yet). */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (/ [ZX] /.test(stat.slice(stat.lastIndexOf(')')))) return true
+    } catch {
+      return true
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return false
+}
+
+/** The `sleep` that `unshare ... --fork sleep` starts, once it has. */
+async function sleeperOf(holder: { pid?: number }): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    const kid = Number(fs.readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').trim().split(' ')[0])
+    if (kid && fs.readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep') return kid
+  }
+  return 0
+}
+
 /** Checks a SpawnError: the step, Node's error shape, and a cause in words. */
 function isSpawnError(t: import('ava').ExecutionContext, e: unknown, code: string, step: SpawnError['step'], cause: RegExp): void {
   t.true(e instanceof SpawnError, `not a SpawnError: ${String(e)}`)
@@ -266,13 +290,7 @@ root('join: existing namespaces by fd, by path, and by pidfd with types', async 
   t.teardown(() => holder.kill('SIGKILL'))
   await once(holder, 'spawn')
   // unshare(1) forks sleep in the new namespaces (it is pid 1 there): wait until it has.
-  let sleeper = 0
-  for (let i = 0; i < 100 && !sleeper; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const kids = fs.readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').trim()
-    const kid = Number(kids.split(' ')[0])
-    if (kid && fs.readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep') sleeper = kid
-  }
+  const sleeper = await sleeperOf(holder)
   t.truthy(sleeper)
   const fd = fs.openSync(`/proc/${sleeper}/ns/uts`, 'r')
   t.teardown(() => fs.closeSync(fd))
@@ -311,12 +329,7 @@ root('join: a time namespace with its clock offsets, the program itself in it', 
   const holder = cpSpawn('unshare', ['--time', '--boottime', '86400', '--fork', '--kill-child', 'sleep', '30'], { stdio: 'ignore' })
   t.teardown(() => holder.kill('SIGKILL'))
   await once(holder, 'spawn')
-  let sleeper = 0
-  for (let i = 0; i < 100 && !sleeper; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    const kid = Number(fs.readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').trim().split(' ')[0])
-    if (kid && fs.readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === 'sleep') sleeper = kid
-  }
+  const sleeper = await sleeperOf(holder)
   t.truthy(sleeper)
   const before = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0])
   // cat reads /proc/uptime itself: the program, not only its children, is in the namespace.
@@ -569,17 +582,7 @@ test('pdeathsig: the program dies with the process that spawned it, even SIGKILL
   `)
   t.is(run.signal, 'SIGKILL')
   const { pid } = JSON.parse(run.stdout.trim()) as { pid: number }
-  let gone = false
-  for (let i = 0; i < 100 && !gone; i++) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-      gone = / [ZX] /.test(stat.slice(stat.lastIndexOf(')')))
-    } catch {
-      gone = true
-    }
-    if (!gone) await new Promise((r) => setTimeout(r, 20))
-  }
-  t.true(gone, `sleep ${pid} outlived its parent`)
+  t.true(await gone(pid), `sleep ${pid} outlived its parent`)
 })
 
 test('pdeathsig from a Worker follows the process, not the Worker\'s thread', async (t) => {
@@ -599,16 +602,7 @@ test('pdeathsig from a Worker follows the process, not the Worker\'s thread', as
   `)
   const { pid, alive } = JSON.parse(run.stdout.trim()) as { pid: number; alive: boolean }
   t.true(alive, 'the program died with the Worker')
-  let gone = false
-  for (let i = 0; i < 100 && !gone; i++) {
-    try {
-      gone = / [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')')[1]!)
-    } catch {
-      gone = true
-    }
-    if (!gone) await new Promise((r) => setTimeout(r, 20))
-  }
-  t.true(gone, `sleep ${pid} outlived the process`)
+  t.true(await gone(pid), `sleep ${pid} outlived the process`)
 })
 
 test('a spawn failure leaves no zombie, no fd and no thread behind', async (t) => {
