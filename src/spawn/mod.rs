@@ -391,7 +391,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
             read_reports(err_read.as_raw_fd(), &mut grandchild)
-                .map(|r| r.map(|r| report_failure(plan, pid, r)))
+                .map(|r| r.map(|r| report_failure(plan, r)))
         }
         Err(f) => Ok(Some(f)),
     };
@@ -496,10 +496,10 @@ fn read_report(fd: RawFd) -> Outcome<Option<Report>> {
     }
 }
 
-fn report_failure(plan: &SpawnPlan, pid: i32, r: Report) -> Failure {
+fn report_failure(plan: &SpawnPlan, r: Report) -> Failure {
     let step = Step::from_u32(r.step).unwrap_or(Step::Execve);
     let errno = Errno::from_raw(r.errno as i32);
-    parent::describe(plan, pid, step, r.index, errno)
+    parent::describe(plan, step, r.index, errno)
 }
 
 /// The native half of `spawn()`: starts the program and returns its pid, pidfd and the parent's

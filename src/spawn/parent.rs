@@ -1,7 +1,7 @@
 //! The parent's side of a spawn: what it does while the child waits (id maps, a cgroup), the
 //! words for each step's failure, and spawnSync's loop.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -134,6 +134,18 @@ fn write_map(pid: i32, file: &str, tool: &str, map: &str, index: u32) -> Outcome
     Err(idmap_failure(errno, index, path, cause))
 }
 
+/// Writes `text` to file `name` in directory `dir` (an fd), as one write.
+fn write_at(dir: RawFd, name: &std::ffi::CStr, text: &str) -> Result<(), Errno> {
+    // SAFETY: openat relative to a directory fd the caller holds.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the fd was just opened and is owned here.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::unistd::write(&file, text.as_bytes()).map(drop)
+}
+
 /// The parent's part while the child waits at its sync step: the id maps of a new user
 /// namespace (uid_map, setgroups, gid_map, in the order the kernel needs for an unprivileged
 /// gid map), and the cgroup where clone3 could not place the child.
@@ -163,27 +175,7 @@ pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
                 .cgroup_path
                 .clone()
                 .unwrap_or_else(|| format!("cgroup fd {fd}"));
-            // SAFETY: openat relative to the caller's cgroup directory fd.
-            let procs = unsafe {
-                libc::openat(
-                    fd,
-                    c"cgroup.procs".as_ptr(),
-                    libc::O_WRONLY | libc::O_CLOEXEC,
-                )
-            };
-            let rc = if procs < 0 {
-                -1
-            } else {
-                let text = pid.to_string();
-                // SAFETY: writes the pid's text to the file just opened, then closes it.
-                let rc = unsafe { libc::write(procs, text.as_ptr().cast(), text.len()) };
-                let errno = Errno::last();
-                unsafe { libc::close(procs) };
-                Errno::set_raw(errno as i32);
-                rc as i32
-            };
-            if rc < 0 {
-                let errno = Errno::last();
+            if let Err(errno) = write_at(fd, c"cgroup.procs", &pid.to_string()) {
                 return Err(Failure::Spawn {
                     errno,
                     step: Step::Cgroup.name(),
@@ -205,7 +197,7 @@ pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
 }
 
 /// The failure a child reported, in words.
-pub fn describe(plan: &SpawnPlan, pid: i32, step: Step, index: u32, errno: Errno) -> Failure {
+pub fn describe(plan: &SpawnPlan, step: Step, index: u32, errno: Errno) -> Failure {
     let file = &plan.file;
     let mut index_out = None;
     let mut path = None;
@@ -292,7 +284,6 @@ pub fn describe(plan: &SpawnPlan, pid: i32, step: Step, index: u32, errno: Errno
             ("execve", format!("execve({file:?})"), cause)
         }
     };
-    let _ = pid;
     Failure::Spawn {
         errno,
         step: step.name(),
@@ -314,7 +305,7 @@ pub struct SyncDone {
 
 fn own(fd: RawFd) -> Option<OwnedFd> {
     // SAFETY: spawn handed these parent ends over; they are ours to close.
-    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn nonblocking(fd: RawFd) {
