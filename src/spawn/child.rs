@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_void};
 use std::ptr;
 
-use crate::sys::{exit_group, syscall};
+use crate::sys::{exit_group, syscall, syscall6};
 
 /// The steps, as they are named in errors. The numbers travel through the error pipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,19 +25,28 @@ pub enum Step {
     Hostname,
     Loopback,
     Cgroup,
+    Propagation,
+    Mount,
+    Rootfs,
+    Rlimit,
+    Capabilities,
     Groups,
     Setgid,
     Setuid,
     Chdir,
     Setsid,
     Pdeathsig,
+    Umask,
+    NoNewPrivs,
     Fds,
+    Reaper,
     Signals,
+    Seccomp,
     Execve,
 }
 
 impl Step {
-    pub const ALL: [Step; 18] = [
+    pub const ALL: [Step; 27] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -47,14 +56,23 @@ impl Step {
         Step::Hostname,
         Step::Loopback,
         Step::Cgroup,
+        Step::Propagation,
+        Step::Mount,
+        Step::Rootfs,
+        Step::Rlimit,
+        Step::Capabilities,
         Step::Groups,
         Step::Setgid,
         Step::Setuid,
         Step::Chdir,
         Step::Setsid,
         Step::Pdeathsig,
+        Step::Umask,
+        Step::NoNewPrivs,
         Step::Fds,
+        Step::Reaper,
         Step::Signals,
+        Step::Seccomp,
         Step::Execve,
     ];
 
@@ -74,14 +92,23 @@ impl Step {
             Step::Hostname => "hostname",
             Step::Loopback => "loopback",
             Step::Cgroup => "cgroup",
+            Step::Propagation => "propagation",
+            Step::Mount => "mount",
+            Step::Rootfs => "rootfs",
+            Step::Rlimit => "rlimit",
+            Step::Capabilities => "capabilities",
             Step::Groups => "groups",
             Step::Setgid => "setgid",
             Step::Setuid => "setuid",
             Step::Chdir => "chdir",
             Step::Setsid => "setsid",
             Step::Pdeathsig => "pdeathsig",
+            Step::Umask => "umask",
+            Step::NoNewPrivs => "no_new_privs",
             Step::Fds => "fds",
+            Step::Reaper => "reaper",
             Step::Signals => "signals",
+            Step::Seccomp => "seccomp",
             Step::Execve => "execve",
         }
     }
@@ -94,6 +121,9 @@ pub struct Report {
     pub step: u32,
     pub index: u32,
     pub errno: u32,
+    /// Which part of the step failed: for 'mount', the op (`op << 4 | phase`, see `Phase`);
+    /// for 'capabilities' and 'rlimit', the sub-step; else 0.
+    pub detail: u32,
 }
 
 /// A namespace to enter: an open fd and its CLONE_NEW* type (0: whatever it is).
@@ -102,6 +132,115 @@ pub struct Report {
 pub struct Join {
     pub fd: i32,
     pub nstype: i32,
+}
+
+/// What one mount op does (see `MountOp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum OpKind {
+    /// mount(source, target, fstype, flags, data): tmpfs, proc, mqueue, devpts.
+    Mount = 1,
+    /// A bind mount of `source` (skipped if missing and `optional`), made like it (a directory
+    /// or a file) where the target is created.
+    Bind,
+    /// Mount attributes only (readonly for a remount, or a tmpfs made read-only at the end).
+    Setattr,
+    /// A directory (with `mode` if we create it).
+    Dir,
+    /// A symlink at target pointing to `source`.
+    Symlink,
+    /// `data` written to a new file `source` on our own tmpfs, then bound onto target.
+    File,
+}
+
+/// Which part of an op failed, in `Report.detail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Phase {
+    /// statx of a bind's source.
+    Source = 1,
+    /// Creating the target (or a directory above it).
+    Create,
+    /// The target is missing and creating it would leave it on the host.
+    Host,
+    /// mount(2) itself.
+    Mount,
+    /// mount_setattr(2) (or the remount that stands in for it).
+    Setattr,
+    /// symlink(2), or an existing symlink pointing elsewhere.
+    Symlink,
+    /// Writing a file entry's content.
+    Write,
+    /// chmod of a directory we made.
+    Chmod,
+}
+
+impl Phase {
+    pub fn from_u32(n: u32) -> Option<Phase> {
+        use Phase::*;
+        [Source, Create, Host, Mount, Setattr, Symlink, Write, Chmod]
+            .into_iter()
+            .find(|p| *p as u32 == n)
+    }
+}
+
+/// What a missing target is made as.
+pub const CREATE_NONE: u8 = 0;
+pub const CREATE_DIR: u8 = 1;
+pub const CREATE_FILE: u8 = 2;
+/// A directory or a file, as the bind's source is.
+pub const CREATE_LIKE_SOURCE: u8 = 3;
+
+/// One step of building the child's mounts, prepared with absolute paths as the child sees
+/// them at that point (under /newroot and /oldroot while a rootfs is built).
+#[repr(C)]
+pub struct MountOp {
+    pub kind: OpKind,
+    /// The entry of `options.mounts` this op belongs to.
+    pub entry: u32,
+    pub source: *const c_char,
+    pub target: *const c_char,
+    pub fstype: *const c_char,
+    pub flags: usize,
+    /// mount(2)'s data (a C string), or a file entry's content.
+    pub data: *const u8,
+    pub data_len: usize,
+    /// MOUNT_ATTR_* to set after mounting (0: none).
+    pub attr: u64,
+    /// Whether the bind and its attributes cover submounts.
+    pub recursive: bool,
+    /// A missing bind source skips the op instead of failing.
+    pub optional: bool,
+    /// CREATE_*: what a missing target is made as.
+    pub create: u8,
+    /// Where in `target` the part we may create starts (the end of the deepest mount point of
+    /// our own above it); 0: nothing may be created, it would be on the host.
+    pub create_from: usize,
+    /// Mode of a directory or file we create (0: 0755 for directories).
+    pub mode: u32,
+}
+
+/// A resource limit for prlimit64(2).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+    /// Keep the current hard limit (read before setting).
+    pub keep_hard: bool,
+}
+
+/// The rootfs to build: none, an empty tmpfs, or a directory of the old root.
+pub const ROOTFS_NONE: u32 = 0;
+pub const ROOTFS_TMPFS: u32 = 1;
+pub const ROOTFS_DIR: u32 = 2;
+
+/// seccomp(2)'s program header.
+#[repr(C)]
+pub struct SockFprog {
+    pub len: u16,
+    pub filter: *const u8,
 }
 
 /// Everything the child needs, built before the clone. Pointers point into the `Prepared`
@@ -152,6 +291,42 @@ pub struct ChildPlan {
     /// Directory listing buffer for marking fds close-on-exec without close_range().
     pub dirents: *mut u8,
     pub dirents_len: usize,
+    /// mount(NULL, "/", NULL, flags): MS_REC | MS_PRIVATE or MS_SLAVE; 0 leaves it.
+    pub propagation: usize,
+    /// ROOTFS_*; with a rootfs the build happens in a tmpfs at `base` (see step 9).
+    pub rootfs: u32,
+    /// The directory that becomes the root (ROOTFS_DIR), as seen from the build root.
+    pub rootfs_dir: *const c_char,
+    /// An existing directory the build root is mounted on, and its newroot and oldroot.
+    pub base: *const c_char,
+    pub base_new: *const c_char,
+    pub base_old: *const c_char,
+    pub ops: *const MountOp,
+    pub nops: usize,
+    /// Room for a path while making the directories above a target.
+    pub path_buf: *mut u8,
+    pub path_buf_len: usize,
+    /// After mounts, chdir to `cwd` failing back to "/" (no cwd was asked for).
+    pub cwd_fallback: bool,
+    pub rlimits: *const Rlimit,
+    pub nrlimits: usize,
+    /// Whether to set capabilities at all.
+    pub caps: bool,
+    /// The capabilities kept (permitted, effective, inheritable); `caps_all`: all we have.
+    pub caps_keep: u64,
+    pub caps_all: bool,
+    pub caps_ambient: u64,
+    pub caps_bounding: u64,
+    pub cap_last: u32,
+    /// -1: leave it.
+    pub umask: i32,
+    pub no_new_privs: bool,
+    /// NULL: no filter.
+    pub seccomp: *const SockFprog,
+    /// Stay as pid 1 and run the program as our child (options.pidns.init 'reaper').
+    pub reaper: bool,
+    /// Where the program's stack starts (its top) under a reaper.
+    pub program_stack: usize,
 }
 
 /// The kernel's sigaction, as rt_sigaction(2) takes it (not the C library's).
@@ -166,13 +341,44 @@ struct KernelSigaction {
 const PROC_SELF_FD: &[u8] = b"/proc/self/fd\0";
 const TIMENS_OFFSETS: &[u8] = b"/proc/self/timens_offsets\0";
 const LO: [u8; 3] = *b"lo\0";
+const ROOT: &[u8] = b"/\0";
+const DOT: &[u8] = b".\0";
+const TMPFS: &[u8] = b"tmpfs\0";
+const MODE_0755: &[u8] = b"mode=0755\0";
+const NEWROOT: &[u8] = b"/newroot\0";
+const OLDROOT: &[u8] = b"/oldroot\0";
+const NOSUID_NODEV: usize = (libc::MS_NOSUID | libc::MS_NODEV) as usize;
+
+/// mount_setattr(2)'s attributes (linux/mount.h).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// capget(2)/capset(2)'s header and data, version 3 (64 capabilities in two halves).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
 
 /// Reports the failed step and exits.
-fn fail(plan: &ChildPlan, step: Step, index: usize, rc: isize) -> ! {
+fn fail(plan: &ChildPlan, step: Step, index: usize, detail: u32, rc: isize) -> ! {
     let report = Report {
         step: step as u32,
         index: index as u32,
         errno: (-rc) as u32,
+        detail,
     };
     // SAFETY: writes the report from this stack frame to the error pipe.
     unsafe {
@@ -197,28 +403,41 @@ fn retry(mut f: impl FnMut() -> isize) -> isize {
     }
 }
 
+/// Where a process enters `walk`.
+const FROM_CLONE: u32 = 0;
+/// The grandchild made at step 3b to enter a joined pid or time namespace.
+const FROM_JOIN: u32 = 1;
+/// The program under a reaper (step 24), which goes on from step 25.
+const FROM_REAPER: u32 = 2;
+
 /// The child. `arg` is the `ChildPlan`.
 ///
 /// # Safety
 /// Runs only as the entry of a spawn() clone, with every signal blocked and the plan alive.
 pub unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
     // SAFETY: passed on.
-    unsafe { walk(arg, false) }
+    unsafe { walk(arg, FROM_CLONE) }
 }
 
-/// The grandchild made at step 3 to enter a joined pid namespace: it goes on from step 4.
+/// The grandchild made at step 3b: it goes on from step 3c.
 unsafe extern "C" fn grandchild_main(arg: *mut c_void) -> ! {
     // SAFETY: passed on.
-    unsafe { walk(arg, true) }
+    unsafe { walk(arg, FROM_JOIN) }
 }
 
-/// Every step, in order. `resumed`: this is the grandchild of step 3, which starts at step 4.
-unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
+/// The program under a reaper: it goes on from step 25.
+unsafe extern "C" fn program_main(arg: *mut c_void) -> ! {
+    // SAFETY: passed on.
+    unsafe { walk(arg, FROM_REAPER) }
+}
+
+/// Every step, in order. `from`: where this process starts (FROM_*).
+unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
     // SAFETY: the parent passes its plan and keeps it alive until we exec or exit.
     let p = unsafe { &*(arg as *const ChildPlan) };
     // SAFETY: each call below is a raw system call on the plan's data or this stack.
     unsafe {
-        if !resumed {
+        if from == FROM_CLONE {
             // 1. signals: every handler back to default, while every signal is still blocked (the
             // parent blocked them around the clone). Node's handlers must never run here, on memory
             // the parent is using, and an ignored SIGPIPE must not be inherited by the program.
@@ -266,7 +485,7 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
                 }
                 let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
                 if rc < 0 {
-                    fail(p, Step::Setns, i, rc);
+                    fail(p, Step::Setns, i, 0, rc);
                 }
             }
 
@@ -288,12 +507,13 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
                     arg,
                 );
                 if rc < 0 {
-                    fail(p, Step::Setns, p.njoins, rc);
+                    fail(p, Step::Setns, p.njoins, 0, rc);
                 }
                 let forward = Report {
                     step: 0,
                     index: rc as u32,
                     errno: 0,
+                    detail: 0,
                 };
                 syscall(
                     libc::SYS_write,
@@ -304,7 +524,8 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
                 );
                 exit_group(0);
             }
-        } else {
+        }
+        if from == FROM_JOIN {
             // 3c. (the grandchild) the time namespace joins left by step 3.
             for i in 0..p.njoins {
                 let j = *p.joins.add(i);
@@ -313,177 +534,17 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
                 }
                 let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
                 if rc < 0 {
-                    fail(p, Step::Setns, i, rc);
+                    fail(p, Step::Setns, i, 0, rc);
                 }
             }
         }
 
-        // 4. unshare: namespaces clone() cannot make (time), after joins, so they are owned by
-        // the user namespace we are now in.
-        if p.unshare != 0 {
-            let rc = syscall(libc::SYS_unshare, p.unshare as usize, 0, 0, 0);
-            if rc < 0 {
-                fail(p, Step::Unshare, 0, rc);
-            }
+        if from != FROM_REAPER {
+            setup(p, arg);
         }
 
-        // 5. timens: a new time namespace's clock offsets, which can only be set before any
-        // process is in it; we enter it at execve.
-        if !p.timens.is_null() {
-            let fd = syscall(
-                libc::SYS_openat,
-                libc::AT_FDCWD as usize,
-                TIMENS_OFFSETS.as_ptr() as usize,
-                (libc::O_WRONLY | libc::O_CLOEXEC) as usize,
-                0,
-            );
-            if fd < 0 {
-                fail(p, Step::Timens, 0, fd);
-            }
-            let rc = syscall(
-                libc::SYS_write,
-                fd as usize,
-                p.timens as usize,
-                p.timens_len,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Timens, 0, rc);
-            }
-            syscall(libc::SYS_close, fd as usize, 0, 0, 0);
-        }
-
-        // 6. hostname and domain name: need CAP_SYS_ADMIN over the UTS namespace, so before
-        // setuid drops capabilities.
-        if !p.hostname.is_null() {
-            let rc = syscall(
-                libc::SYS_sethostname,
-                p.hostname as usize,
-                p.hostname_len,
-                0,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Hostname, 0, rc);
-            }
-        }
-        if !p.domainname.is_null() {
-            let rc = syscall(
-                libc::SYS_setdomainname,
-                p.domainname as usize,
-                p.domainname_len,
-                0,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Hostname, 1, rc);
-            }
-        }
-
-        // 7. loopback: lo up in a new network namespace; needs CAP_NET_ADMIN, so before setuid.
-        if p.loopback {
-            let rc = loopback_up();
-            if rc < 0 {
-                fail(p, Step::Loopback, 0, rc);
-            }
-        }
-
-        // 8-10. groups, gid, uid: in that order, since setuid gives up the capability the
-        // other two need.
-        if p.ngroups >= 0 {
-            let rc = syscall(
-                libc::SYS_setgroups,
-                p.ngroups as usize,
-                p.groups as usize,
-                0,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Groups, 0, rc);
-            }
-        }
-        if p.gid >= 0 {
-            let rc = syscall(
-                libc::SYS_setresgid,
-                p.gid as usize,
-                p.gid as usize,
-                p.gid as usize,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Setgid, 0, rc);
-            }
-        }
-        if p.uid >= 0 {
-            let rc = syscall(
-                libc::SYS_setresuid,
-                p.uid as usize,
-                p.uid as usize,
-                p.uid as usize,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Setuid, 0, rc);
-            }
-        }
-
-        // 11. chdir: after setuid, so the directory is checked with the program's own ids.
-        if !p.cwd.is_null() {
-            let rc = syscall(libc::SYS_chdir, p.cwd as usize, 0, 0, 0);
-            if rc < 0 {
-                fail(p, Step::Chdir, 0, rc);
-            }
-        }
-
-        // 12. setsid: a session (and process group) of its own for a detached child.
-        if p.setsid {
-            let rc = syscall(libc::SYS_setsid, 0, 0, 0, 0);
-            if rc < 0 {
-                fail(p, Step::Setsid, 0, rc);
-            }
-        }
-
-        // 13. pdeathsig: after setuid/setgid, which clear it. Then make sure the parent did not
-        // die before it was set: the parent holds the sync pipe's write end open until we exec,
-        // so a hang-up on our end means it is gone (getppid() cannot tell: it is 0 in a new pid
-        // namespace).
-        if p.pdeathsig != 0 {
-            let rc = syscall(
-                libc::SYS_prctl,
-                libc::PR_SET_PDEATHSIG as usize,
-                p.pdeathsig as usize,
-                0,
-                0,
-            );
-            if rc < 0 {
-                fail(p, Step::Pdeathsig, 0, rc);
-            }
-            let mut pfd = libc::pollfd {
-                fd: p.sync_fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let rc = syscall(
-                libc::SYS_ppoll,
-                &mut pfd as *mut _ as usize,
-                1,
-                &ZERO as *const _ as usize,
-                0,
-            );
-            if rc > 0 && pfd.revents & libc::POLLHUP != 0 {
-                exit_group(127);
-            }
-        }
-
-        // 14. fds: the caller's stdio mapping, then close-on-exec for every other fd. Late, so
-        // that nothing above opens an fd into the mapped range.
-        let rc = arrange_fds(p);
-        if rc < 0 {
-            fail(p, Step::Fds, 0, rc);
-        }
-
-        // 15. signals: an empty mask for the program, as the very last thing before execve: from
-        // here a signal only has its default action.
+        // 25. signals: an empty mask for the program, as late as possible: from here a signal
+        // only has its default action.
         let empty = 0u64;
         let rc = syscall(
             libc::SYS_rt_sigprocmask,
@@ -493,10 +554,39 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
             8,
         );
         if rc < 0 {
-            fail(p, Step::Signals, 0, rc);
+            fail(p, Step::Signals, 0, 0, rc);
         }
 
-        // 16. execve: each candidate in PATH order, as execvp does: a missing file or directory
+        // 26. seccomp: the filter, as the very last step before execve, so that it only has to
+        // allow execve. Without CAP_SYS_ADMIN the kernel insists on no_new_privs (EACCES):
+        // then it is set, and the filter installed again.
+        if !p.seccomp.is_null() {
+            let mut rc = syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER as usize,
+                0,
+                p.seccomp as usize,
+                0,
+            );
+            if rc == -(libc::EACCES as isize) && !p.no_new_privs {
+                let set = syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0);
+                if set < 0 {
+                    fail(p, Step::NoNewPrivs, 1, 0, set);
+                }
+                rc = syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER as usize,
+                    0,
+                    p.seccomp as usize,
+                    0,
+                );
+            }
+            if rc < 0 {
+                fail(p, Step::Seccomp, 0, 0, rc);
+            }
+        }
+
+        // 27. execve: each candidate in PATH order, as execvp does: a missing file or directory
         // moves on to the next; EACCES is remembered in case nothing else is found.
         let mut last = -(libc::ENOENT as isize);
         let mut seen_eacces = false;
@@ -516,7 +606,7 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
             match -rc as i32 {
                 libc::EACCES => seen_eacces = true,
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => fail(p, Step::Execve, i, rc),
+                _ => fail(p, Step::Execve, i, 0, rc),
             }
             last = rc;
             i += 1;
@@ -524,7 +614,381 @@ unsafe fn walk(arg: *mut c_void, resumed: bool) -> ! {
         if seen_eacces {
             last = -(libc::EACCES as isize);
         }
-        fail(p, Step::Execve, 0, last)
+        fail(p, Step::Execve, 0, 0, last)
+    }
+}
+
+/// Steps 4 to 24: the namespaces, the filesystem, ids and limits, as one process; under a
+/// reaper, this process stays as pid 1 at step 24 and the program goes on alone.
+unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
+    // SAFETY: raw system calls on the plan's data or this stack.
+    unsafe {
+        // 4. unshare: namespaces clone() cannot make (time), after joins, so they are owned by
+        // the user namespace we are now in.
+        if p.unshare != 0 {
+            let rc = syscall(libc::SYS_unshare, p.unshare as usize, 0, 0, 0);
+            if rc < 0 {
+                fail(p, Step::Unshare, 0, 0, rc);
+            }
+        }
+
+        // 5. timens: a new time namespace's clock offsets, which can only be set before any
+        // process is in it; we enter it at execve.
+        if !p.timens.is_null() {
+            let fd = syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD as usize,
+                TIMENS_OFFSETS.as_ptr() as usize,
+                (libc::O_WRONLY | libc::O_CLOEXEC) as usize,
+                0,
+            );
+            if fd < 0 {
+                fail(p, Step::Timens, 0, 0, fd);
+            }
+            let rc = syscall(
+                libc::SYS_write,
+                fd as usize,
+                p.timens as usize,
+                p.timens_len,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Timens, 0, 0, rc);
+            }
+            syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+        }
+
+        // 6. hostname and domain name: need CAP_SYS_ADMIN over the UTS namespace, so before
+        // setuid drops capabilities.
+        if !p.hostname.is_null() {
+            let rc = syscall(
+                libc::SYS_sethostname,
+                p.hostname as usize,
+                p.hostname_len,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Hostname, 0, 0, rc);
+            }
+        }
+        if !p.domainname.is_null() {
+            let rc = syscall(
+                libc::SYS_setdomainname,
+                p.domainname as usize,
+                p.domainname_len,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Hostname, 1, 0, rc);
+            }
+        }
+
+        // 7. loopback: lo up in a new network namespace; needs CAP_NET_ADMIN, so before setuid.
+        if p.loopback {
+            let rc = loopback_up();
+            if rc < 0 {
+                fail(p, Step::Loopback, 0, 0, rc);
+            }
+        }
+
+        // 8. propagation: our copy of the mounts stops sharing events with the host's before we
+        // mount anything, or our mounts would appear there.
+        if p.propagation != 0 {
+            let rc = syscall6(
+                libc::SYS_mount,
+                [0, ROOT.as_ptr() as usize, 0, p.propagation, 0, 0],
+            );
+            if rc < 0 {
+                fail(p, Step::Propagation, 0, 0, rc);
+            }
+        }
+
+        // 9. rootfs, first half (as bubblewrap builds a root): a tmpfs of our own at `base`
+        // becomes the root, the old root goes under it at /oldroot (where bind sources are
+        // read), the new root is made at /newroot (where targets go). File entries need this
+        // tmpfs for their content, so without a rootfs they get the old root bound as the new.
+        if p.rootfs != ROOTFS_NONE {
+            let r = build_root(p);
+            if r.1 < 0 {
+                fail(p, Step::Rootfs, r.0, 0, r.1);
+            }
+        }
+
+        // 10. mount: each op in order (an entry of options.mounts is one or more ops; read-only
+        // tmpfs entries come last, so that entries below them could be created first).
+        for i in 0..p.nops {
+            let op = &*p.ops.add(i);
+            if let Err((phase, rc)) = run_op(p, op) {
+                fail(
+                    p,
+                    Step::Mount,
+                    op.entry as usize,
+                    (i as u32) << 4 | phase as u32,
+                    rc,
+                );
+            }
+        }
+        // 11. rootfs, second half: the old root detached (nothing of the host stays reachable,
+        // so no chroot escape), then /newroot made the root with pivot_root(".", ".") and the
+        // build root under it detached too.
+        if p.rootfs != ROOTFS_NONE {
+            let r = enter_root();
+            if r.1 < 0 {
+                fail(p, Step::Rootfs, r.0, 0, r.1);
+            }
+        }
+
+        // 12. rlimit: before setuid, which gives up the CAP_SYS_RESOURCE a raised hard limit
+        // needs.
+        for i in 0..p.nrlimits {
+            let r = *p.rlimits.add(i);
+            let mut limit = [r.soft, r.hard];
+            if r.keep_hard {
+                let mut old = [0u64; 2];
+                let rc = syscall(
+                    libc::SYS_prlimit64,
+                    0,
+                    r.resource as usize,
+                    0,
+                    old.as_mut_ptr() as usize,
+                );
+                if rc < 0 {
+                    fail(p, Step::Rlimit, i, 0, rc);
+                }
+                limit[1] = old[1];
+            }
+            let rc = syscall(
+                libc::SYS_prlimit64,
+                0,
+                r.resource as usize,
+                limit.as_ptr() as usize,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Rlimit, i, 0, rc);
+            }
+        }
+
+        // 13. capabilities, first half: the bounding set (dropping needs CAP_SETPCAP, which
+        // setuid may take away), and keep-caps so that a setuid to another user keeps the
+        // permitted set the second half chooses from.
+        if p.caps {
+            for cap in 0..=p.cap_last as usize {
+                if cap < 64 && p.caps_bounding & (1u64 << cap) != 0 {
+                    continue;
+                }
+                let rc = syscall(libc::SYS_prctl, libc::PR_CAPBSET_DROP as usize, cap, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Capabilities, 0, cap as u32, rc);
+                }
+            }
+            if p.uid >= 0 {
+                let rc = syscall(libc::SYS_prctl, libc::PR_SET_KEEPCAPS as usize, 1, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Capabilities, 1, 0, rc);
+                }
+            }
+        }
+
+        // 14-16. groups, gid, uid: in that order, since setuid gives up the capability the
+        // other two need.
+        if p.ngroups >= 0 {
+            let rc = syscall(
+                libc::SYS_setgroups,
+                p.ngroups as usize,
+                p.groups as usize,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Groups, 0, 0, rc);
+            }
+        }
+        if p.gid >= 0 {
+            let rc = syscall(
+                libc::SYS_setresgid,
+                p.gid as usize,
+                p.gid as usize,
+                p.gid as usize,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Setgid, 0, 0, rc);
+            }
+        }
+        if p.uid >= 0 {
+            let rc = syscall(
+                libc::SYS_setresuid,
+                p.uid as usize,
+                p.uid as usize,
+                p.uid as usize,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Setuid, 0, 0, rc);
+            }
+        }
+
+        // 17. chdir: after setuid, so the directory is checked with the program's own ids, and
+        // after the root is built, so it is found there. Without a cwd asked for, mounts make us
+        // go to the same path in the new tree, or to / if it is not there (as bubblewrap does).
+        if !p.cwd.is_null() {
+            let mut rc = syscall(libc::SYS_chdir, p.cwd as usize, 0, 0, 0);
+            if rc < 0 && p.cwd_fallback {
+                rc = syscall(libc::SYS_chdir, ROOT.as_ptr() as usize, 0, 0, 0);
+            }
+            if rc < 0 {
+                fail(p, Step::Chdir, 0, 0, rc);
+            }
+        }
+
+        // 18. setsid: a session (and process group) of its own for a detached child.
+        if p.setsid {
+            let rc = syscall(libc::SYS_setsid, 0, 0, 0, 0);
+            if rc < 0 {
+                fail(p, Step::Setsid, 0, 0, rc);
+            }
+        }
+
+        // 19. pdeathsig: after setuid/setgid, which clear it. Then make sure the parent did not
+        // die before it was set: the parent holds the sync pipe's write end open until we exec,
+        // so a hang-up on our end means it is gone (getppid() cannot tell: it is 0 in a new pid
+        // namespace).
+        if p.pdeathsig != 0 {
+            let rc = syscall(
+                libc::SYS_prctl,
+                libc::PR_SET_PDEATHSIG as usize,
+                p.pdeathsig as usize,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Pdeathsig, 0, 0, rc);
+            }
+            let mut pfd = libc::pollfd {
+                fd: p.sync_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let rc = syscall(
+                libc::SYS_ppoll,
+                &mut pfd as *mut _ as usize,
+                1,
+                &ZERO as *const _ as usize,
+                0,
+            );
+            if rc > 0 && pfd.revents & libc::POLLHUP != 0 {
+                exit_group(127);
+            }
+        }
+
+        // 20. umask: after every file and directory of the mounts was made with the parent's.
+        if p.umask >= 0 {
+            syscall(libc::SYS_umask, p.umask as usize, 0, 0, 0);
+        }
+
+        // 21. capabilities, second half: after setuid (which clears the effective set), the
+        // sets the program keeps, then its ambient ones (which must be permitted and
+        // inheritable first).
+        if p.caps {
+            let header = CapHeader {
+                version: CAP_V3,
+                pid: 0,
+            };
+            let mut data = [CapData::default(); 2];
+            let mut keep = p.caps_keep;
+            if p.caps_all {
+                let rc = syscall(
+                    libc::SYS_capget,
+                    &header as *const _ as usize,
+                    data.as_mut_ptr() as usize,
+                    0,
+                    0,
+                );
+                if rc < 0 {
+                    fail(p, Step::Capabilities, 2, 0, rc);
+                }
+                keep = data[0].permitted as u64 | (data[1].permitted as u64) << 32;
+            }
+            for (k, d) in data.iter_mut().enumerate() {
+                let half = (keep >> (32 * k)) as u32;
+                *d = CapData {
+                    effective: half,
+                    permitted: half,
+                    inheritable: half,
+                };
+            }
+            let rc = syscall(
+                libc::SYS_capset,
+                &header as *const _ as usize,
+                data.as_ptr() as usize,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Capabilities, 2, 0, rc);
+            }
+            syscall(
+                libc::SYS_prctl,
+                libc::PR_CAP_AMBIENT as usize,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
+                0,
+                0,
+            );
+            for cap in 0..64usize {
+                if p.caps_ambient & (1u64 << cap) == 0 {
+                    continue;
+                }
+                let rc = syscall6(
+                    libc::SYS_prctl,
+                    [
+                        libc::PR_CAP_AMBIENT as usize,
+                        libc::PR_CAP_AMBIENT_RAISE as usize,
+                        cap,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                if rc < 0 {
+                    fail(p, Step::Capabilities, 3, cap as u32, rc);
+                }
+            }
+        }
+
+        // 22. no_new_privs: execve will not grant privileges (setuid bits, file capabilities).
+        if p.no_new_privs {
+            let rc = syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0);
+            if rc < 0 {
+                fail(p, Step::NoNewPrivs, 0, 0, rc);
+            }
+        }
+
+        // 23. fds: the caller's stdio mapping, then close-on-exec for every other fd. Late, so
+        // that nothing above opens an fd into the mapped range.
+        let rc = arrange_fds(p);
+        if rc < 0 {
+            fail(p, Step::Fds, 0, 0, rc);
+        }
+
+        // 24. reaper: we are pid 1 of a new pid namespace and stay, as its init; the program
+        // becomes our child (sharing memory until it execs, as we do with the parent) and goes
+        // on from step 25. Last, so that it inherits everything above.
+        if p.reaper {
+            let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+            let pid = crate::sys::clone_into(
+                libc::SYS_clone,
+                [flags as usize, p.program_stack, 0, 0, 0],
+                program_main,
+                arg,
+            );
+            if pid < 0 {
+                fail(p, Step::Reaper, 0, 0, pid);
+            }
+            init(pid as i32);
+        }
     }
 }
 
@@ -675,27 +1139,16 @@ unsafe fn cloexec_by_listing(p: &ChildPlan, n: usize) -> isize {
             while off < got as usize {
                 let ent = p.dirents.add(off);
                 let reclen = ptr::read_unaligned(ent.add(16) as *const u16) as usize;
-                let name = ent.add(19);
-                let mut fd = 0usize;
-                let mut k = 0;
-                let mut digits = true;
-                while *name.add(k) != 0 {
-                    let c = *name.add(k);
-                    if !c.is_ascii_digit() {
-                        digits = false;
-                        break;
+                if let Some(fd) = fd_number(ent.add(19)) {
+                    if fd >= n && fd != dir as usize {
+                        syscall(
+                            libc::SYS_fcntl,
+                            fd,
+                            libc::F_SETFD as usize,
+                            libc::FD_CLOEXEC as usize,
+                            0,
+                        );
                     }
-                    fd = fd.wrapping_mul(10).wrapping_add((c - b'0') as usize);
-                    k += 1;
-                }
-                if digits && k > 0 && fd >= n && fd != dir as usize {
-                    syscall(
-                        libc::SYS_fcntl,
-                        fd,
-                        libc::F_SETFD as usize,
-                        libc::FD_CLOEXEC as usize,
-                        0,
-                    );
                 }
                 if reclen == 0 {
                     break;
@@ -704,4 +1157,607 @@ unsafe fn cloexec_by_listing(p: &ChildPlan, n: usize) -> isize {
             }
         }
     }
+}
+
+/// mount(2), raw.
+unsafe fn mount(
+    source: *const c_char,
+    target: *const c_char,
+    fstype: *const c_char,
+    flags: usize,
+    data: *const u8,
+) -> isize {
+    // SAFETY: C strings (or NULL) the caller vouches for.
+    unsafe {
+        syscall6(
+            libc::SYS_mount,
+            [
+                source as usize,
+                target as usize,
+                fstype as usize,
+                flags,
+                data as usize,
+                0,
+            ],
+        )
+    }
+}
+
+/// Whether `path` exists (following symlinks), and if so whether it is a directory:
+/// `Ok(is_dir)`, or the kernel's `-errno`.
+unsafe fn stat_dir(path: *const c_char) -> Result<bool, isize> {
+    // Room for struct statx; only stx_mode (a u16 at byte 28) is read.
+    let mut buf = [0u64; 32];
+    // SAFETY: statx into a buffer of the size the kernel writes.
+    let rc = unsafe {
+        syscall6(
+            libc::SYS_statx,
+            [
+                libc::AT_FDCWD as usize,
+                path as usize,
+                0,
+                libc::STATX_TYPE as usize,
+                buf.as_mut_ptr() as usize,
+                0,
+            ],
+        )
+    };
+    if rc < 0 {
+        return Err(rc);
+    }
+    // SAFETY: within the buffer.
+    let mode = unsafe { ptr::read_unaligned((buf.as_ptr() as *const u8).add(28) as *const u16) };
+    Ok(mode as u32 & libc::S_IFMT == libc::S_IFDIR)
+}
+
+unsafe fn mkdir(path: *const c_char, mode: u32) -> isize {
+    // SAFETY: a C string the caller vouches for.
+    unsafe {
+        syscall(
+            libc::SYS_mkdirat,
+            libc::AT_FDCWD as usize,
+            path as usize,
+            mode as usize,
+            0,
+        )
+    }
+}
+
+/// mount_setattr(2)'s argument.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Sets MOUNT_ATTR_* on the mount at `target` (and every mount below it if `recursive`). They
+/// are only ever added, which the kernel allows even on mounts locked by a more privileged
+/// namespace. Before Linux 5.12 (no mount_setattr), a remount of the top mount that keeps the
+/// flags it has: clearing a locked one would be refused.
+unsafe fn set_attr(target: *const c_char, attr: u64, recursive: bool) -> isize {
+    let a = MountAttr {
+        attr_set: attr,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let at = if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: a C string and a local struct of the size given.
+    unsafe {
+        let rc = syscall6(
+            libc::SYS_mount_setattr,
+            [
+                libc::AT_FDCWD as usize,
+                target as usize,
+                at as usize,
+                &a as *const MountAttr as usize,
+                std::mem::size_of::<MountAttr>(),
+                0,
+            ],
+        );
+        if rc != -(libc::ENOSYS as isize) {
+            return rc;
+        }
+        // struct statfs on 64-bit Linux: eleven words, f_flags the last of them.
+        let mut sfs = [0u64; 16];
+        let rc = syscall(
+            libc::SYS_statfs,
+            target as usize,
+            sfs.as_mut_ptr() as usize,
+            0,
+            0,
+        );
+        if rc < 0 {
+            return rc;
+        }
+        let has = sfs[10];
+        let mut flags = (libc::MS_REMOUNT | libc::MS_BIND) as usize;
+        // statfs(2)'s ST_* bits (the same on every architecture), and the MS_* flag of each.
+        for (st, ms) in [
+            (1u64, libc::MS_RDONLY),
+            (2, libc::MS_NOSUID),
+            (4, libc::MS_NODEV),
+            (8, libc::MS_NOEXEC),
+            (1024, libc::MS_NOATIME),
+            (2048, libc::MS_NODIRATIME),
+            (4096, libc::MS_RELATIME),
+        ] {
+            if has & st != 0 {
+                flags |= ms as usize;
+            }
+        }
+        for (ma, ms) in [
+            (MOUNT_ATTR_RDONLY, libc::MS_RDONLY),
+            (MOUNT_ATTR_NOSUID, libc::MS_NOSUID),
+            (MOUNT_ATTR_NODEV, libc::MS_NODEV),
+            (MOUNT_ATTR_NOEXEC, libc::MS_NOEXEC),
+        ] {
+            if attr & ma != 0 {
+                flags |= ms as usize;
+            }
+        }
+        mount(ptr::null(), target, ptr::null(), flags, ptr::null())
+    }
+}
+
+/// Makes the directories between the mount point of our own that ends at `from` and the last
+/// component of `target` (which is left to the caller), in the plan's path buffer.
+unsafe fn make_parents(p: &ChildPlan, target: *const c_char, from: usize) -> isize {
+    // SAFETY: target is a C string; the buffer is this spawn's alone.
+    unsafe {
+        let mut n = 0;
+        while *target.add(n) != 0 {
+            n += 1;
+        }
+        if n + 1 > p.path_buf_len {
+            return -(libc::ENAMETOOLONG as isize);
+        }
+        ptr::copy_nonoverlapping(target as *const u8, p.path_buf, n + 1);
+        for i in from + 1..n {
+            if *p.path_buf.add(i) != b'/' {
+                continue;
+            }
+            *p.path_buf.add(i) = 0;
+            let rc = mkdir(p.path_buf as *const c_char, 0o755);
+            *p.path_buf.add(i) = b'/';
+            if rc < 0 && rc != -(libc::EEXIST as isize) {
+                return rc;
+            }
+        }
+        0
+    }
+}
+
+/// The op's target, made as `create` (CREATE_DIR or CREATE_FILE) if it is missing, where that
+/// is on a mount of our own; never on the host's.
+unsafe fn ensure_target(p: &ChildPlan, op: &MountOp, create: u8) -> Result<(), (Phase, isize)> {
+    if create == CREATE_NONE {
+        return Ok(());
+    }
+    // SAFETY: raw calls on the op's C strings.
+    unsafe {
+        match stat_dir(op.target) {
+            Ok(_) => return Ok(()),
+            Err(rc) if rc != -(libc::ENOENT as isize) => return Err((Phase::Create, rc)),
+            Err(_) => {}
+        }
+        if op.create_from == 0 {
+            return Err((Phase::Host, -(libc::ENOENT as isize)));
+        }
+        let rc = make_parents(p, op.target, op.create_from);
+        if rc < 0 {
+            return Err((Phase::Create, rc));
+        }
+        if create == CREATE_DIR {
+            let mode = if op.mode != 0 { op.mode } else { 0o755 };
+            let rc = mkdir(op.target, mode);
+            if rc < 0 {
+                return Err((Phase::Create, rc));
+            }
+            if op.mode != 0 {
+                // The exact mode asked for, not what the umask leaves of it.
+                let rc = syscall(
+                    libc::SYS_fchmodat,
+                    libc::AT_FDCWD as usize,
+                    op.target as usize,
+                    op.mode as usize,
+                    0,
+                );
+                if rc < 0 {
+                    return Err((Phase::Chmod, rc));
+                }
+            }
+        } else {
+            let fd = syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD as usize,
+                op.target as usize,
+                (libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_NOCTTY)
+                    as usize,
+                0o444,
+            );
+            if fd < 0 {
+                return Err((Phase::Create, fd));
+            }
+            syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+        }
+        Ok(())
+    }
+}
+
+/// One mount op (step 10).
+unsafe fn run_op(p: &ChildPlan, op: &MountOp) -> Result<(), (Phase, isize)> {
+    let check = |phase: Phase, rc: isize| if rc < 0 { Err((phase, rc)) } else { Ok(()) };
+    // SAFETY: raw calls on the op's C strings and buffers.
+    unsafe {
+        match op.kind {
+            OpKind::Mount => {
+                ensure_target(p, op, op.create)?;
+                check(
+                    Phase::Mount,
+                    mount(op.source, op.target, op.fstype, op.flags, op.data),
+                )?;
+            }
+            OpKind::Bind => {
+                let is_dir = match stat_dir(op.source) {
+                    Ok(d) => d,
+                    Err(rc) if op.optional && rc == -(libc::ENOENT as isize) => return Ok(()),
+                    Err(rc) => return Err((Phase::Source, rc)),
+                };
+                let create = match op.create {
+                    CREATE_LIKE_SOURCE if is_dir => CREATE_DIR,
+                    CREATE_LIKE_SOURCE => CREATE_FILE,
+                    c => c,
+                };
+                ensure_target(p, op, create)?;
+                let rec = if op.recursive { libc::MS_REC } else { 0 };
+                check(
+                    Phase::Mount,
+                    mount(
+                        op.source,
+                        op.target,
+                        ptr::null(),
+                        (libc::MS_BIND | rec) as usize,
+                        ptr::null(),
+                    ),
+                )?;
+            }
+            OpKind::Setattr => {}
+            OpKind::Dir => ensure_target(p, op, CREATE_DIR)?,
+            OpKind::Symlink => {
+                let exists = match stat_dir(op.target) {
+                    Err(rc) => rc != -(libc::ENOENT as isize),
+                    Ok(_) => true,
+                };
+                // A dangling link is "missing" to statx but there to symlink(2): ask readlink.
+                let len = syscall(
+                    libc::SYS_readlinkat,
+                    libc::AT_FDCWD as usize,
+                    op.target as usize,
+                    p.path_buf as usize,
+                    p.path_buf_len,
+                );
+                if len >= 0 {
+                    // There already: fine if it points where we would point it.
+                    let mut same = len as usize == op.data_len;
+                    let mut i = 0;
+                    while same && i < op.data_len {
+                        same = *p.path_buf.add(i) == *(op.source as *const u8).add(i);
+                        i += 1;
+                    }
+                    return if same {
+                        Ok(())
+                    } else {
+                        Err((Phase::Symlink, -(libc::EEXIST as isize)))
+                    };
+                }
+                if exists {
+                    return Err((Phase::Symlink, -(libc::EEXIST as isize)));
+                }
+                if op.create_from == 0 {
+                    return Err((Phase::Host, -(libc::ENOENT as isize)));
+                }
+                check(Phase::Create, make_parents(p, op.target, op.create_from))?;
+                check(
+                    Phase::Symlink,
+                    syscall(
+                        libc::SYS_symlinkat,
+                        op.source as usize,
+                        libc::AT_FDCWD as usize,
+                        op.target as usize,
+                        0,
+                    ),
+                )?;
+            }
+            OpKind::File => {
+                let fd = syscall(
+                    libc::SYS_openat,
+                    libc::AT_FDCWD as usize,
+                    op.source as usize,
+                    (libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC) as usize,
+                    op.mode as usize,
+                );
+                check(Phase::Write, fd)?;
+                let mut done = 0;
+                while done < op.data_len {
+                    let rc = retry(|| {
+                        syscall(
+                            libc::SYS_write,
+                            fd as usize,
+                            op.data.add(done) as usize,
+                            op.data_len - done,
+                            0,
+                        )
+                    });
+                    if rc <= 0 {
+                        syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+                        return Err((
+                            Phase::Write,
+                            if rc == 0 { -(libc::EIO as isize) } else { rc },
+                        ));
+                    }
+                    done += rc as usize;
+                }
+                // The mode asked for exactly (the umask applied at open).
+                let rc = syscall(libc::SYS_fchmod, fd as usize, op.mode as usize, 0, 0);
+                syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+                check(Phase::Chmod, rc)?;
+                ensure_target(p, op, CREATE_FILE)?;
+                check(
+                    Phase::Mount,
+                    mount(
+                        op.source,
+                        op.target,
+                        ptr::null(),
+                        libc::MS_BIND as usize,
+                        ptr::null(),
+                    ),
+                )?;
+            }
+        }
+        if op.attr != 0 {
+            check(Phase::Setattr, set_attr(op.target, op.attr, op.recursive))?;
+        }
+        Ok(())
+    }
+}
+
+/// Step 9: the build root (index 0-1), the pivot into it (2), the new root (3).
+unsafe fn build_root(p: &ChildPlan) -> (usize, isize) {
+    // SAFETY: raw calls on the plan's C strings.
+    unsafe {
+        let rc = mount(
+            TMPFS.as_ptr().cast(),
+            p.base,
+            TMPFS.as_ptr().cast(),
+            NOSUID_NODEV,
+            MODE_0755.as_ptr(),
+        );
+        if rc < 0 {
+            return (0, rc);
+        }
+        for dir in [p.base_new, p.base_old] {
+            let rc = mkdir(dir, 0o755);
+            if rc < 0 {
+                return (1, rc);
+            }
+        }
+        let rc = syscall(
+            libc::SYS_pivot_root,
+            p.base as usize,
+            p.base_old as usize,
+            0,
+            0,
+        );
+        if rc < 0 {
+            return (2, rc);
+        }
+        let rc = syscall(libc::SYS_chdir, ROOT.as_ptr() as usize, 0, 0, 0);
+        if rc < 0 {
+            return (2, rc);
+        }
+        let new: *const c_char = NEWROOT.as_ptr().cast();
+        let rc = if p.rootfs == ROOTFS_TMPFS {
+            mount(
+                TMPFS.as_ptr().cast(),
+                new,
+                TMPFS.as_ptr().cast(),
+                NOSUID_NODEV,
+                MODE_0755.as_ptr(),
+            )
+        } else {
+            let rc = mount(
+                p.rootfs_dir,
+                new,
+                ptr::null(),
+                (libc::MS_BIND | libc::MS_REC) as usize,
+                ptr::null(),
+            );
+            if rc < 0 {
+                rc
+            } else {
+                set_attr(new, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true)
+            }
+        };
+        (3, rc)
+    }
+}
+
+/// Step 11: the old root detached (4), /newroot made the root (5), the build root under it
+/// detached (6).
+unsafe fn enter_root() -> (usize, isize) {
+    // SAFETY: raw calls on constant paths; the fd is closed before returning.
+    unsafe {
+        let rc = syscall(
+            libc::SYS_umount2,
+            OLDROOT.as_ptr() as usize,
+            libc::MNT_DETACH as usize,
+            0,
+            0,
+        );
+        if rc < 0 {
+            return (4, rc);
+        }
+        let build = syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            ROOT.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as usize,
+            0,
+        );
+        if build < 0 {
+            return (5, build);
+        }
+        let mut rc = syscall(libc::SYS_chdir, NEWROOT.as_ptr() as usize, 0, 0, 0);
+        if rc >= 0 {
+            // The new root goes to /, the build root on top of it, at the same place.
+            rc = syscall(
+                libc::SYS_pivot_root,
+                DOT.as_ptr() as usize,
+                DOT.as_ptr() as usize,
+                0,
+                0,
+            );
+        }
+        if rc < 0 {
+            syscall(libc::SYS_close, build as usize, 0, 0, 0);
+            return (5, rc);
+        }
+        rc = syscall(libc::SYS_fchdir, build as usize, 0, 0, 0);
+        if rc >= 0 {
+            rc = syscall(
+                libc::SYS_umount2,
+                DOT.as_ptr() as usize,
+                libc::MNT_DETACH as usize,
+                0,
+                0,
+            );
+        }
+        syscall(libc::SYS_close, build as usize, 0, 0, 0);
+        if rc >= 0 {
+            rc = syscall(libc::SYS_chdir, ROOT.as_ptr() as usize, 0, 0, 0);
+        }
+        (6, rc.min(0))
+    }
+}
+
+/// Pid 1 under a reaper, once the program has exec'd (or failed): forwards every signal it
+/// gets to the program, reaps every child (orphans of the namespace come to us), and exits
+/// with the program's status (128 + the signal if a signal ended it: pid 1 cannot be killed by
+/// its own signal). From here nothing of the plan is read: the parent frees it once the error
+/// pipe is closed. The stack stays mapped until we have exited.
+unsafe fn init(program: i32) -> ! {
+    // SAFETY: raw calls on this stack only.
+    unsafe {
+        // Only the program keeps its fds (and the copies of the parent's we were given).
+        if syscall(libc::SYS_close_range, 0, u32::MAX as usize, 0, 0) < 0 {
+            close_all_by_listing();
+        }
+        let all = !0u64;
+        let mut info = [0u64; 16];
+        loop {
+            let sig = syscall(
+                libc::SYS_rt_sigtimedwait,
+                &all as *const u64 as usize,
+                info.as_mut_ptr() as usize,
+                0,
+                8,
+            );
+            if sig <= 0 {
+                continue;
+            }
+            if sig as i32 != libc::SIGCHLD {
+                syscall(libc::SYS_kill, program as usize, sig as usize, 0, 0);
+                continue;
+            }
+            loop {
+                let mut status = 0i32;
+                let pid = syscall(
+                    libc::SYS_wait4,
+                    -1isize as usize,
+                    &mut status as *mut i32 as usize,
+                    (libc::WNOHANG | libc::__WALL) as usize,
+                    0,
+                );
+                if pid <= 0 {
+                    break;
+                }
+                if pid as i32 == program {
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    exit_group(code);
+                }
+            }
+        }
+    }
+}
+
+/// close_range(2) needs Linux 5.9: older kernels list /proc/self/fd, into a buffer on the
+/// init's own stack.
+unsafe fn close_all_by_listing() {
+    let mut buf = [0u64; 128];
+    // SAFETY: openat, getdents64 into the local buffer, close.
+    unsafe {
+        let dir = syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            PROC_SELF_FD.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as usize,
+            0,
+        );
+        if dir < 0 {
+            return;
+        }
+        loop {
+            let got = syscall(
+                libc::SYS_getdents64,
+                dir as usize,
+                buf.as_mut_ptr() as usize,
+                std::mem::size_of_val(&buf),
+                0,
+            );
+            if got <= 0 {
+                break;
+            }
+            let base = buf.as_ptr() as *const u8;
+            let mut off = 0usize;
+            while off < got as usize {
+                let ent = base.add(off);
+                let reclen = ptr::read_unaligned(ent.add(16) as *const u16) as usize;
+                if let Some(fd) = fd_number(ent.add(19)) {
+                    if fd != dir as usize {
+                        syscall(libc::SYS_close, fd, 0, 0, 0);
+                    }
+                }
+                if reclen == 0 {
+                    break;
+                }
+                off += reclen;
+            }
+        }
+        syscall(libc::SYS_close, dir as usize, 0, 0, 0);
+    }
+}
+
+/// A /proc/self/fd entry's name as an fd number (None for "." and "..").
+unsafe fn fd_number(name: *const u8) -> Option<usize> {
+    let mut fd = 0usize;
+    let mut k = 0;
+    // SAFETY: a NUL-terminated name within a getdents64 record.
+    unsafe {
+        while *name.add(k) != 0 {
+            let c = *name.add(k);
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            fd = fd.wrapping_mul(10).wrapping_add((c - b'0') as usize);
+            k += 1;
+        }
+    }
+    (k > 0).then_some(fd)
 }

@@ -6,7 +6,10 @@ use std::ptr;
 
 use napi_derive::napi;
 
-use super::child::{ChildPlan, Join};
+use napi::bindgen_prelude::Buffer;
+
+use super::child::{ChildPlan, Join, Rlimit, SockFprog};
+use super::tree::{self, MountSlot, Tree};
 use crate::errors::{Failure, Outcome};
 
 /// glibc's execvp search path where the environment has no PATH.
@@ -61,6 +64,44 @@ pub struct SpawnPlan {
     /// The cgroup's path, for errors and the cgroup.procs fallback.
     pub cgroup_path: Option<String>,
     pub time_offsets: Option<String>,
+    /// options.mounts, in order.
+    pub mounts: Option<Vec<MountSlot>>,
+    /// The content of file entries (`MountSlot::data` indexes it).
+    pub files: Option<Vec<Buffer>>,
+    /// 'tmpfs' or an absolute directory.
+    pub rootfs: Option<String>,
+    /// 'private', 'slave' or 'unchanged' (the TypeScript layer picks the default).
+    pub propagation: Option<String>,
+    /// chdir to `cwd` failing back to "/" (mounts, and no cwd asked for).
+    pub cwd_fallback: Option<bool>,
+    pub capabilities: Option<CapSlot>,
+    pub no_new_privs: Option<bool>,
+    /// A classic BPF program: `struct sock_filter`s, 8 bytes each.
+    pub seccomp: Option<Buffer>,
+    pub rlimits: Option<Vec<RlimitSlot>>,
+    pub umask: Option<u32>,
+    /// pid 1 is a native init that runs the program as its child.
+    pub reaper: Option<bool>,
+}
+
+/// options.capabilities, as capability numbers.
+#[napi(object)]
+pub struct CapSlot {
+    /// What stays permitted, effective and inheritable; none: all the child has.
+    pub keep: Option<Vec<u32>>,
+    pub ambient: Option<Vec<u32>>,
+    /// What the bounding set keeps; none: the same as `keep`.
+    pub bounding: Option<Vec<u32>>,
+}
+
+/// One of options.rlimits: a resource number and its limits (-1: unlimited).
+#[napi(object)]
+pub struct RlimitSlot {
+    pub resource: u32,
+    pub name: String,
+    pub soft: f64,
+    /// None: the current hard limit stays.
+    pub hard: Option<f64>,
 }
 
 /// A plan ready for the clone. Owns everything `child` points into; must not be dropped before
@@ -76,7 +117,41 @@ pub struct Prepared {
     _groups: Vec<u32>,
     _text: Vec<Vec<u8>>,
     _dirents: Vec<u8>,
+    _path_buf: Vec<u8>,
+    _rlimits: Vec<Rlimit>,
+    _seccomp: Option<(Vec<u8>, Box<SockFprog>)>,
+    pub tree: Tree,
     pub child: Box<ChildPlan>,
+}
+
+/// The highest capability number this kernel knows.
+pub fn cap_last() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+fn cap_mask(caps: &[u32], last: u32, what: &str) -> Outcome<u64> {
+    let mut mask = 0u64;
+    for &cap in caps {
+        if cap > last || cap >= 64 {
+            return Err(Failure::ArgValue(format!(
+                "The property 'options.capabilities.{what}' names capability {cap}, which this \
+                 kernel does not have (its last is {last}). Received {cap}"
+            )));
+        }
+        mask |= 1 << cap;
+    }
+    Ok(mask)
+}
+
+fn limit(v: f64) -> u64 {
+    if v < 0.0 {
+        u64::MAX
+    } else {
+        v as u64
+    }
 }
 
 fn c_string(s: &str, what: &str) -> Outcome<CString> {
@@ -170,6 +245,66 @@ pub fn prepare(
     let (domainname, domainname_len) = bytes(&plan.domainname);
     let mut scratch = vec![0i32; fds.len()];
     let mut dirents = vec![0u8; DIRENTS];
+    let slots = plan.mounts.as_deref().unwrap_or(&[]);
+    let files: Vec<&[u8]> = plan
+        .files
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|b| &b[..])
+        .collect();
+    let tree = tree::build(
+        slots,
+        &files,
+        plan.rootfs.as_deref(),
+        plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
+    )?;
+    let mut path_buf = vec![0u8; tree.longest + 1];
+    let propagation = match plan.propagation.as_deref() {
+        Some("private") => (libc::MS_REC | libc::MS_PRIVATE) as usize,
+        Some("slave") => (libc::MS_REC | libc::MS_SLAVE) as usize,
+        _ => 0,
+    };
+    let rlimits: Vec<Rlimit> = plan
+        .rlimits
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|r| Rlimit {
+            resource: r.resource,
+            soft: limit(r.soft),
+            hard: r.hard.map_or(0, limit),
+            keep_hard: r.hard.is_none(),
+        })
+        .collect();
+    let last = cap_last();
+    let (caps, caps_keep, caps_all, caps_ambient, caps_bounding) = match &plan.capabilities {
+        None => (false, 0, false, 0, 0),
+        Some(c) => {
+            let keep = match &c.keep {
+                Some(k) => Some(cap_mask(k, last, "keep")?),
+                None => None,
+            };
+            let ambient = cap_mask(c.ambient.as_deref().unwrap_or(&[]), last, "ambient")?;
+            let bounding = match &c.bounding {
+                Some(b) => cap_mask(b, last, "bounding")?,
+                None => keep.unwrap_or(u64::MAX),
+            };
+            (true, keep.unwrap_or(0), keep.is_none(), ambient, bounding)
+        }
+    };
+    let seccomp = match &plan.seccomp {
+        Some(prog) => {
+            let bytes = prog.to_vec();
+            let fprog = Box::new(SockFprog {
+                len: (bytes.len() / 8) as u16,
+                filter: bytes.as_ptr(),
+            });
+            Some((bytes, fprog))
+        }
+        None => None,
+    };
+    let opt = |c: &Option<CString>| c.as_ref().map_or(ptr::null(), |c| c.as_ptr());
     let child = Box::new(ChildPlan {
         paths: paths.as_ptr(),
         argv: argv.as_ptr(),
@@ -201,6 +336,32 @@ pub fn prepare(
         grandchild_copies: false,
         dirents: dirents.as_mut_ptr(),
         dirents_len: dirents.len(),
+        propagation,
+        rootfs: tree.rootfs,
+        rootfs_dir: opt(&tree.rootfs_dir),
+        base: opt(&tree.base),
+        base_new: opt(&tree.base_new),
+        base_old: opt(&tree.base_old),
+        ops: tree.ops.as_ptr(),
+        nops: tree.ops.len(),
+        path_buf: path_buf.as_mut_ptr(),
+        path_buf_len: path_buf.len(),
+        cwd_fallback: plan.cwd_fallback.unwrap_or(false),
+        rlimits: rlimits.as_ptr(),
+        nrlimits: rlimits.len(),
+        caps,
+        caps_keep,
+        caps_all,
+        caps_ambient,
+        caps_bounding,
+        cap_last: last,
+        umask: plan.umask.map_or(-1, |m| m as i32),
+        no_new_privs: plan.no_new_privs.unwrap_or(false),
+        seccomp: seccomp
+            .as_ref()
+            .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
+        reaper: plan.reaper.unwrap_or(false),
+        program_stack: 0,
     });
     Ok(Prepared {
         _strings: strings,
@@ -213,6 +374,10 @@ pub fn prepare(
         _groups: groups,
         _text: text,
         _dirents: dirents,
+        _path_buf: path_buf,
+        _rlimits: rlimits,
+        _seccomp: seccomp,
+        tree,
         child,
     })
 }
