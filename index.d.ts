@@ -41,6 +41,15 @@ export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | 
  */
 export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void): number
 
+/** options.capabilities, as capability numbers. */
+export interface CapSlot {
+  /** What stays permitted, effective and inheritable; none: all the child has. */
+  keep?: Array<number>
+  ambient?: Array<number>
+  /** What the bounding set keeps; none: the same as `keep`. */
+  bounding?: Array<number>
+}
+
 /** clone(): clear the child's tid in its memory when it exits. */
 export declare const CHILD_CLEARTID: number
 
@@ -145,6 +154,26 @@ export interface KcmpEpollSlot {
   efd: number
   tfd: number
   toff: number
+}
+
+/** One entry of `options.mounts`, as the TypeScript layer checked it. */
+export interface MountSlot {
+  /** 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'. */
+  kind: string
+  /** A bind's source: absolute, resolved in the old root. */
+  source?: string
+  /** Absolute and normalised, in the new root. */
+  target: string
+  readonly?: boolean
+  recursive?: boolean
+  devices?: boolean
+  optional?: boolean
+  /** A tmpfs's size in bytes. */
+  size?: number
+  mode?: number
+  linkTo?: string
+  /** A file entry's content: its index in the plan's `files`. */
+  data?: number
 }
 
 /**
@@ -337,6 +366,15 @@ export declare function pivotRoot(newRoot: string, putOld: string): void
 /** clone(): let the tracer trace the child too. */
 export declare const PTRACE: number
 
+/** One of options.rlimits: a resource number and its limits (-1: unlimited). */
+export interface RlimitSlot {
+  resource: number
+  name: string
+  soft: number
+  /** None: the current hard limit stays. */
+  hard?: number
+}
+
 /**
  * Moves the calling thread into the namespace behind `fd`: setns(2).
  *
@@ -394,6 +432,24 @@ export interface SpawnPlan {
   /** The cgroup's path, for errors and the cgroup.procs fallback. */
   cgroupPath?: string
   timeOffsets?: string
+  /** options.mounts, in order. */
+  mounts?: Array<MountSlot>
+  /** The content of file entries (`MountSlot::data` indexes it). */
+  files?: Array<Buffer>
+  /** 'tmpfs' or an absolute directory. */
+  rootfs?: string
+  /** 'private', 'slave' or 'unchanged' (the TypeScript layer picks the default). */
+  propagation?: string
+  /** chdir to `cwd` failing back to "/" (mounts, and no cwd asked for). */
+  cwdFallback?: boolean
+  capabilities?: CapSlot
+  noNewPrivs?: boolean
+  /** A classic BPF program: `struct sock_filter`s, 8 bytes each. */
+  seccomp?: Buffer
+  rlimits?: Array<RlimitSlot>
+  umask?: number
+  /** pid 1 is a native init that runs the program as its child. */
+  reaper?: boolean
 }
 
 /** What spawn() can use on this host. */

@@ -12,6 +12,7 @@ import type { Readable, Writable } from 'node:stream'
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
+import { confinement, type ConfinementOptions } from './confine.js'
 
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
@@ -44,7 +45,7 @@ export type JoinOptions =
   | { readonly [T in NsType]?: NamespaceFd | string }
   | { readonly pidfd: NamespaceFd; readonly types: readonly NsType[] }
 
-export interface SpawnOptions {
+export interface SpawnOptions extends ConfinementOptions {
   /** Working directory of the program, resolved against this process's. */
   cwd?: string | URL
   /** Environment of the program (default: process.env). */
@@ -114,14 +115,23 @@ export type SpawnStep =
   | 'hostname'
   | 'loopback'
   | 'cgroup'
+  | 'propagation'
+  | 'mount'
+  | 'rootfs'
+  | 'rlimit'
+  | 'capabilities'
   | 'groups'
   | 'setgid'
   | 'setuid'
   | 'chdir'
   | 'setsid'
   | 'pdeathsig'
+  | 'umask'
+  | 'no_new_privs'
   | 'fds'
+  | 'reaper'
   | 'signals'
+  | 'seccomp'
   | 'execve'
 
 /** A spawn that failed, with the step that failed. Timeouts and maxBuffer in spawnSync have
@@ -381,7 +391,15 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     groups = o.groups.map((g, i) => integer(g, `options.groups[${i}]`, 0, 4294967294))
   }
 
-  const namespaces = namespaceMask(o.namespaces)
+  let namespaces = namespaceMask(o.namespaces)
+  const joinsMnt = o.join !== undefined && typeof o.join === 'object' && o.join !== null &&
+    ('pidfd' in o.join ? Array.isArray(o.join.types) && o.join.types.includes('mnt') : (o.join as Record<string, unknown>).mnt !== undefined)
+  const confined = confinement(o, namespaces, joinsMnt, cwd !== undefined, checks)
+  namespaces = confined.namespaces
+  if (confined.cwd !== undefined) cwd = confined.cwd
+  const nofile = confined.plan.rlimits?.find((r) => r.name === 'nofile')
+  if (nofile !== undefined && nofile.soft !== -1 && nofile.soft < stdio.length)
+    throw rangeError('options.rlimits.nofile.soft', `>= ${stdio.length} (the program's fds 0-${stdio.length - 1} from stdio)`, nofile.soft)
   const newUser = (namespaces & native.NEWUSER) !== 0
 
   // join: ordered, the user namespace first.
@@ -505,6 +523,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupFd,
       cgroupPath,
       timeOffsets,
+      ...confined.plan,
     },
     spawnargs,
     opened,
@@ -513,6 +532,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     pipes,
   }
 }
+
+const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
 
 function checkJoin(types: readonly NsType[], namespaces: number): void {
   for (const t of types) {

@@ -7,8 +7,10 @@
 //! the reaper settles the exit.
 
 mod child;
+mod confine;
 mod parent;
 mod plan;
+mod tree;
 mod vm;
 
 use std::ffi::c_void;
@@ -267,11 +269,19 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let joined = plan.join.iter().fold(0, |mask, j| mask | j.nstype);
     let joins_time = joined & libc::CLONE_NEWTIME as u32 != 0;
     let needs_grandchild = joined & libc::CLONE_NEWPID as u32 != 0 || joins_time;
-    let stack = Stack::new(if needs_grandchild { 2 * STACK } else { STACK })?;
+    // The child runs on the top region; a grandchild below it; a program under a reaper on
+    // the lowest.
+    let reaper = plan.reaper.unwrap_or(false);
+    let regions = 1 + needs_grandchild as usize + reaper as usize;
+    let stack = Stack::new(regions * STACK)?;
     if needs_grandchild {
-        prepared.child.grandchild_stack = stack.low() + STACK;
+        prepared.child.grandchild_stack = stack.top() - STACK;
         prepared.child.grandchild_copies = joins_time;
     }
+    if reaper {
+        prepared.child.program_stack = stack.low() + STACK;
+    }
+    release_reaper_stacks();
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;
 
@@ -391,7 +401,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
             read_reports(err_read.as_raw_fd(), &mut grandchild)
-                .map(|r| r.map(|r| report_failure(plan, r)))
+                .map(|r| r.map(|r| report_failure(plan, &prepared.tree, r)))
         }
         Err(f) => Ok(Some(f)),
     };
@@ -414,7 +424,12 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     }
     match outcome {
         Ok(None) => {
-            drop(stack);
+            if reaper {
+                // The reaper runs on this stack for as long as the program does.
+                keep_reaper_stack(&pidfd, stack);
+            } else {
+                drop(stack);
+            }
             // The parent's ends now belong to the caller.
             ours.0.clear();
             Ok(Started {
@@ -440,6 +455,45 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             Err(failure)
         }
     }
+}
+
+/// Stacks of reapers still running, each with a pidfd of its process.
+static REAPER_STACKS: std::sync::Mutex<Vec<(OwnedFd, Stack)>> = std::sync::Mutex::new(Vec::new());
+
+// SAFETY: a Stack is an address range this module owns; any thread may unmap it.
+unsafe impl Send for Stack {}
+
+fn keep_reaper_stack(pidfd: &OwnedFd, stack: Stack) {
+    match pidfd.try_clone() {
+        Ok(fd) => {
+            if let Ok(mut list) = REAPER_STACKS.lock() {
+                list.push((fd, stack));
+                return;
+            }
+            // A poisoned list: keep the stack mapped for good rather than pull it from under
+            // a running reaper.
+            std::mem::forget(stack);
+        }
+        Err(_) => std::mem::forget(stack),
+    }
+}
+
+/// Unmaps the stacks of reapers that have exited (a pidfd turns readable when its process
+/// has exited, which is after it let go of the memory).
+fn release_reaper_stacks() {
+    let Ok(mut list) = REAPER_STACKS.lock() else {
+        return;
+    };
+    list.retain(|(fd, _)| {
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polls one fd we own, without waiting.
+        let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+        !(rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0)
+    });
 }
 
 fn unsafe_owned(fd: RawFd) -> OwnedFd {
@@ -496,10 +550,10 @@ fn read_report(fd: RawFd) -> Outcome<Option<Report>> {
     }
 }
 
-fn report_failure(plan: &SpawnPlan, r: Report) -> Failure {
+fn report_failure(plan: &SpawnPlan, tree: &tree::Tree, r: Report) -> Failure {
     let step = Step::from_u32(r.step).unwrap_or(Step::Execve);
     let errno = Errno::from_raw(r.errno as i32);
-    parent::describe(plan, step, r.index, errno)
+    parent::describe(plan, tree, step, r.index, r.detail, errno)
 }
 
 /// The native half of `spawn()`: starts the program and returns its pid, pidfd and the parent's

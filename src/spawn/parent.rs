@@ -197,7 +197,17 @@ pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
 }
 
 /// The failure a child reported, in words.
-pub fn describe(plan: &SpawnPlan, step: Step, index: u32, errno: Errno) -> Failure {
+pub fn describe(
+    plan: &SpawnPlan,
+    tree: &super::tree::Tree,
+    step: Step,
+    index: u32,
+    detail: u32,
+    errno: Errno,
+) -> Failure {
+    if let Some(failure) = super::confine::describe(plan, tree, step, index, detail, errno) {
+        return failure;
+    }
     let file = &plan.file;
     let mut index_out = None;
     let mut path = None;
@@ -270,7 +280,7 @@ pub fn describe(plan: &SpawnPlan, step: Step, index: u32, errno: Errno) -> Failu
             _ => None,
         }),
         Step::Signals => ("sigprocmask", "sigprocmask(SIG_SETMASK, empty)".into(), None),
-        Step::Execve | Step::Clone | Step::Sync | Step::Idmap | Step::Cgroup => {
+        _ => {
             path = Some(file.clone());
             let cause = match errno {
                 Errno::ENOENT if file.contains('/') => Some(format!("{file} does not exist (in the child's mount namespace)")),

@@ -1,0 +1,366 @@
+// spawn()'s confinement options (mounts, a new root, capabilities, no_new_privs, seccomp,
+// rlimits, umask, the pid 1 reaper): their types, and their checks into the native plan.
+import { readFileSync, realpathSync } from 'node:fs'
+import { posix, resolve as resolvePath } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import type * as native from '../index.js'
+import { NEWNS, NEWPID } from '../index.js'
+
+/** A capability, as capabilities(7) names it. */
+export type CapName =
+  | 'CAP_CHOWN'
+  | 'CAP_DAC_OVERRIDE'
+  | 'CAP_DAC_READ_SEARCH'
+  | 'CAP_FOWNER'
+  | 'CAP_FSETID'
+  | 'CAP_KILL'
+  | 'CAP_SETGID'
+  | 'CAP_SETUID'
+  | 'CAP_SETPCAP'
+  | 'CAP_LINUX_IMMUTABLE'
+  | 'CAP_NET_BIND_SERVICE'
+  | 'CAP_NET_BROADCAST'
+  | 'CAP_NET_ADMIN'
+  | 'CAP_NET_RAW'
+  | 'CAP_IPC_LOCK'
+  | 'CAP_IPC_OWNER'
+  | 'CAP_SYS_MODULE'
+  | 'CAP_SYS_RAWIO'
+  | 'CAP_SYS_CHROOT'
+  | 'CAP_SYS_PTRACE'
+  | 'CAP_SYS_PACCT'
+  | 'CAP_SYS_ADMIN'
+  | 'CAP_SYS_BOOT'
+  | 'CAP_SYS_NICE'
+  | 'CAP_SYS_RESOURCE'
+  | 'CAP_SYS_TIME'
+  | 'CAP_SYS_TTY_CONFIG'
+  | 'CAP_MKNOD'
+  | 'CAP_LEASE'
+  | 'CAP_AUDIT_WRITE'
+  | 'CAP_AUDIT_CONTROL'
+  | 'CAP_SETFCAP'
+  | 'CAP_MAC_OVERRIDE'
+  | 'CAP_MAC_ADMIN'
+  | 'CAP_SYSLOG'
+  | 'CAP_WAKE_ALARM'
+  | 'CAP_BLOCK_SUSPEND'
+  | 'CAP_AUDIT_READ'
+  | 'CAP_PERFMON'
+  | 'CAP_BPF'
+  | 'CAP_CHECKPOINT_RESTORE'
+
+/** Capability names in number order: CAPABILITIES[n] is capability n. */
+export const CAPABILITIES: readonly CapName[] = Object.freeze([
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const)
+
+/** A path in the child's new tree, or a source path here (string or file: URL). */
+export type PathLike = string | URL
+
+/** One entry of `mounts`, applied in order. Targets are absolute paths in the new tree. */
+export type MountEntry =
+  /** A directory or file of this host (`--bind`, `--ro-bind`, `--dev-bind`, `--bind-try`). Always nosuid. */
+  | {
+      readonly type: 'bind'
+      readonly source: PathLike
+      readonly target: PathLike
+      /** Read-only, submounts included (default false). */
+      readonly readonly?: boolean
+      /** Submounts come along (default true). */
+      readonly recursive?: boolean
+      /** Device files work (default false: nodev). */
+      readonly devices?: boolean
+      /** A missing source skips the entry (default false). */
+      readonly optional?: boolean
+    }
+  /** An empty tmpfs (`--tmpfs`, `--size`, `--perms`). Read-only is applied after every entry. */
+  | { readonly type: 'tmpfs'; readonly target: PathLike; readonly size?: number; readonly mode?: number; readonly readonly?: boolean }
+  /** A procfs (`--proc`): fresh with a new pid namespace, else the current one bound. */
+  | { readonly type: 'proc'; readonly target?: PathLike }
+  /** A minimal /dev (`--dev`). */
+  | { readonly type: 'dev'; readonly target?: PathLike }
+  /** A POSIX message queue filesystem (`--mqueue`). */
+  | { readonly type: 'mqueue'; readonly target: PathLike }
+  /** A directory (`--dir`, `--perms`). */
+  | { readonly type: 'dir'; readonly target: PathLike; readonly mode?: number }
+  /** A symlink (`--symlink`). */
+  | { readonly type: 'symlink'; readonly target: PathLike; readonly linkTo: string }
+  /** A file with this content (`--file`, `--ro-bind-data`). */
+  | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean }
+  /** An existing mount made read-only (`--remount-ro`), not its submounts. */
+  | { readonly type: 'remount'; readonly target: PathLike; readonly readonly: true }
+
+/** Capabilities of the program. Each list names what *remains*. */
+export interface CapabilityOptions {
+  /** Permitted, effective and inheritable (default 'none'). */
+  readonly keep?: 'none' | 'all' | readonly CapName[]
+  /** Ambient: kept across execve by a program that is not uid 0. Must be in `keep`. */
+  readonly ambient?: readonly CapName[]
+  /** The bounding set (default 'keep': the same as `keep`, so a uid 0 program gets no more). */
+  readonly bounding?: 'keep' | readonly CapName[]
+}
+
+/** A resource limit: numbers, or 'unlimited'. Without `hard`, the hard limit stays. */
+export interface RlimitValue {
+  readonly soft: number | 'unlimited'
+  readonly hard?: number | 'unlimited'
+}
+
+/** The resources of setrlimit(2), by their `ulimit`/prlimit names. */
+export type RlimitName =
+  | 'cpu' | 'fsize' | 'data' | 'stack' | 'core' | 'rss' | 'nproc' | 'nofile' | 'memlock' | 'as'
+  | 'locks' | 'sigpending' | 'msgqueue' | 'nice' | 'rtprio' | 'rttime'
+
+const RLIMITS: Readonly<Record<RlimitName, number>> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
+  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+}
+
+/** The confinement options of spawn() (see SpawnOptions). */
+export interface ConfinementOptions {
+  /** Mounts in a new mount namespace, in order ('mnt' is added to namespaces). */
+  mounts?: readonly MountEntry[]
+  /** A new root: a directory of this host, or 'tmpfs' for an empty one built from `mounts`. */
+  rootfs?: PathLike
+  /** Mount propagation from the host (default 'private' in a new mount namespace). */
+  propagation?: 'private' | 'slave' | 'unchanged'
+  capabilities?: CapabilityOptions
+  /** PR_SET_NO_NEW_PRIVS: execve grants no privileges (setuid bits, file capabilities). */
+  noNewPrivs?: boolean
+  /** A classic BPF seccomp filter (`struct sock_filter`s, 8 bytes each), or an fd to read it from. */
+  seccomp?: Uint8Array | number | { readonly fd: number }
+  /** Resource limits. */
+  rlimits?: { readonly [R in RlimitName]?: RlimitValue }
+  /** The program's umask. */
+  umask?: number
+  /** With a new pid namespace: who is pid 1 (default 'program'). */
+  pidns?: { readonly init: 'program' | 'reaper' }
+}
+
+/** What the checks hand to the native plan. */
+export type ConfinementPlan = Pick<
+  native.SpawnPlan,
+  'mounts' | 'files' | 'rootfs' | 'propagation' | 'cwdFallback' | 'capabilities' | 'noNewPrivs' | 'seccomp' | 'rlimits' | 'umask' | 'reaper'
+>
+
+/** Argument errors with Node's codes, from spawn.ts. */
+export interface Checks {
+  typeError(name: string, expected: string, value: unknown): TypeError
+  valueError(name: string, reason: string, value: unknown): TypeError
+  rangeError(name: string, range: string, value: unknown): RangeError
+  string(value: unknown, name: string): string
+  integer(value: unknown, name: string, min: number, max: number): number
+  bool(value: unknown, name: string, fallback: boolean): boolean
+  fdOf(value: unknown): number | undefined
+}
+
+const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount'] as const
+
+function pathOf(value: unknown, name: string, c: Checks): string {
+  if (value instanceof URL) return fileURLToPath(value)
+  return c.string(value, name)
+}
+
+/** An absolute, normalised target ('/a/b', never '/a/b/'). */
+function target(value: unknown, name: string, c: Checks): string {
+  const t = pathOf(value, name, c)
+  if (!t.startsWith('/')) throw c.valueError(name, 'must be an absolute path (in the new tree)', t)
+  const n = posix.normalize(t)
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n
+}
+
+/** A source resolved here (symlinks too, so that an absolute link is not read in the build root). */
+function source(value: unknown, name: string, c: Checks): string {
+  const s = resolvePath(pathOf(value, name, c))
+  try {
+    return realpathSync(s)
+  } catch {
+    // Missing here: the child reports it (or skips an optional entry).
+    return s
+  }
+}
+
+function mode(value: unknown, name: string, c: Checks): number | undefined {
+  return value === undefined ? undefined : c.integer(value, name, 0, 0o7777)
+}
+
+function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[]): native.MountSlot {
+  const at = `options.mounts[${i}]`
+  if (typeof entry !== 'object' || entry === null) throw c.typeError(at, 'an object', entry)
+  const e = entry as Record<string, unknown>
+  const type = e.type
+  if (typeof type !== 'string' || !(TYPES as readonly string[]).includes(type))
+    throw c.valueError(`${at}.type`, `must be one of ${TYPES.join(', ')}`, type)
+  const slot: native.MountSlot = {
+    kind: type,
+    target: target(e.target ?? (type === 'proc' ? '/proc' : type === 'dev' ? '/dev' : undefined), `${at}.target`, c),
+  }
+  switch (type) {
+    case 'bind':
+      slot.source = source(e.source, `${at}.source`, c)
+      slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
+      slot.recursive = c.bool(e.recursive, `${at}.recursive`, true)
+      slot.devices = c.bool(e.devices, `${at}.devices`, false)
+      slot.optional = c.bool(e.optional, `${at}.optional`, false)
+      break
+    case 'tmpfs':
+      if (e.size !== undefined) slot.size = c.integer(e.size, `${at}.size`, 1, Number.MAX_SAFE_INTEGER)
+      slot.mode = mode(e.mode, `${at}.mode`, c)
+      slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
+      break
+    case 'dir':
+      slot.mode = mode(e.mode, `${at}.mode`, c)
+      break
+    case 'symlink': {
+      const to = c.string(e.linkTo, `${at}.linkTo`)
+      if (to.length === 0) throw c.valueError(`${at}.linkTo`, 'must not be empty', to)
+      slot.linkTo = to
+      break
+    }
+    case 'file': {
+      const d = e.data
+      if (typeof d === 'string') files.push(Buffer.from(d))
+      else if (d instanceof Uint8Array) files.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength))
+      else throw c.typeError(`${at}.data`, 'a string or a Uint8Array', d)
+      slot.data = files.length - 1
+      slot.mode = mode(e.mode, `${at}.mode`, c)
+      slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
+      break
+    }
+    case 'remount':
+      if (e.readonly !== true) throw c.valueError(`${at}.readonly`, 'must be true (a remount makes a mount read-only)', e.readonly)
+      slot.readonly = true
+      break
+  }
+  return slot
+}
+
+function capList(value: unknown, name: string, c: Checks): number[] {
+  if (!Array.isArray(value)) throw c.typeError(name, 'an array of capability names', value)
+  return value.map((v: unknown, i: number) => {
+    const n = CAPABILITIES.indexOf(v as CapName)
+    if (typeof v !== 'string' || n < 0) throw c.valueError(`${name}[${i}]`, "must be a capability name such as 'CAP_NET_ADMIN'", v)
+    return n
+  })
+}
+
+function limit(value: unknown, name: string, c: Checks): number {
+  if (value === 'unlimited' || value === Infinity) return -1
+  return c.integer(value, name, 0, Number.MAX_SAFE_INTEGER)
+}
+
+/**
+ * Checks the confinement options. `namespaces` is the NEW* mask so far; returns the plan
+ * fields and the mask with NEWNS added where mounts need it.
+ */
+export function confinement(
+  o: ConfinementOptions,
+  namespaces: number,
+  joinsMnt: boolean,
+  cwdGiven: boolean,
+  c: Checks,
+): { plan: ConfinementPlan; namespaces: number; cwd?: string } {
+  const plan: ConfinementPlan = {}
+  let cwd: string | undefined
+  if (o.mounts !== undefined) {
+    if (!Array.isArray(o.mounts)) throw c.typeError('options.mounts', 'an array of mount entries', o.mounts)
+    const files: Buffer[] = []
+    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files))
+    if (files.length > 0) plan.files = files
+  }
+  if (o.rootfs !== undefined) {
+    const r = o.rootfs === 'tmpfs' ? 'tmpfs' : resolvePath(pathOf(o.rootfs, 'options.rootfs', c))
+    plan.rootfs = r === 'tmpfs' ? r : (() => {
+      try {
+        return realpathSync(r)
+      } catch {
+        return r
+      }
+    })()
+  }
+  const building = plan.mounts !== undefined || plan.rootfs !== undefined
+  if (building) {
+    if (joinsMnt)
+      throw c.valueError(plan.rootfs !== undefined ? 'options.rootfs' : 'options.mounts', 'needs a new mount namespace: mounts in a joined one would change it for every process in it', 'join.mnt')
+    namespaces = (namespaces | NEWNS) >>> 0
+    if (!cwdGiven) cwd = process.cwd()
+  }
+  const newMnt = (namespaces & NEWNS) !== 0
+  if (o.propagation !== undefined) {
+    if (o.propagation !== 'private' && o.propagation !== 'slave' && o.propagation !== 'unchanged')
+      throw c.valueError('options.propagation', "must be 'private', 'slave' or 'unchanged'", o.propagation)
+    if (!newMnt) throw c.valueError('options.propagation', "needs a new mount namespace (add 'mnt' to namespaces): it would change this host's mounts", o.propagation)
+    plan.propagation = o.propagation
+  } else if (newMnt) {
+    plan.propagation = 'private'
+  }
+  if (cwd !== undefined) plan.cwdFallback = true
+
+  if (o.capabilities !== undefined) {
+    const caps = o.capabilities as Record<string, unknown>
+    if (typeof caps !== 'object' || caps === null) throw c.typeError('options.capabilities', 'of type object', caps)
+    let keep: number[] | undefined
+    if (caps.keep === undefined || caps.keep === 'none') keep = []
+    else if (caps.keep === 'all') keep = undefined
+    else keep = capList(caps.keep, 'options.capabilities.keep', c)
+    const ambient = caps.ambient === undefined ? [] : capList(caps.ambient, 'options.capabilities.ambient', c)
+    if (keep !== undefined)
+      for (const a of ambient)
+        if (!keep.includes(a)) throw c.valueError('options.capabilities.ambient', 'must only name capabilities in capabilities.keep (an ambient capability must be permitted and inheritable)', CAPABILITIES[a])
+    let bounding: number[] | undefined
+    if (caps.bounding === undefined || caps.bounding === 'keep') bounding = undefined
+    else bounding = capList(caps.bounding, 'options.capabilities.bounding', c)
+    plan.capabilities = { keep, ambient, bounding }
+  }
+  if (o.noNewPrivs !== undefined) plan.noNewPrivs = c.bool(o.noNewPrivs, 'options.noNewPrivs', false)
+  if (o.seccomp !== undefined) {
+    let prog: Buffer
+    if (o.seccomp instanceof Uint8Array) prog = Buffer.from(o.seccomp.buffer, o.seccomp.byteOffset, o.seccomp.byteLength)
+    else {
+      const fd = c.fdOf(o.seccomp)
+      if (fd === undefined) throw c.typeError('options.seccomp', 'a Uint8Array or an fd', o.seccomp)
+      prog = readFileSync(fd)
+    }
+    if (prog.length === 0 || prog.length % 8 !== 0)
+      throw c.valueError('options.seccomp', 'must be a whole number of 8-byte sock_filter instructions', `${prog.length} bytes`)
+    if (prog.length / 8 > 4096) throw c.valueError('options.seccomp', 'must be at most 4096 instructions (BPF_MAXINSNS)', `${prog.length / 8} instructions`)
+    plan.seccomp = prog
+  }
+  if (o.rlimits !== undefined) {
+    const r = o.rlimits as Record<string, unknown>
+    if (typeof r !== 'object' || r === null) throw c.typeError('options.rlimits', 'of type object', r)
+    plan.rlimits = []
+    for (const [name, v] of Object.entries(r)) {
+      if (v === undefined) continue
+      const resource = RLIMITS[name as RlimitName]
+      if (resource === undefined) throw c.valueError(`options.rlimits.${name}`, `is not a resource (${Object.keys(RLIMITS).join(', ')})`, name)
+      if (typeof v !== 'object' || v === null) throw c.typeError(`options.rlimits.${name}`, 'an object { soft, hard? }', v)
+      const lv = v as Record<string, unknown>
+      const soft = limit(lv.soft, `options.rlimits.${name}.soft`, c)
+      const hard = lv.hard === undefined ? undefined : limit(lv.hard, `options.rlimits.${name}.hard`, c)
+      if (hard !== undefined && hard !== -1 && (soft === -1 || soft > hard))
+        throw c.rangeError(`options.rlimits.${name}.soft`, `<= the hard limit (${hard})`, lv.soft)
+      plan.rlimits.push({ resource, name, soft, hard })
+    }
+  }
+  if (o.umask !== undefined) plan.umask = c.integer(o.umask, 'options.umask', 0, 0o777)
+  if (o.pidns !== undefined) {
+    const p = o.pidns as Record<string, unknown>
+    if (typeof p !== 'object' || p === null) throw c.typeError('options.pidns', 'of type object', p)
+    if (p.init !== 'program' && p.init !== 'reaper') throw c.valueError('options.pidns.init', "must be 'program' or 'reaper'", p.init)
+    if (p.init === 'reaper') {
+      if ((namespaces & NEWPID) === 0) throw c.valueError('options.pidns.init', "needs a new pid namespace: add 'pid' to namespaces", p.init)
+      plan.reaper = true
+    }
+  }
+  return { plan, namespaces, cwd }
+}
