@@ -327,6 +327,10 @@ pub struct ChildPlan {
     pub reaper: bool,
     /// Where the program's stack starts (its top) under a reaper.
     pub program_stack: usize,
+    /// What the reaper keeps of its copy of the memory (its stack, this addon's code), and
+    /// whether it unmaps the rest.
+    pub reaper_keep: [(usize, usize); 3],
+    pub reaper_trim: bool,
 }
 
 /// The kernel's sigaction, as rt_sigaction(2) takes it (not the C library's).
@@ -974,8 +978,8 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
         }
 
         // 24. reaper: we are pid 1 of a new pid namespace and stay, as its init; the program
-        // becomes our child (sharing memory until it execs, as we do with the parent) and goes
-        // on from step 25. Last, so that it inherits everything above.
+        // becomes our child (sharing our copy of the memory until it execs) and goes on from
+        // step 25. Last, so that it inherits everything above.
         if p.reaper {
             let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
             let pid = crate::sys::clone_into(
@@ -987,7 +991,9 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             if pid < 0 {
                 fail(p, Step::Reaper, 0, 0, pid);
             }
-            init(pid as i32);
+            let keep = p.reaper_keep;
+            let trim = p.reaper_trim;
+            init(pid as i32, keep, trim);
         }
     }
 }
@@ -1646,17 +1652,31 @@ unsafe fn enter_root() -> (usize, isize) {
 /// Pid 1 under a reaper, once the program has exec'd (or failed): forwards every signal it
 /// gets to the program, reaps every child (orphans of the namespace come to us), and exits
 /// with the program's status (128 + the signal if a signal ended it: pid 1 cannot be killed by
-/// its own signal). From here nothing of the plan is read: the parent frees it once the error
-/// pipe is closed. The stack stays mapped until we have exited.
-unsafe fn init(program: i32) -> ! {
+/// its own signal). We run on a copy of the parent's memory: first everything but `keep` (our
+/// stack, this addon's code, and the C library's rseq area, which the kernel writes on every
+/// return to us and would answer with SIGSEGV if it were gone) is unmapped, so that we hold no
+/// copy of the parent's heap however long the program runs. From here nothing calls into the C
+/// library.
+unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
     // SAFETY: raw calls on this stack only.
     unsafe {
         // Only the program keeps its fds (and the copies of the parent's we were given).
         if syscall(libc::SYS_close_range, 0, u32::MAX as usize, 0, 0) < 0 {
             close_all_by_listing();
         }
+        if trim {
+            // Each pass lists the mappings and unmaps those we do not keep; a pass that unmaps
+            // nothing ends it (the listing goes on by address, so unmapping while reading is
+            // safe, and a second pass catches anything it skipped).
+            for _ in 0..4 {
+                if unmap_all_but(keep) == 0 {
+                    break;
+                }
+            }
+        }
         let all = !0u64;
-        let mut info = [0u64; 16];
+        // siginfo_t, written by the kernel (never zeroed: that could be a memset call).
+        let mut info = std::mem::MaybeUninit::<[u64; 16]>::uninit();
         loop {
             let sig = syscall(
                 libc::SYS_rt_sigtimedwait,
@@ -1685,15 +1705,82 @@ unsafe fn init(program: i32) -> ! {
                     break;
                 }
                 if pid as i32 == program {
-                    let code = if libc::WIFEXITED(status) {
-                        libc::WEXITSTATUS(status)
+                    let code = if status & 0x7f == 0 {
+                        (status >> 8) & 0xff
                     } else {
-                        128 + libc::WTERMSIG(status)
+                        128 + (status & 0x7f)
                     };
                     exit_group(code);
                 }
             }
         }
+    }
+}
+
+const PROC_SELF_MAPS: &[u8] = b"/proc/self/maps\0";
+
+/// Unmaps every mapping listed in /proc/self/maps that does not overlap `keep`; how many.
+unsafe fn unmap_all_but(keep: [(usize, usize); 3]) -> usize {
+    // Uninitialised: zeroing would be a memset call into the C library, which may be gone.
+    let mut buf = std::mem::MaybeUninit::<[u8; 4096]>::uninit();
+    let buf = buf.as_mut_ptr() as *mut u8;
+    let mut unmapped = 0;
+    // SAFETY: openat, read into the local buffer, munmap of mappings that are not ours.
+    unsafe {
+        let fd = syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            PROC_SELF_MAPS.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+        );
+        if fd < 0 {
+            return 0;
+        }
+        // Parse "start-end ..." lines, carrying a partial line over to the next read.
+        let mut start = 0usize;
+        let mut end = 0usize;
+        let mut field = 0u8; // 0: start, 1: end, 2: rest of the line
+        loop {
+            let got = syscall(libc::SYS_read, fd as usize, buf as usize, 4096, 0);
+            if got <= 0 {
+                break;
+            }
+            for i in 0..got as usize {
+                let c = *buf.add(i);
+                match (field, c) {
+                    (_, b'\n') => {
+                        let overlaps = keep
+                            .iter()
+                            .any(|&(lo, hi)| lo < hi && start < hi && lo < end);
+                        if field == 2 && start < end && !overlaps {
+                            let rc = syscall(libc::SYS_munmap, start, end - start, 0, 0);
+                            if rc == 0 {
+                                unmapped += 1;
+                            }
+                        }
+                        start = 0;
+                        end = 0;
+                        field = 0;
+                    }
+                    (0, b'-') => field = 1,
+                    (1, b' ') => field = 2,
+                    (0, _) => start = start.wrapping_mul(16).wrapping_add(hex(c)),
+                    (1, _) => end = end.wrapping_mul(16).wrapping_add(hex(c)),
+                    _ => {}
+                }
+            }
+        }
+        syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+    }
+    unmapped
+}
+
+fn hex(c: u8) -> usize {
+    match c {
+        b'0'..=b'9' => (c - b'0') as usize,
+        b'a'..=b'f' => (c - b'a' + 10) as usize,
+        _ => 0,
     }
 }
 

@@ -280,14 +280,22 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     }
     if reaper {
         prepared.child.program_stack = stack.low() + STACK;
+        // The reaper outlives this call: it gets a copy of the memory (no CLONE_VM) and, once
+        // the program has exec'd, unmaps all of it but its stack and this addon's code.
+        prepared.child.reaper_keep = [
+            (stack.low() - GUARD, stack.top()),
+            vm::image().unwrap_or((0, 0)),
+            vm::rseq_area(),
+        ];
+        prepared.child.reaper_trim = vm::shared() && vm::image().is_some();
     }
-    release_reaper_stacks();
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;
 
     // Probed before signals are blocked: the probe waits for a child of its own. Where children
     // cannot share memory (qemu-user), clone() takes no CLONE_PIDFD either: pidfd_open after.
     let shared = vm::shared();
+    let vm_flag = if reaper { 0 } else { vm::clone_vm() };
     let pidfd_flag = if shared { libc::CLONE_PIDFD as u32 } else { 0 };
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
@@ -297,7 +305,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         let mut rc = -(libc::ENOSYS as isize);
         if let Some(cgroup) = plan.cgroup_fd {
             let args = CloneArgs {
-                flags: vm::clone_vm() as u64
+                flags: vm_flag as u64
                     | (libc::CLONE_PIDFD as u64)
                     | clone_ns as u64
                     | CLONE_INTO_CGROUP,
@@ -331,7 +339,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             }
         }
         if plan.cgroup_fd.is_none() || via_procs {
-            let flags = vm::clone_vm() | pidfd_flag | clone_ns | exit_signal;
+            let flags = vm_flag | pidfd_flag | clone_ns | exit_signal;
             // SAFETY: as above.
             rc = unsafe {
                 sys::clone_into(
@@ -424,12 +432,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     }
     match outcome {
         Ok(None) => {
-            if reaper {
-                // The reaper runs on this stack for as long as the program does.
-                keep_reaper_stack(&pidfd, stack);
-            } else {
-                drop(stack);
-            }
+            drop(stack);
             // The parent's ends now belong to the caller.
             ours.0.clear();
             Ok(Started {
@@ -455,45 +458,6 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             Err(failure)
         }
     }
-}
-
-/// Stacks of reapers still running, each with a pidfd of its process.
-static REAPER_STACKS: std::sync::Mutex<Vec<(OwnedFd, Stack)>> = std::sync::Mutex::new(Vec::new());
-
-// SAFETY: a Stack is an address range this module owns; any thread may unmap it.
-unsafe impl Send for Stack {}
-
-fn keep_reaper_stack(pidfd: &OwnedFd, stack: Stack) {
-    match pidfd.try_clone() {
-        Ok(fd) => {
-            if let Ok(mut list) = REAPER_STACKS.lock() {
-                list.push((fd, stack));
-                return;
-            }
-            // A poisoned list: keep the stack mapped for good rather than pull it from under
-            // a running reaper.
-            std::mem::forget(stack);
-        }
-        Err(_) => std::mem::forget(stack),
-    }
-}
-
-/// Unmaps the stacks of reapers that have exited (a pidfd turns readable when its process
-/// has exited, which is after it let go of the memory).
-fn release_reaper_stacks() {
-    let Ok(mut list) = REAPER_STACKS.lock() else {
-        return;
-    };
-    list.retain(|(fd, _)| {
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: polls one fd we own, without waiting.
-        let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
-        !(rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0)
-    });
 }
 
 fn unsafe_owned(fd: RawFd) -> OwnedFd {

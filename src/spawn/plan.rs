@@ -362,6 +362,8 @@ pub fn prepare(
             .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
         reaper: plan.reaper.unwrap_or(false),
         program_stack: 0,
+        reaper_keep: [(0, 0); 3],
+        reaper_trim: false,
     });
     Ok(Prepared {
         _strings: strings,

@@ -116,3 +116,100 @@ pub fn user_namespaces() -> UserNamespaceSupport {
         },
     }
 }
+
+/// The address range this addon is loaded at (from the lowest to the highest of its PT_LOAD
+/// segments, page-aligned), found once: what a reaper keeps of its copy of our memory.
+pub fn image() -> Option<(usize, usize)> {
+    static IMAGE: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *IMAGE.get_or_init(find_image)
+}
+
+struct Search {
+    /// An address inside the addon's code.
+    inside: usize,
+    found: Option<(usize, usize)>,
+}
+
+unsafe extern "C" fn each_object(
+    info: *mut libc::dl_phdr_info,
+    _size: libc::size_t,
+    data: *mut c_void,
+) -> libc::c_int {
+    // SAFETY: the C library passes a valid info for each loaded object, and our Search.
+    unsafe {
+        let search = &mut *(data as *mut Search);
+        let info = &*info;
+        let base = info.dlpi_addr as usize;
+        let (mut lo, mut hi, mut ours) = (usize::MAX, 0usize, false);
+        for i in 0..info.dlpi_phnum as usize {
+            let ph = &*info.dlpi_phdr.add(i);
+            if ph.p_type != libc::PT_LOAD {
+                continue;
+            }
+            let start = base + ph.p_vaddr as usize;
+            let end = start + ph.p_memsz as usize;
+            lo = lo.min(start);
+            hi = hi.max(end);
+            ours |= (start..end).contains(&search.inside);
+        }
+        if ours {
+            let page = 4096usize.max(libc::sysconf(libc::_SC_PAGESIZE) as usize);
+            search.found = Some((lo & !(page - 1), (hi + page - 1) & !(page - 1)));
+            return 1;
+        }
+        0
+    }
+}
+
+fn find_image() -> Option<(usize, usize)> {
+    let mut search = Search {
+        inside: find_image as *const () as usize,
+        found: None,
+    };
+    // SAFETY: walks the loaded objects with a callback that only reads them.
+    unsafe { libc::dl_iterate_phdr(Some(each_object), &mut search as *mut Search as *mut c_void) };
+    search.found
+}
+
+/// The calling thread's rseq area, as the C library registered it (glibc 2.35+ does, for every
+/// thread; musl does not): a fork-like child inherits the registration, and the kernel writes
+/// there whenever it returns to that child. (0, 0) if none.
+pub fn rseq_area() -> (usize, usize) {
+    static OFFSET: std::sync::OnceLock<Option<isize>> = std::sync::OnceLock::new();
+    let offset = *OFFSET.get_or_init(|| {
+        // SAFETY: dlsym with a constant name; the symbol is a ptrdiff_t glibc exports.
+        unsafe {
+            let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr()) as *const u32;
+            let offset = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr()) as *const isize;
+            (!size.is_null() && !offset.is_null() && *size > 0).then(|| *offset)
+        }
+    });
+    match offset {
+        Some(off) => {
+            let area = thread_pointer().wrapping_add_signed(off);
+            (area, area + 32)
+        }
+        None => (0, 0),
+    }
+}
+
+/// The thread pointer, which glibc's `__rseq_offset` is relative to.
+#[cfg(target_arch = "x86_64")]
+fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reads the TCB's self pointer, which both C libraries keep at %fs:0.
+    unsafe {
+        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+    };
+    tp
+}
+
+#[cfg(target_arch = "aarch64")]
+fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reads the thread pointer register.
+    unsafe {
+        std::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nostack, nomem, preserves_flags))
+    };
+    tp
+}
