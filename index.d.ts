@@ -453,6 +453,25 @@ export declare function pivotRoot(newRoot: string, putOld: string): void
 export declare const PTRACE: number
 
 /**
+ * Sets the NIS domain name of the calling thread's UTS namespace: setdomainname(2).
+ *
+ * As `sethostname()`: at most 64 bytes, the calling thread's UTS namespace, CAP_SYS_ADMIN.
+ * `/proc/sys/kernel/domainname` and `domainname(1)` show it.
+ */
+export declare function setdomainname(name: string): void
+
+/**
+ * Sets the hostname of the calling thread's UTS namespace: sethostname(2).
+ *
+ * `name` is at most 64 bytes (UTF-8). In a clone() callback with NEWUTS, the child's
+ * namespace; on a thread that called unshare(NEWUTS), that thread's; otherwise the process's,
+ * and as root in the initial UTS namespace, that renames the machine. `os.hostname()` and the
+ * programs started afterwards from the same thread see it. Needs CAP_SYS_ADMIN in the user
+ * namespace that owns the UTS namespace.
+ */
+export declare function sethostname(name: string): void
+
+/**
  * Moves the calling thread into the namespace behind `fd`: setns(2).
  *
  * `fd` is a file descriptor (or a `FileHandle` from `node:fs/promises`) of a namespace

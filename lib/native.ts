@@ -215,6 +215,12 @@ export const mount: <F extends number>(
 export const umount: <F extends number = 0>(target: string, flags?: F & Only<F, 'umount flag'>) => void =
   binding.umount
 
+/** sethostname(2), for the calling thread's UTS namespace (in a clone() callback with NEWUTS, the child's). */
+export const sethostname: (name: string) => void = binding.sethostname
+
+/** setdomainname(2), for the calling thread's UTS namespace. */
+export const setdomainname: (name: string) => void = binding.setdomainname
+
 /** Brings `lo` up in the calling thread's network namespace. */
 export const configureLoopback: () => void = binding.configureLoopback
 
