@@ -443,8 +443,9 @@ export declare function pidfdSendSignal(pidfd: number | { readonly fd: number },
  * `putOld` (a directory at or under `newRoot`): pivot_root(2).
  *
  * Do it in a mount namespace of its own (`unshare(NEWNS)`, or in a clone callback), after
- * making the mounts private (`mount --make-rprivate /`); `newRoot` must be a mount point
- * (bind-mount a directory onto itself to make it one). Every thread and process of that mount
+ * making the mounts private (`mount(null, '/', null, MS_REC | MS_PRIVATE)`); `newRoot` must be
+ * a mount point (bind-mount a directory onto itself to make it one: `mount(dir, dir, null,
+ * MS_BIND)`). Every thread and process of that mount
  * namespace whose root or cwd was the old root moves to the new one.
  */
 export declare function pivotRoot(newRoot: string, putOld: string): void

@@ -89,8 +89,9 @@ pub fn umount(env: Env, target: Unknown, flags: Unknown) -> napi::Result<()> {
 /// `putOld` (a directory at or under `newRoot`): pivot_root(2).
 ///
 /// Do it in a mount namespace of its own (`unshare(NEWNS)`, or in a clone callback), after
-/// making the mounts private (`mount --make-rprivate /`); `newRoot` must be a mount point
-/// (bind-mount a directory onto itself to make it one). Every thread and process of that mount
+/// making the mounts private (`mount(null, '/', null, MS_REC | MS_PRIVATE)`); `newRoot` must be
+/// a mount point (bind-mount a directory onto itself to make it one: `mount(dir, dir, null,
+/// MS_BIND)`). Every thread and process of that mount
 /// namespace whose root or cwd was the old root moves to the new one.
 #[napi(ts_args_type = "newRoot: string, putOld: string")]
 pub fn pivot_root(env: Env, new_root: Unknown, put_old: Unknown) -> napi::Result<()> {
@@ -118,8 +119,9 @@ pub fn pivot_root_cause(errno: Errno) -> Option<String> {
         Errno::EINVAL => {
             "newRoot must be a mount point (bind-mount it onto itself), putOld must be at or \
              under newRoot, and neither the current root nor newRoot's mounts may be shared: \
-             in a new mount namespace, make them private first (mount --make-rprivate /), and \
-             the current root must not be the initramfs rootfs"
+             in a new mount namespace, make them private first (mount(null, '/', null, \
+             MS_REC | MS_PRIVATE), as mount --make-rprivate / does), and the current root must \
+             not be the initramfs rootfs"
         }
         Errno::EBUSY => {
             "newRoot and putOld must not be on the current root's mount: make newRoot a mount \
