@@ -177,6 +177,121 @@ export interface MountSlot {
 }
 
 /**
+ * umount(): detach the mount at once, and free the filesystem when it is no longer in use
+ * (a lazy unmount).
+ */
+export declare const MNT_DETACH: number
+
+/** umount(): mark the mount expired (EAGAIN); a second call unmounts it if unused meanwhile. */
+export declare const MNT_EXPIRE: number
+
+/** umount(): unmount even while busy; for NFS and a few others, pending requests then fail. */
+export declare const MNT_FORCE: number
+
+/**
+ * Attaches a filesystem (or, with MS_BIND, MS_MOVE, MS_REMOUNT or a propagation flag, changes
+ * what is mounted) at `target`: mount(2).
+ *
+ * `source` is the device or name of the filesystem (`null` or any name where it has none, as
+ * tmpfs and proc), or the file or directory to bind or the mount to move. `fstype` is the
+ * filesystem type (`'tmpfs'`, `'proc'`, `'overlay'`, ...; `null` when changing a mount).
+ * `flags` is a bitwise OR of the MS_* flags; other bits are refused. `data` is the
+ * filesystem's own options, as `mount -o` takes them (`'size=16m,mode=755'`).
+ *
+ * It acts on the calling thread's mount namespace: in a clone() callback with NEWNS, the
+ * child's own, gone when the child ends; on a thread that called unshare(NEWNS), that thread's
+ * (libuv's threadpool, and so async `fs`, keeps the old one and does not see the mount);
+ * otherwise the namespace the whole process shares. In a new mount namespace, make the mounts
+ * private first (`mount(null, '/', null, MS_REC | MS_PRIVATE)`): copied from a shared `/`,
+ * they would carry new mounts back to the namespace they came from.
+ *
+ * Needs CAP_SYS_ADMIN in the user namespace that owns the mount namespace: as any user, in a
+ * clone() callback with NEWUSER | NEWNS.
+ */
+export declare function mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void
+
+/** mount(): a bind mount: the file or directory `source` is seen at `target` too. */
+export declare const MS_BIND: number
+
+/** mount(): directory changes are synchronous. */
+export declare const MS_DIRSYNC: number
+
+/** mount(): count every change of an inode in its i_version, for filesystems that keep one. */
+export declare const MS_I_VERSION: number
+
+/** mount(): keep timestamp updates in memory, and write them out only when needed (Linux 4.0+). */
+export declare const MS_LAZYTIME: number
+
+/** mount(): permit mandatory locks; mandatory locking is gone since Linux 5.15. */
+export declare const MS_MANDLOCK: number
+
+/** mount(): move the mount at `source` to `target`. */
+export declare const MS_MOVE: number
+
+/** mount(): access times are not updated. */
+export declare const MS_NOATIME: number
+
+/** mount(): device files on it cannot be opened. */
+export declare const MS_NODEV: number
+
+/** mount(): access times of directories are not updated. */
+export declare const MS_NODIRATIME: number
+
+/** mount(): programs on it cannot be executed. */
+export declare const MS_NOEXEC: number
+
+/**
+ * mount(): set-user-ID and set-group-ID bits and file capabilities are ignored when running
+ * programs from it.
+ */
+export declare const MS_NOSUID: number
+
+/** mount(): symbolic links are not followed when resolving paths on it (Linux 5.10+). */
+export declare const MS_NOSYMFOLLOW: number
+
+/** mount(): the filesystem applies POSIX ACLs rather than the umask (most set it themselves). */
+export declare const MS_POSIXACL: number
+
+/** mount(): make the mount private: mounts and unmounts beneath it propagate neither in nor out. */
+export declare const MS_PRIVATE: number
+
+/** mount(): read-only. */
+export declare const MS_RDONLY: number
+
+/**
+ * mount(): with MS_BIND, bind the mounts beneath `source` too; with a propagation flag,
+ * change every mount beneath `target` too.
+ */
+export declare const MS_REC: number
+
+/**
+ * mount(): update an access time only if it is older than the modification or change time,
+ * or a day old (the default since Linux 2.6.30).
+ */
+export declare const MS_RELATIME: number
+
+/** mount(): change an existing mount's flags and data (with MS_BIND: its per-mount flags only). */
+export declare const MS_REMOUNT: number
+
+/** mount(): make the mount shared: events propagate among it and its peers. */
+export declare const MS_SHARED: number
+
+/** mount(): leave out some of the kernel's log messages about this mount. */
+export declare const MS_SILENT: number
+
+/** mount(): make the mount a slave: events propagate into it from its peer group, not out. */
+export declare const MS_SLAVE: number
+
+/** mount(): always update access times. */
+export declare const MS_STRICTATIME: number
+
+/** mount(): writes are synchronous, as if every file were opened with O_SYNC. */
+export declare const MS_SYNCHRONOUS: number
+
+/** mount(): make the mount unbindable: private, and never the source of a bind mount. */
+export declare const MS_UNBINDABLE: number
+
+/**
  * Runs `callback` in a child process with new namespaces and returns the child's pid: clone(2)
  * with vfork semantics. The package's `clone()` wraps this one (lib/clone.ts) to keep
  * process.exit and asynchronous child processes from reaching the parent.
@@ -357,8 +472,9 @@ export declare function pidfdSendSignal(pidfd: number | { readonly fd: number },
  * `putOld` (a directory at or under `newRoot`): pivot_root(2).
  *
  * Do it in a mount namespace of its own (`unshare(NEWNS)`, or in a clone callback), after
- * making the mounts private (`mount --make-rprivate /`); `newRoot` must be a mount point
- * (bind-mount a directory onto itself to make it one). Every thread and process of that mount
+ * making the mounts private (`mount(null, '/', null, MS_REC | MS_PRIVATE)`); `newRoot` must be
+ * a mount point (bind-mount a directory onto itself to make it one: `mount(dir, dir, null,
+ * MS_BIND)`). Every thread and process of that mount
  * namespace whose root or cwd was the old root moves to the new one.
  */
 export declare function pivotRoot(newRoot: string, putOld: string): void
@@ -374,6 +490,25 @@ export interface RlimitSlot {
   /** None: the current hard limit stays. */
   hard?: number
 }
+
+/**
+ * Sets the NIS domain name of the calling thread's UTS namespace: setdomainname(2).
+ *
+ * As `sethostname()`: at most 64 bytes, the calling thread's UTS namespace, CAP_SYS_ADMIN.
+ * `/proc/sys/kernel/domainname` and `domainname(1)` show it.
+ */
+export declare function setdomainname(name: string): void
+
+/**
+ * Sets the hostname of the calling thread's UTS namespace: sethostname(2).
+ *
+ * `name` is at most 64 bytes (UTF-8). In a clone() callback with NEWUTS, the child's
+ * namespace; on a thread that called unshare(NEWUTS), that thread's; otherwise the process's,
+ * and as root in the initial UTS namespace, that renames the machine. `os.hostname()` and the
+ * programs started afterwards from the same thread see it. Needs CAP_SYS_ADMIN in the user
+ * namespace that owns the UTS namespace.
+ */
+export declare function sethostname(name: string): void
 
 /**
  * Moves the calling thread into the namespace behind `fd`: setns(2).
@@ -493,6 +628,20 @@ export declare const SYSVSEM: number
 
 /** Same thread group (implies VM and SIGHAND). */
 export declare const THREAD: number
+
+/**
+ * Detaches the filesystem mounted at `target`: umount2(2).
+ *
+ * `flags` is 0 (the default) or a bitwise OR of MNT_FORCE, MNT_DETACH, MNT_EXPIRE and
+ * UMOUNT_NOFOLLOW; other bits are refused. A mount still in use is EBUSY; MNT_DETACH detaches
+ * it at once and lets the kernel free it when its last user is gone.
+ *
+ * Like mount(), it acts on the calling thread's mount namespace.
+ */
+export declare function umount(target: string, flags?: number): void
+
+/** umount(): do not follow `target` if it is a symbolic link. */
+export declare const UMOUNT_NOFOLLOW: number
 
 /**
  * Moves the calling thread into new namespaces, or stops sharing attributes with the other

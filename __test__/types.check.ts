@@ -7,6 +7,15 @@ import {
   IO,
   kcmp,
   KCMP_VM,
+  MNT_DETACH,
+  MNT_FORCE,
+  mount,
+  MS_BIND,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
   NEWNET,
   NEWUTS,
   NS_GET_NSTYPE,
@@ -14,7 +23,11 @@ import {
   pidfdSendSignal,
   PIDFD,
   setns,
+  sethostname,
+  setdomainname,
   SIGCHLD,
+  umount,
+  UMOUNT_NOFOLLOW,
   unshare,
   waitpid,
   WNOHANG,
@@ -39,6 +52,16 @@ export function accepted(fd: number, pid: number): void {
   pidfdSendSignal(fd, 'SIGRTMIN+3')
   const argv: readonly string[] = ['true']
   if (pid < 0) execve('/bin/true', argv, process.env)
+  mount(null, '/', null, MS_REC | MS_PRIVATE)
+  mount('tmpfs', '/mnt', 'tmpfs', MS_NOSUID, 'size=1m')
+  mount('/src', '/dst', null, MS_BIND, null)
+  mount(null, '/dst', null, MS_REMOUNT | MS_BIND | MS_RDONLY)
+  mount('proc', '/proc', 'proc', 0)
+  umount('/mnt')
+  umount('/mnt', MNT_DETACH)
+  umount('/mnt', MNT_DETACH | UMOUNT_NOFOLLOW)
+  sethostname('box')
+  setdomainname('example')
   const r: WaitResult | null = waitpid(pid)
   const name: NodeJS.Signals | `SIG${string}` | null | undefined = r?.signal
   void name
@@ -63,6 +86,20 @@ export function refused(fd: number, pid: number): void {
   clone(() => 0, { exitSignal: 'SIGTERM' })
   // @ts-expect-error not a signal name
   pidfdSendSignal(fd, 'SIGFOO')
+  // @ts-expect-error a mount flag is no umount flag
+  umount('/mnt', MS_BIND)
+  // @ts-expect-error an umount flag is no mount flag
+  mount(null, '/mnt', null, MNT_DETACH)
+  // @ts-expect-error nor is a namespace flag
+  mount(null, '/mnt', null, NEWNET)
+  // @ts-expect-error a mount flag is no unshare flag
+  unshare(MS_PRIVATE)
+  // @ts-expect-error an umount flag is no waitpid option
+  waitpid(pid, MNT_FORCE)
+  // @ts-expect-error source is a string or null, not left out
+  mount(undefined, '/mnt', 'tmpfs', 0)
+  // @ts-expect-error a hostname is a string
+  sethostname(1)
   // @ts-expect-error a callback returns an exit status or nothing
   clone(() => 'x', 0, SIGCHLD)
 }

@@ -6,7 +6,7 @@ import { execSync } from 'node:child_process'
 import net from 'node:net'
 import os from 'node:os'
 import fs from 'node:fs'
-import { clone, configureLoopback, getpid, waitExit, NEWNET, NEWPID, NEWUTS, SIGCHLD } from 'linux-clone'
+import { clone, configureLoopback, getpid, sethostname, waitExit, NEWNET, NEWPID, NEWUTS, SIGCHLD } from 'linux-clone'
 
 if (process.getuid() !== 0) {
   console.error('This example creates namespaces, which needs root (CAP_SYS_ADMIN).')
@@ -17,7 +17,7 @@ let server
 let netns
 const report = {}
 const pid = clone(() => {
-  execSync('hostname sandbox')
+  sethostname('sandbox')
   configureLoopback()
   report.hostname = os.hostname()
   report.pid = getpid()

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import net from 'node:net'
 import os from 'node:os'
-import { clone, configureLoopback, getpid, spawn, waitpid, NEWNET, NEWPID, NEWUTS, SIGCHLD, unshare } from 'linux-clone'
+import { clone, configureLoopback, getpid, sethostname, spawn, waitpid, NEWNET, NEWPID, NEWUTS, SIGCHLD, unshare } from 'linux-clone'
 
 if (process.getuid() !== 0) {
   console.error('The demo makes a network namespace, which needs root (CAP_SYS_ADMIN). Run it as root.')
@@ -30,7 +30,7 @@ console.log(`it exited with ${code}\n`)
 // shares this process's heap, so `seen` is filled in when clone() returns.
 let seen
 const pid = clone(() => {
-  execFileSync('hostname', ['demo-child'])
+  sethostname('demo-child')
   seen = { pid: getpid(), hostname: os.hostname(), links: links() }
   return 42
 }, 0, NEWUTS | NEWPID | NEWNET | SIGCHLD)

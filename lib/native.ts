@@ -22,6 +22,10 @@ export type WaitOption = Constant<'wait option'>
 export type KcmpType = Constant<'kcmp type'>
 /** nsIoctl() requests. */
 export type NsIoctlRequest = Constant<'nsfs ioctl'>
+/** mount() flags (`MS_*`). */
+export type MountFlag = Constant<'mount flag'>
+/** umount() flags (`MNT_*`, `UMOUNT_NOFOLLOW`). */
+export type UmountFlag = Constant<'umount flag'>
 
 /**
  * `F` itself, unless it is a constant of a family outside `Allowed`; then `never`, which no
@@ -126,6 +130,36 @@ export const NS_GET_PARENT = binding.NS_GET_PARENT as NsIoctlRequest
 export const NS_GET_NSTYPE = binding.NS_GET_NSTYPE as NsIoctlRequest
 export const NS_GET_OWNER_UID = binding.NS_GET_OWNER_UID as NsIoctlRequest
 
+export const MS_RDONLY = binding.MS_RDONLY as MountFlag
+export const MS_NOSUID = binding.MS_NOSUID as MountFlag
+export const MS_NODEV = binding.MS_NODEV as MountFlag
+export const MS_NOEXEC = binding.MS_NOEXEC as MountFlag
+export const MS_SYNCHRONOUS = binding.MS_SYNCHRONOUS as MountFlag
+export const MS_REMOUNT = binding.MS_REMOUNT as MountFlag
+export const MS_MANDLOCK = binding.MS_MANDLOCK as MountFlag
+export const MS_DIRSYNC = binding.MS_DIRSYNC as MountFlag
+export const MS_NOSYMFOLLOW = binding.MS_NOSYMFOLLOW as MountFlag
+export const MS_NOATIME = binding.MS_NOATIME as MountFlag
+export const MS_NODIRATIME = binding.MS_NODIRATIME as MountFlag
+export const MS_BIND = binding.MS_BIND as MountFlag
+export const MS_MOVE = binding.MS_MOVE as MountFlag
+export const MS_REC = binding.MS_REC as MountFlag
+export const MS_SILENT = binding.MS_SILENT as MountFlag
+export const MS_POSIXACL = binding.MS_POSIXACL as MountFlag
+export const MS_UNBINDABLE = binding.MS_UNBINDABLE as MountFlag
+export const MS_PRIVATE = binding.MS_PRIVATE as MountFlag
+export const MS_SLAVE = binding.MS_SLAVE as MountFlag
+export const MS_SHARED = binding.MS_SHARED as MountFlag
+export const MS_RELATIME = binding.MS_RELATIME as MountFlag
+export const MS_I_VERSION = binding.MS_I_VERSION as MountFlag
+export const MS_STRICTATIME = binding.MS_STRICTATIME as MountFlag
+export const MS_LAZYTIME = binding.MS_LAZYTIME as MountFlag
+
+export const MNT_FORCE = binding.MNT_FORCE as UmountFlag
+export const MNT_DETACH = binding.MNT_DETACH as UmountFlag
+export const MNT_EXPIRE = binding.MNT_EXPIRE as UmountFlag
+export const UMOUNT_NOFOLLOW = binding.UMOUNT_NOFOLLOW as UmountFlag
+
 // Functions. Each is the binding's own; only the declared types differ.
 
 /** unshare(2): moves the calling thread into new namespaces. See the README's Threads section. */
@@ -164,6 +198,28 @@ export const pidfdSendSignal: (pidfd: FdLike, signal: number | SignalName) => vo
 
 /** pivot_root(2). */
 export const pivotRoot: (newRoot: string, putOld: string) => void = binding.pivotRoot
+
+/**
+ * mount(2), in the calling thread's mount namespace (in a clone() callback with NEWNS, the
+ * child's). `source` and `fstype` may be null; `data` is the filesystem's options.
+ */
+export const mount: <F extends number>(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: F & Only<F, 'mount flag'>,
+  data?: string | null,
+) => void = binding.mount
+
+/** umount2(2): detaches the mount at `target`; MNT_DETACH lazily, while it is still in use. */
+export const umount: <F extends number = 0>(target: string, flags?: F & Only<F, 'umount flag'>) => void =
+  binding.umount
+
+/** sethostname(2), for the calling thread's UTS namespace (in a clone() callback with NEWUTS, the child's). */
+export const sethostname: (name: string) => void = binding.sethostname
+
+/** setdomainname(2), for the calling thread's UTS namespace. */
+export const setdomainname: (name: string) => void = binding.setdomainname
 
 /** Brings `lo` up in the calling thread's network namespace. */
 export const configureLoopback: () => void = binding.configureLoopback

@@ -91,6 +91,41 @@ pub fn path(value: &Unknown, name: &str) -> Outcome<String> {
     Ok(s)
 }
 
+/// A string argument where null means none: `source` and `fstype` of mount().
+pub fn nullable_path(value: &Unknown, name: &str) -> Outcome<Option<String>> {
+    match value.get_type() {
+        Ok(ValueType::Null) => Ok(None),
+        Ok(ValueType::String) => path(value, name).map(Some),
+        _ => Err(Failure::ArgType(format!(
+            "The \"{name}\" argument must be of type string or null. {}",
+            received(value)
+        ))),
+    }
+}
+
+/// An optional string argument where null means none too: `data` of mount().
+pub fn opt_nullable_path(value: &Unknown, name: &str) -> Outcome<Option<String>> {
+    if is_undefined(value) {
+        return Ok(None);
+    }
+    nullable_path(value, name)
+}
+
+/// `flags` checked against the bits a call takes (`table`; `family` names them): any other
+/// bit is refused before the syscall, named, rather than left to the kernel to ignore or to
+/// read as something else.
+pub fn known_flags(flags: u32, name: &str, table: &[(u32, &str)], family: &str) -> Outcome<u32> {
+    let unknown = flags & !crate::flags::mask_of(table);
+    if unknown == 0 {
+        return Ok(flags);
+    }
+    Err(Failure::ArgValue(format!(
+        "The argument '{name}' must be a mask of {family}; {unknown:#x} is none of them. \
+         Received {}",
+        crate::flags::bit_names(table, flags)
+    )))
+}
+
 pub fn is_undefined(value: &Unknown) -> bool {
     matches!(value.get_type(), Ok(ValueType::Undefined))
 }

@@ -1,7 +1,7 @@
 //! Flag and constant values, with their names for error messages.
 //!
 //! Values are the kernel's (linux/sched.h, linux/kcmp.h, linux/nsfs.h, linux/wait.h,
-//! asm/signal.h), written out rather than taken from libc so that every target exports the same
+//! asm/signal.h, linux/mount.h, sys/mount.h), written out rather than taken from libc so that every target exports the same
 //! numbers, including flags newer than the C library it was built against.
 
 use napi_derive::napi;
@@ -147,6 +147,148 @@ pub const __WCLONE: u32 = 0x8000_0000;
 #[napi]
 pub const SIGCHLD: u32 = 17;
 
+/// mount(): read-only.
+#[napi]
+pub const MS_RDONLY: u32 = 0x0000_0001;
+/// mount(): set-user-ID and set-group-ID bits and file capabilities are ignored when running
+/// programs from it.
+#[napi]
+pub const MS_NOSUID: u32 = 0x0000_0002;
+/// mount(): device files on it cannot be opened.
+#[napi]
+pub const MS_NODEV: u32 = 0x0000_0004;
+/// mount(): programs on it cannot be executed.
+#[napi]
+pub const MS_NOEXEC: u32 = 0x0000_0008;
+/// mount(): writes are synchronous, as if every file were opened with O_SYNC.
+#[napi]
+pub const MS_SYNCHRONOUS: u32 = 0x0000_0010;
+/// mount(): change an existing mount's flags and data (with MS_BIND: its per-mount flags only).
+#[napi]
+pub const MS_REMOUNT: u32 = 0x0000_0020;
+/// mount(): permit mandatory locks; mandatory locking is gone since Linux 5.15.
+#[napi]
+pub const MS_MANDLOCK: u32 = 0x0000_0040;
+/// mount(): directory changes are synchronous.
+#[napi]
+pub const MS_DIRSYNC: u32 = 0x0000_0080;
+/// mount(): symbolic links are not followed when resolving paths on it (Linux 5.10+).
+#[napi]
+pub const MS_NOSYMFOLLOW: u32 = 0x0000_0100;
+/// mount(): access times are not updated.
+#[napi]
+pub const MS_NOATIME: u32 = 0x0000_0400;
+/// mount(): access times of directories are not updated.
+#[napi]
+pub const MS_NODIRATIME: u32 = 0x0000_0800;
+/// mount(): a bind mount: the file or directory `source` is seen at `target` too.
+#[napi]
+pub const MS_BIND: u32 = 0x0000_1000;
+/// mount(): move the mount at `source` to `target`.
+#[napi]
+pub const MS_MOVE: u32 = 0x0000_2000;
+/// mount(): with MS_BIND, bind the mounts beneath `source` too; with a propagation flag,
+/// change every mount beneath `target` too.
+#[napi]
+pub const MS_REC: u32 = 0x0000_4000;
+/// mount(): leave out some of the kernel's log messages about this mount.
+#[napi]
+pub const MS_SILENT: u32 = 0x0000_8000;
+/// mount(): the filesystem applies POSIX ACLs rather than the umask (most set it themselves).
+#[napi]
+pub const MS_POSIXACL: u32 = 0x0001_0000;
+/// mount(): make the mount unbindable: private, and never the source of a bind mount.
+#[napi]
+pub const MS_UNBINDABLE: u32 = 0x0002_0000;
+/// mount(): make the mount private: mounts and unmounts beneath it propagate neither in nor out.
+#[napi]
+pub const MS_PRIVATE: u32 = 0x0004_0000;
+/// mount(): make the mount a slave: events propagate into it from its peer group, not out.
+#[napi]
+pub const MS_SLAVE: u32 = 0x0008_0000;
+/// mount(): make the mount shared: events propagate among it and its peers.
+#[napi]
+pub const MS_SHARED: u32 = 0x0010_0000;
+/// mount(): update an access time only if it is older than the modification or change time,
+/// or a day old (the default since Linux 2.6.30).
+#[napi]
+pub const MS_RELATIME: u32 = 0x0020_0000;
+/// mount(): count every change of an inode in its i_version, for filesystems that keep one.
+#[napi]
+pub const MS_I_VERSION: u32 = 0x0080_0000;
+/// mount(): always update access times.
+#[napi]
+pub const MS_STRICTATIME: u32 = 0x0100_0000;
+/// mount(): keep timestamp updates in memory, and write them out only when needed (Linux 4.0+).
+#[napi]
+pub const MS_LAZYTIME: u32 = 0x0200_0000;
+
+/// umount(): unmount even while busy; for NFS and a few others, pending requests then fail.
+#[napi]
+pub const MNT_FORCE: u32 = 0x0000_0001;
+/// umount(): detach the mount at once, and free the filesystem when it is no longer in use
+/// (a lazy unmount).
+#[napi]
+pub const MNT_DETACH: u32 = 0x0000_0002;
+/// umount(): mark the mount expired (EAGAIN); a second call unmounts it if unused meanwhile.
+#[napi]
+pub const MNT_EXPIRE: u32 = 0x0000_0004;
+/// umount(): do not follow `target` if it is a symbolic link.
+#[napi]
+pub const UMOUNT_NOFOLLOW: u32 = 0x0000_0008;
+
+/// Every mount flag a caller may pass, with its name for messages. The kernel's other bits
+/// (MS_KERNMOUNT, MS_NOUSER, MS_ACTIVE, MS_BORN, ...) are internal, and mount(2) refuses or
+/// ignores them; MS_MGC_VAL, the pre-2.4 magic in the high 16 bits, is not needed since.
+pub const MOUNT_FLAG_NAMES: &[(u32, &str)] = &[
+    (MS_REMOUNT, "MS_REMOUNT"),
+    (MS_BIND, "MS_BIND"),
+    (MS_MOVE, "MS_MOVE"),
+    (MS_REC, "MS_REC"),
+    (MS_SHARED, "MS_SHARED"),
+    (MS_PRIVATE, "MS_PRIVATE"),
+    (MS_SLAVE, "MS_SLAVE"),
+    (MS_UNBINDABLE, "MS_UNBINDABLE"),
+    (MS_RDONLY, "MS_RDONLY"),
+    (MS_NOSUID, "MS_NOSUID"),
+    (MS_NODEV, "MS_NODEV"),
+    (MS_NOEXEC, "MS_NOEXEC"),
+    (MS_SYNCHRONOUS, "MS_SYNCHRONOUS"),
+    (MS_MANDLOCK, "MS_MANDLOCK"),
+    (MS_DIRSYNC, "MS_DIRSYNC"),
+    (MS_NOSYMFOLLOW, "MS_NOSYMFOLLOW"),
+    (MS_NOATIME, "MS_NOATIME"),
+    (MS_NODIRATIME, "MS_NODIRATIME"),
+    (MS_RELATIME, "MS_RELATIME"),
+    (MS_STRICTATIME, "MS_STRICTATIME"),
+    (MS_LAZYTIME, "MS_LAZYTIME"),
+    (MS_SILENT, "MS_SILENT"),
+    (MS_POSIXACL, "MS_POSIXACL"),
+    (MS_I_VERSION, "MS_I_VERSION"),
+];
+
+/// The propagation flags: a mount() that changes propagation takes one of them.
+pub const MS_PROPAGATION: u32 = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+
+/// Every umount2 flag, with its name for messages; umount2(2) refuses any other bit.
+pub const UMOUNT_FLAG_NAMES: &[(u32, &str)] = &[
+    (MNT_FORCE, "MNT_FORCE"),
+    (MNT_DETACH, "MNT_DETACH"),
+    (MNT_EXPIRE, "MNT_EXPIRE"),
+    (UMOUNT_NOFOLLOW, "UMOUNT_NOFOLLOW"),
+];
+
+/// The bits of every entry of `table`.
+pub const fn mask_of(table: &[(u32, &str)]) -> u32 {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < table.len() {
+        mask |= table[i].0;
+        i += 1;
+    }
+    mask
+}
+
 /// waitpid(2) only: wait for children of the calling thread, not of its whole process.
 pub const __WNOTHREAD: u32 = 0x2000_0000;
 
@@ -289,6 +431,62 @@ mod tests {
         assert_eq!(__WCLONE, libc::__WCLONE as u32);
         assert_eq!(__WNOTHREAD, libc::__WNOTHREAD as u32);
         assert_eq!(SIGCHLD, libc::SIGCHLD as u32);
+    }
+
+    #[test]
+    fn mount_values_match_the_c_library() {
+        let ours = [
+            (MS_RDONLY, libc::MS_RDONLY),
+            (MS_NOSUID, libc::MS_NOSUID),
+            (MS_NODEV, libc::MS_NODEV),
+            (MS_NOEXEC, libc::MS_NOEXEC),
+            (MS_SYNCHRONOUS, libc::MS_SYNCHRONOUS),
+            (MS_REMOUNT, libc::MS_REMOUNT),
+            (MS_MANDLOCK, libc::MS_MANDLOCK),
+            (MS_DIRSYNC, libc::MS_DIRSYNC),
+            (MS_NOSYMFOLLOW, libc::MS_NOSYMFOLLOW),
+            (MS_NOATIME, libc::MS_NOATIME),
+            (MS_NODIRATIME, libc::MS_NODIRATIME),
+            (MS_BIND, libc::MS_BIND),
+            (MS_MOVE, libc::MS_MOVE),
+            (MS_REC, libc::MS_REC),
+            (MS_SILENT, libc::MS_SILENT),
+            (MS_POSIXACL, libc::MS_POSIXACL),
+            (MS_UNBINDABLE, libc::MS_UNBINDABLE),
+            (MS_PRIVATE, libc::MS_PRIVATE),
+            (MS_SLAVE, libc::MS_SLAVE),
+            (MS_SHARED, libc::MS_SHARED),
+            (MS_RELATIME, libc::MS_RELATIME),
+            (MS_I_VERSION, libc::MS_I_VERSION),
+            (MS_STRICTATIME, libc::MS_STRICTATIME),
+            (MS_LAZYTIME, libc::MS_LAZYTIME),
+        ];
+        for (mine, theirs) in ours {
+            assert_eq!(
+                libc::c_ulong::from(mine),
+                theirs,
+                "{}",
+                bit_names(MOUNT_FLAG_NAMES, mine)
+            );
+        }
+        assert_eq!(MOUNT_FLAG_NAMES.len(), ours.len());
+        assert_eq!(mask_of(MOUNT_FLAG_NAMES) & libc::MS_KERNMOUNT as u32, 0);
+        assert_eq!(MNT_FORCE, libc::MNT_FORCE as u32);
+        assert_eq!(MNT_DETACH, libc::MNT_DETACH as u32);
+        assert_eq!(MNT_EXPIRE, libc::MNT_EXPIRE as u32);
+        assert_eq!(UMOUNT_NOFOLLOW, libc::UMOUNT_NOFOLLOW as u32);
+    }
+
+    #[test]
+    fn mount_flags_are_named_operation_first() {
+        assert_eq!(
+            bit_names(MOUNT_FLAG_NAMES, MS_RDONLY | MS_BIND | MS_REMOUNT),
+            "MS_REMOUNT|MS_BIND|MS_RDONLY"
+        );
+        assert_eq!(
+            bit_names(UMOUNT_FLAG_NAMES, MNT_DETACH | 0x10),
+            "MNT_DETACH|0x10"
+        );
     }
 
     #[test]

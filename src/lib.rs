@@ -18,4 +18,5 @@ mod spawn;
 mod sys;
 mod threadpool;
 mod toolkit;
+mod uts;
 mod wait;
