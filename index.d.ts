@@ -156,26 +156,6 @@ export interface KcmpEpollSlot {
   toff: number
 }
 
-/** One entry of `options.mounts`, as the TypeScript layer checked it. */
-export interface MountSlot {
-  /** 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'. */
-  kind: string
-  /** A bind's source: absolute, resolved in the old root. */
-  source?: string
-  /** Absolute and normalised, in the new root. */
-  target: string
-  readonly?: boolean
-  recursive?: boolean
-  devices?: boolean
-  optional?: boolean
-  /** A tmpfs's size in bytes. */
-  size?: number
-  mode?: number
-  linkTo?: string
-  /** A file entry's content: its index in the plan's `files`. */
-  data?: number
-}
-
 /**
  * umount(): detach the mount at once, and free the filesystem when it is no longer in use
  * (a lazy unmount).
@@ -209,6 +189,26 @@ export declare const MNT_FORCE: number
  * clone() callback with NEWUSER | NEWNS.
  */
 export declare function mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void
+
+/** One entry of `options.mounts`, as the TypeScript layer checked it. */
+export interface MountSlot {
+  /** 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'. */
+  kind: string
+  /** A bind's source: absolute, resolved in the old root. */
+  source?: string
+  /** Absolute and normalised, in the new root. */
+  target: string
+  readonly?: boolean
+  recursive?: boolean
+  devices?: boolean
+  optional?: boolean
+  /** A tmpfs's size in bytes. */
+  size?: number
+  mode?: number
+  linkTo?: string
+  /** A file entry's content: its index in the plan's `files`. */
+  data?: number
+}
 
 /** mount(): a bind mount: the file or directory `source` is seen at `target` too. */
 export declare const MS_BIND: number
