@@ -231,6 +231,13 @@ function integer(value: unknown, name: string, min: number, max: number): number
   return value
 }
 
+/** A host or domain name: the kernel takes at most 64 bytes (__NEW_UTS_LEN). */
+function utsName(value: unknown, name: string): string {
+  const s = string(value, name)
+  if (Buffer.byteLength(s) > 64) throw valueError(name, `must be at most 64 bytes (the kernel's limit); this one is ${Buffer.byteLength(s)}`, s)
+  return s
+}
+
 function bool(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') throw typeError(name, 'of type boolean', value)
@@ -447,8 +454,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     setgroups = 'deny'
   }
 
-  const hostname = o.hostname === undefined ? undefined : string(o.hostname, 'options.hostname')
-  const domainname = o.domainname === undefined ? undefined : string(o.domainname, 'options.domainname')
+  const hostname = o.hostname === undefined ? undefined : utsName(o.hostname, 'options.hostname')
+  const domainname = o.domainname === undefined ? undefined : utsName(o.domainname, 'options.domainname')
   // Without a UTS namespace of its own the child would rename the host (or this container).
   const ownUts = (namespaces & native.NEWUTS) !== 0 || join.some((j) => (j.nstype & native.NEWUTS) !== 0)
   if ((hostname !== undefined || domainname !== undefined) && !ownUts)
