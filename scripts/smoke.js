@@ -152,6 +152,38 @@ if (process.env.LC_SMOKE_QEMU_USER) {
     assert(os.hostname() === before, `the parent's hostname changed to ${os.hostname()}`)
     return String(r.output[1]).trim().replace('\n', ' ')
   })
+  // Confinement, on this architecture's kernel: mounts (a tmpfs, a read-only bind created in
+  // it, a fresh /proc), no capabilities, no_new_privs, an allow-all seccomp filter, a limit,
+  // and a reaper as pid 1 that trims its copy of the memory (the C library's rseq area kept).
+  check('spawnSync confined: mounts, capabilities, no_new_privs, seccomp, rlimit, reaper', () => {
+    const allow = Buffer.alloc(8)
+    allow.writeUInt16LE(0x06, 0) // BPF_RET | BPF_K
+    allow.writeUInt32LE(0x7fff0000, 4) // SECCOMP_RET_ALLOW
+    const script = 'echo $$; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "; ulimit -n; touch /tmp/ro/x 2>/dev/null || echo read-only; grep -c . /proc/1/maps; exit 4'
+    const r = spawnSync('/bin/sh', ['-c', script], {
+      namespaces: m.NEWNS | m.NEWPID,
+      cwd: '/',
+      cwdFallback: true,
+      propagation: 'private',
+      mounts: [
+        { kind: 'tmpfs', target: '/tmp' },
+        { kind: 'bind', source: '/bin', target: '/tmp/ro', readonly: true },
+        { kind: 'proc', target: '/proc' },
+      ],
+      capabilities: { keep: [], ambient: [] },
+      noNewPrivs: true,
+      seccomp: allow,
+      rlimits: [{ resource: 7, name: 'nofile', soft: 64 }],
+      reaper: true,
+    })
+    const out = String(r.output[1]).trim().split('\n')
+    assert(r.status === 4 << 8, `status ${r.status}: ${String(r.output[2])}`)
+    const expected = ['2', 'CapEff: 0000000000000000', 'CapBnd: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', '64', 'read-only']
+    assert(JSON.stringify(out.slice(0, 7)) === JSON.stringify(expected), `saw ${JSON.stringify(out)}`)
+    // The reaper holds a few mappings (its stack, the addon, the rseq area), not this process's.
+    assert(Number(out[7]) < 40, `pid 1 has ${out[7]} mappings`)
+    return `pid 1 has ${out[7]} mappings`
+  })
   check("spawnSync: a missing program is step 'execve' ENOENT", () => {
     let e
     try {
