@@ -297,6 +297,8 @@ pub struct ChildPlan {
     pub rootfs: u32,
     /// The directory that becomes the root (ROOTFS_DIR), as seen from the build root.
     pub rootfs_dir: *const c_char,
+    /// MOUNT_ATTR_* set on it (recursively).
+    pub rootfs_attr: u64,
     /// An existing directory the build root is mounted on, and its newroot and oldroot.
     pub base: *const c_char,
     pub base_new: *const c_char,
@@ -1581,10 +1583,10 @@ unsafe fn build_root(p: &ChildPlan) -> (usize, isize) {
                 (libc::MS_BIND | libc::MS_REC) as usize,
                 ptr::null(),
             );
-            if rc < 0 {
+            if rc < 0 || p.rootfs_attr == 0 {
                 rc
             } else {
-                set_attr(new, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true)
+                set_attr(new, p.rootfs_attr, true)
             }
         };
         (3, rc)

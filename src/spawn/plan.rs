@@ -339,6 +339,7 @@ pub fn prepare(
         propagation,
         rootfs: tree.rootfs,
         rootfs_dir: opt(&tree.rootfs_dir),
+        rootfs_attr: tree.rootfs_attr,
         base: opt(&tree.base),
         base_new: opt(&tree.base_new),
         base_old: opt(&tree.base_old),

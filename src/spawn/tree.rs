@@ -51,6 +51,9 @@ pub struct OpInfo {
 /// The ops and everything they point into.
 pub struct Tree {
     pub rootfs: u32,
+    /// MOUNT_ATTR_* for a rootfs directory: nosuid and nodev for one asked for; none for the
+    /// old root itself (as file entries without a rootfs use it), whose tree stays as it was.
+    pub rootfs_attr: u64,
     pub ops: Vec<MountOp>,
     pub info: Vec<OpInfo>,
     pub rootfs_dir: Option<CString>,
@@ -606,15 +609,20 @@ pub fn build(
     let has_file = slots.iter().any(|s| s.kind == "file");
     // File entries need the build root for their content: without a rootfs, the old root
     // itself becomes the new one.
-    let (kind, dir) = match rootfs {
-        Some("tmpfs") => (ROOTFS_TMPFS, None),
-        Some(dir) => (ROOTFS_DIR, Some(dir.to_string())),
-        None if has_file => (ROOTFS_DIR, Some("/".to_string())),
-        None => (ROOTFS_NONE, None),
+    let (kind, dir, attr) = match rootfs {
+        Some("tmpfs") => (ROOTFS_TMPFS, None, 0),
+        Some(dir) => (
+            ROOTFS_DIR,
+            Some(dir.to_string()),
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        ),
+        None if has_file => (ROOTFS_DIR, Some("/".to_string()), 0),
+        None => (ROOTFS_NONE, None, 0),
     };
     let mut b = Builder {
         tree: Tree {
             rootfs: kind,
+            rootfs_attr: attr,
             ops: Vec::with_capacity(slots.len()),
             info: Vec::with_capacity(slots.len()),
             rootfs_dir: None,
