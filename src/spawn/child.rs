@@ -1242,9 +1242,10 @@ struct MountAttr {
 
 /// Sets MOUNT_ATTR_* on the mount at `target` (and every mount below it if `recursive`). They
 /// are only ever added, which the kernel allows even on mounts locked by a more privileged
-/// namespace. Before Linux 5.12 (no mount_setattr), a remount of the top mount that keeps the
-/// flags it has: clearing a locked one would be refused.
-unsafe fn set_attr(target: *const c_char, attr: u64, recursive: bool) -> isize {
+/// namespace. Before Linux 5.12 (no mount_setattr): a remount of each mount that keeps the
+/// flags it has (clearing a locked one would be refused), the submounts found in
+/// /proc/self/mountinfo.
+unsafe fn set_attr(p: &ChildPlan, target: *const c_char, attr: u64, recursive: bool) -> isize {
     let a = MountAttr {
         attr_set: attr,
         attr_clr: 0,
@@ -1268,6 +1269,18 @@ unsafe fn set_attr(target: *const c_char, attr: u64, recursive: bool) -> isize {
         if rc != -(libc::ENOSYS as isize) {
             return rc;
         }
+        let rc = remount(target, attr);
+        if rc < 0 || !recursive {
+            return rc;
+        }
+        remount_below(p, target, attr)
+    }
+}
+
+/// A remount of the one mount at `target` adding `attr`, keeping its flags.
+unsafe fn remount(target: *const c_char, attr: u64) -> isize {
+    // SAFETY: statfs into a local buffer, then mount(2) with a C string.
+    unsafe {
         // struct statfs on 64-bit Linux: eleven words, f_flags the last of them.
         let mut sfs = [0u64; 16];
         let rc = syscall(
@@ -1307,6 +1320,111 @@ unsafe fn set_attr(target: *const c_char, attr: u64, recursive: bool) -> isize {
             }
         }
         mount(ptr::null(), target, ptr::null(), flags, ptr::null())
+    }
+}
+
+const PROC_SELF_MOUNTINFO: &[u8] = b"/proc/self/mountinfo\0";
+
+/// remount() of every mount strictly below `target`, as /proc/self/mountinfo lists them (field
+/// 5, octal escapes undone), each line assembled in the plan's path buffer.
+unsafe fn remount_below(p: &ChildPlan, target: *const c_char, attr: u64) -> isize {
+    // SAFETY: reads into a local buffer and the plan's path buffer; raw calls.
+    unsafe {
+        let mut tlen = 0;
+        while *target.add(tlen) != 0 {
+            tlen += 1;
+        }
+        let fd = syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            PROC_SELF_MOUNTINFO.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+        );
+        if fd < 0 {
+            return fd;
+        }
+        let mut chunk = [0u8; 1024];
+        // The mount point of the current line: its field number, its length so far, and
+        // whether it is too long for the buffer (then it cannot be ours: targets fit).
+        let (mut field, mut len, mut escape, mut code, mut overflow) = (0, 0usize, 0u8, 0u8, false);
+        let buf = p.path_buf;
+        let room = p.path_buf_len;
+        let mut result = 0;
+        loop {
+            let got = syscall(
+                libc::SYS_read,
+                fd as usize,
+                chunk.as_mut_ptr() as usize,
+                chunk.len(),
+                0,
+            );
+            if got <= 0 {
+                if got < 0 {
+                    result = got;
+                }
+                break;
+            }
+            for &c in &chunk[..got as usize] {
+                if c == b'\n' {
+                    field = 0;
+                    len = 0;
+                    overflow = false;
+                    continue;
+                }
+                if c == b' ' {
+                    // Below the target: its path and a '/' next (every mount is below '/').
+                    let below = len > tlen && (tlen == 1 || *buf.add(tlen) == b'/');
+                    if field == 4 && !overflow && below {
+                        let mut same = true;
+                        for i in 0..tlen {
+                            same &= *buf.add(i) == *(target as *const u8).add(i);
+                        }
+                        if same {
+                            *buf.add(len) = 0;
+                            let rc = remount(buf as *const c_char, attr);
+                            // A mount covered by a later one is listed but cannot be reached
+                            // (ENOENT, or EINVAL where the path finds no mount point): nothing
+                            // in the program can reach it either.
+                            let hidden = [libc::ENOENT, libc::EINVAL, libc::ENOTDIR]
+                                .iter()
+                                .any(|&e| rc == -(e as isize));
+                            if rc < 0 && !hidden && result == 0 {
+                                result = rc;
+                            }
+                        }
+                    }
+                    field += 1;
+                    continue;
+                }
+                if field != 4 {
+                    continue;
+                }
+                // \ooo escapes (space, tab, newline, backslash) in three octal digits.
+                let byte = if escape > 0 {
+                    code = code.wrapping_mul(8).wrapping_add(c.wrapping_sub(b'0'));
+                    escape -= 1;
+                    if escape > 0 {
+                        continue;
+                    }
+                    code
+                } else if c == b'\\' {
+                    escape = 3;
+                    code = 0;
+                    continue;
+                } else {
+                    c
+                };
+                if len + 1 < room {
+                    *buf.add(len) = byte;
+                    len += 1;
+                } else {
+                    overflow = true;
+                }
+            }
+        }
+        syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+        result
     }
 }
 
@@ -1526,7 +1644,10 @@ unsafe fn run_op(p: &ChildPlan, op: &MountOp) -> Result<(), (Phase, isize)> {
             }
         }
         if op.attr != 0 {
-            check(Phase::Setattr, set_attr(op.target, op.attr, op.recursive))?;
+            check(
+                Phase::Setattr,
+                set_attr(p, op.target, op.attr, op.recursive),
+            )?;
         }
         Ok(())
     }
@@ -1586,7 +1707,7 @@ unsafe fn build_root(p: &ChildPlan) -> (usize, isize) {
             if rc < 0 || p.rootfs_attr == 0 {
                 rc
             } else {
-                set_attr(new, p.rootfs_attr, true)
+                set_attr(p, new, p.rootfs_attr, true)
             }
         };
         (3, rc)

@@ -259,7 +259,9 @@ pub fn prepare(
         plan.rootfs.as_deref(),
         plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
     )?;
-    let mut path_buf = vec![0u8; tree.longest + 1];
+    // Room for a target while making directories, and for a mount point of /proc/self/mountinfo
+    // where mount attributes are set by remounts (before Linux 5.12).
+    let mut path_buf = vec![0u8; (tree.longest + 1).max(4096)];
     let propagation = match plan.propagation.as_deref() {
         Some("private") => (libc::MS_REC | libc::MS_PRIVATE) as usize,
         Some("slave") => (libc::MS_REC | libc::MS_SLAVE) as usize,

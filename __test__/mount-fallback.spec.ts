@@ -1,0 +1,64 @@
+// Mount attributes without mount_setattr(2) (Linux before 5.12): spawn() remounts the mount
+// and every submount /proc/self/mountinfo lists below it. Here the kernel has mount_setattr, so
+// Node runs under a seccomp filter (installed by bwrap) that answers ENOSYS to it.
+import test from 'ava'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { asRoot } from './_helpers.js'
+
+const root = asRoot('a mount namespace without a user namespace needs CAP_SYS_ADMIN')
+
+const insn = (code: number, jt: number, jf: number, k: number) => {
+  const b = Buffer.alloc(8)
+  b.writeUInt16LE(code, 0)
+  b.writeUInt8(jt, 2)
+  b.writeUInt8(jf, 3)
+  b.writeUInt32LE(k >>> 0, 4)
+  return b
+}
+
+/** Runs `script` in a Node whose mount_setattr (442 on x86-64 and arm64) fails with ENOSYS. */
+function withoutMountSetattr(script: string, deny: boolean): string {
+  const filter = Buffer.concat([
+    insn(0x20, 0, 0, 0), // ld [0]: the syscall number
+    insn(0x15, 0, 1, deny ? 442 : 0xffff), // jeq mount_setattr
+    insn(0x06, 0, 0, 0x00050000 | 38), // ret ERRNO(ENOSYS)
+    insn(0x06, 0, 0, 0x7fff0000), // ret ALLOW
+  ])
+  const file = path.join(os.tmpdir(), `lc-nosetattr-${process.pid}-${deny}`)
+  fs.writeFileSync(file, filter)
+  try {
+    return execFileSync('sh', ['-c', 'exec bwrap --bind / / --dev-bind /dev /dev --proc /proc --seccomp 3 "$@" 3<"$0"', file, process.execPath, '-e', script], { encoding: 'utf8' })
+  } finally {
+    fs.rmSync(file, { force: true })
+  }
+}
+
+for (const deny of [true, false]) {
+  root(`readonly reaches every submount ${deny ? 'without mount_setattr (remounts)' : 'with mount_setattr'}; nosuid and a submount's own flags stay`, (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lc-fallback-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    fs.mkdirSync(path.join(dir, 'sub'))
+    const script = `
+      const lc = require(${JSON.stringify(path.resolve('dist/index.js'))});
+      const r = lc.spawnSync('/bin/sh', ['-c', 'for f in /mnt/w/x /mnt/w/sub/x; do touch $f 2>/dev/null && echo "$f written" || echo "$f read-only"; done; grep " /mnt/w" /proc/self/mountinfo | cut -d" " -f5,6'], {
+        encoding: 'utf8', namespaces: ['mnt'],
+        mounts: [
+          { type: 'tmpfs', target: ${JSON.stringify(path.join(dir, 'sub'))} },
+          { type: 'tmpfs', target: '/mnt' },
+          { type: 'bind', source: ${JSON.stringify(dir)}, target: '/mnt/w', readonly: true },
+        ],
+      });
+      console.log(JSON.stringify({ out: r.stdout, error: r.error && r.error.message }));
+    `
+    const r = JSON.parse(withoutMountSetattr(script, deny).trim()) as { out: string; error?: string }
+    t.is(r.error, undefined)
+    const lines = r.out.trim().split('\n')
+    t.deepEqual(lines.slice(0, 2), ['/mnt/w/x read-only', '/mnt/w/sub/x read-only'])
+    // The bind and its submount (a tmpfs, nosuid,nodev of its own): read-only, nosuid, nodev.
+    t.regex(lines.find((l) => l.startsWith('/mnt/w '))!, /^\/mnt\/w ro,nosuid,nodev/)
+    t.regex(lines.find((l) => l.startsWith('/mnt/w/sub '))!, /^\/mnt\/w\/sub ro,nosuid,nodev/)
+  })
+}
