@@ -59,6 +59,12 @@ fn cap_name(cap: u32) -> String {
         .map_or_else(|| format!("capability {cap}"), |n| n.to_string())
 }
 
+/// A file made by an id the child's user namespace does not map would have no owner there.
+fn unmapped() -> &'static str {
+    "the child's uid or gid has no mapping in its user namespace, so nothing can be created: \
+     give gidMap as well as uidMap"
+}
+
 fn mount_admin() -> &'static str {
     "mounting needs CAP_SYS_ADMIN over the user namespace that owns the child's mount namespace: \
      add 'user' to namespaces (with uidMap) when this process is not root"
@@ -139,6 +145,7 @@ pub fn describe(
                         ),
                         Errno::ENOTDIR => format!("a part of {target} is not a directory"),
                         Errno::EEXIST => format!("{target} exists as something else"),
+                        Errno::EOVERFLOW => unmapped().into(),
                         _ => format!("{target} could not be created{of_entry}"),
                     }),
                 ),
@@ -167,9 +174,10 @@ pub fn describe(
                 Some(Phase::Write) | Some(Phase::Chmod) => (
                     "write",
                     format!("write({target:?} content)"),
-                    Some(format!(
-                        "the content of {target} could not be written{of_entry}"
-                    )),
+                    Some(match errno {
+                        Errno::EOVERFLOW => unmapped().into(),
+                        _ => format!("the content of {target} could not be written{of_entry}"),
+                    }),
                 ),
                 _ => {
                     let call = match what {
@@ -182,6 +190,10 @@ pub fn describe(
                             "a procfs needs CAP_SYS_ADMIN over the user namespace that owns the \
                              pid namespace: add 'pid' to namespaces{of_entry}"
                         ),
+                        Errno::EPERM if what == "mqueue" => "an mqueue filesystem needs \
+                            CAP_SYS_ADMIN over the user namespace that owns the IPC namespace: \
+                            add 'ipc' to namespaces"
+                            .into(),
                         Errno::EPERM => mount_admin().into(),
                         Errno::ENOENT => format!("{target} does not exist"),
                         Errno::ENOTDIR => format!(
@@ -217,6 +229,7 @@ pub fn describe(
                 (_, Errno::EPERM) => mount_admin().into(),
                 (3, Errno::ENOENT) => format!("the rootfs directory {root} does not exist"),
                 (3, Errno::ENOTDIR) => format!("the rootfs {root} is not a directory"),
+                (_, Errno::EOVERFLOW) => unmapped().into(),
                 (2 | 5, Errno::EINVAL) => "pivot_root refused: the mounts are shared with \
                     another namespace (propagation 'unchanged' cannot build a root: use \
                     'private' or 'slave'), or the current root is the initramfs"
