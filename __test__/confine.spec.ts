@@ -20,6 +20,7 @@ import {
   type SpawnStep,
 } from '../dist/index.js'
 import { asRoot, isRoot, ok, runIsolated } from './_helpers.js'
+import { allowAll, deny, invalid } from './_bpf.js'
 
 // ---- helpers ----
 
@@ -191,7 +192,196 @@ function listing(...dirs: string[]): string[] {
 const confinementSteps = ['propagation', 'mount', 'rootfs', 'rlimit', 'capabilities', 'umask', 'no_new_privs', 'reaper', 'seccomp'] as const satisfies readonly SpawnStep[]
 void confinementSteps
 
-// ---- mounts the host made ----
+// ---- mounts: bind ----
+
+userns('bind: always nosuid, nodev unless devices, ro with readonly; touch fails with EROFS', (t) => {
+  const dir = tmp(t)
+  const out = run(t, 'cat /proc/self/mountinfo; echo --; touch /ro/x 2>&1; echo written > /rw/from-child', sandbox([
+    { type: 'bind', source: dir, target: '/rw' },
+    { type: 'bind', source: dir, target: '/ro', readonly: true },
+    { type: 'bind', source: dir, target: '/devices', devices: true },
+  ]))
+  const [info, touch] = sections(out)
+  const m = mountinfo(info!)
+  t.is(at(m, '/rw')?.options[0], 'rw')
+  t.true(at(m, '/rw')!.options.includes('nosuid'))
+  t.true(at(m, '/rw')!.options.includes('nodev'))
+  t.is(at(m, '/ro')?.options[0], 'ro')
+  t.true(at(m, '/ro')!.options.includes('nosuid'))
+  t.true(at(m, '/devices')!.options.includes('nosuid'))
+  t.false(at(m, '/devices')!.options.includes('nodev'))
+  t.regex(touch!, /Read-only file system/)
+  // The write through the read-write bind is on this host.
+  t.is(fs.readFileSync(path.join(dir, 'from-child'), 'utf8'), 'written\n')
+  t.false(fs.existsSync(path.join(dir, 'x')))
+})
+
+userns('bind: read-only reaches every submount; recursive: false leaves them out', (t) => {
+  const dir = tmp(t)
+  for (const d of ['src', 'ro', 'flat']) fs.mkdirSync(path.join(dir, d))
+  const src = path.join(dir, 'src')
+  // A tree of mounts at src, made in the child's namespace before the binds read it.
+  const out = run(t, `cat /proc/self/mountinfo; echo --; touch ${dir}/ro/sub/deeper/x 2>&1; touch ${src}/sub/deeper/x && echo source-writable`, onHostTree([
+    { type: 'tmpfs', target: src },
+    { type: 'tmpfs', target: `${src}/sub` },
+    { type: 'tmpfs', target: `${src}/sub/deeper` },
+    { type: 'bind', source: src, target: `${dir}/ro`, readonly: true },
+    { type: 'bind', source: src, target: `${dir}/flat`, recursive: false },
+  ]))
+  const [info, touch] = sections(out)
+  const m = mountinfo(info!)
+  for (const p of ['ro', 'ro/sub', 'ro/sub/deeper']) t.is(at(m, `${dir}/${p}`)?.options[0], 'ro', p)
+  t.truthy(at(m, `${dir}/flat`))
+  t.is(at(m, `${dir}/flat/sub`), undefined)
+  t.is(at(m, `${src}/sub/deeper`)?.options[0], 'rw')
+  t.regex(touch!, /Read-only file system/)
+  t.regex(touch!, /source-writable/)
+})
+
+userns('bind: optional: true skips a missing source, target and all', (t) => {
+  const out = run(t, 'ls -A /', sandbox([{ type: 'bind', source: '/nonexistent/lc-source', target: '/maybe', optional: true }]))
+  t.false(out.split('\n').includes('maybe'))
+})
+
+// ---- mounts: tmpfs, proc, dev, mqueue, dir, symlink, file, remount ----
+
+userns('tmpfs: size and mode, in mountinfo and stat', (t) => {
+  const out = run(t, 'cat /proc/self/mountinfo; echo --; stat -c %a /t', sandbox([{ type: 'tmpfs', target: '/t', size: 1024 * 1024, mode: 0o700 }]))
+  const [info, mode] = sections(out)
+  const t1 = at(mountinfo(info!), '/t')
+  t.is(t1?.fstype, 'tmpfs')
+  t.true(t1!.super.includes('size=1024k'), t1!.super.join())
+  t.true(t1!.super.includes('mode=700'))
+  t.is(mode, '700\n')
+})
+
+userns('tmpfs readonly: later entries inside it are made first, then it turns read-only', (t) => {
+  const out = run(t, 'ls -A /ro; cat /ro/f; echo --; cat /proc/self/mountinfo; echo --; touch /ro/new 2>&1; mkdir /ro/made/sub 2>&1; true', sandbox([
+    { type: 'tmpfs', target: '/ro', readonly: true },
+    { type: 'dir', target: '/ro/made' },
+    { type: 'file', target: '/ro/f', data: 'content\n' },
+    { type: 'symlink', target: '/ro/l', linkTo: 'made' },
+  ]))
+  const [list, info, writes] = sections(out)
+  t.is(list, 'f\nl\nmade\ncontent\n')
+  t.is(at(mountinfo(info!), '/ro')?.options[0], 'ro')
+  t.is(writes!.match(/Read-only file system/g)?.length, 2, writes)
+})
+
+userns("proc with 'pid': fresh, the program is pid 1 in it; sys, irq and bus read-only", (t) => {
+  const out = run(t, 'echo $$; cat /proc/1/comm; echo --; cat /proc/self/mountinfo; echo --; { echo x > /proc/sys/kernel/hostname; } 2>&1; true', sandbox([], ['uts']))
+  const [ids, info, write] = sections(out)
+  t.is(ids, '1\nsh\n')
+  const m = mountinfo(info!)
+  t.is(at(m, '/proc')?.fstype, 'proc')
+  t.true(['nosuid', 'nodev', 'noexec'].every((o) => at(m, '/proc')!.options.includes(o)))
+  // A procfs of its own: another superblock than this process's /proc.
+  t.not(at(m, '/proc')?.device, hostProcDevice())
+  for (const sub of procMounts.slice(1)) t.is(at(m, sub)?.options[0], 'ro', sub)
+  t.regex(write!, /Read-only file system/)
+})
+
+userns("proc without 'pid': this pid namespace's procfs, bound", (t) => {
+  const r = sh('echo $$; cat /proc/$$/comm; grep " /proc " /proc/self/mountinfo | tail -n 1', onHostTree([{ type: 'proc' }]))
+  t.is(r.status, 0, r.stderr)
+  const [pid, comm, line] = r.stdout.trim().split('\n')
+  t.is(Number(pid), r.pid)
+  t.is(comm, 'sh')
+  t.is(mountinfo(line!)[0]?.device, hostProcDevice())
+})
+
+userns('dev: the usual nodes exactly, /dev/null writable, a devpts of its own', (t) => {
+  const out = run(t, 'ls -A /dev; echo --; echo x > /dev/null && echo null-ok; readlink /dev/ptmx /dev/fd; stat -c %a /dev/shm; echo --; cat /proc/self/mountinfo', sandbox([{ type: 'dev' }]))
+  const [list, checks, info] = sections(out)
+  t.deepEqual(list!.trim().split('\n'), DEV)
+  t.is(checks, 'null-ok\npts/ptmx\n/proc/self/fd\n1777\n')
+  const m = mountinfo(info!)
+  t.is(at(m, '/dev')?.fstype, 'tmpfs')
+  t.is(at(m, '/dev/pts')?.fstype, 'devpts')
+  t.true(at(m, '/dev/pts')!.super.includes('ptmxmode=666'), at(m, '/dev/pts')!.super.join())
+})
+
+userns('mqueue: a message queue filesystem in an ipc namespace', (t) => {
+  const out = run(t, 'cat /proc/self/mountinfo', sandbox([{ type: 'mqueue', target: '/dev/mqueue' }], ['ipc']))
+  t.is(at(mountinfo(out), '/dev/mqueue')?.fstype, 'mqueue')
+})
+
+userns('dir, symlink and file entries: modes, link text, content; a read-only file refuses writes', (t) => {
+  const out = run(t, [
+    'stat -c %a /d /etc/text /etc/bytes /etc/ro',
+    'readlink /l',
+    'cat /etc/text',
+    'od -An -tx1 /etc/bytes',
+    'echo more >> /etc/text && echo appended',
+    '{ echo x > /etc/ro; } 2>&1; true',
+  ].join('; '), sandbox([
+    { type: 'dir', target: '/d', mode: 0o711 },
+    { type: 'symlink', target: '/l', linkTo: '/d' },
+    { type: 'file', target: '/etc/text', data: 'text\n' },
+    { type: 'file', target: '/etc/bytes', data: Uint8Array.of(0, 1, 2, 255), mode: 0o600 },
+    { type: 'file', target: '/etc/ro', data: 'ro', readonly: true },
+  ]))
+  const lines = out.split('\n')
+  t.deepEqual(lines.slice(0, 4), ['711', '644', '600', '644'])
+  t.is(lines[4], '/d')
+  t.is(lines[5], 'text')
+  t.is(lines[6]!.trim(), '00 01 02 ff')
+  t.is(lines[7], 'appended')
+  t.regex(lines[8]!, /Read-only file system/)
+})
+
+userns('remount: an existing mount made read-only', (t) => {
+  const dir = tmp(t)
+  const out = run(t, 'cat /proc/self/mountinfo; echo --; touch /w/x 2>&1; true', sandbox([
+    { type: 'bind', source: dir, target: '/w' },
+    { type: 'remount', target: '/w', readonly: true },
+  ]))
+  const [info, touch] = sections(out)
+  t.is(at(mountinfo(info!), '/w')?.options[0], 'ro')
+  t.regex(touch!, /Read-only file system/)
+})
+
+// ---- mounts the host made: locked submounts, propagation (an isolated mount namespace) ----
+
+/**
+ * In a mount namespace of its own, this host's side: a shared tmpfs at DIR/src with a tmpfs at
+ * DIR/src/sub. Then the child's mountinfo for several spawns.
+ */
+function hostMounts(t: ExecutionContext) {
+  const dir = tmp(t)
+  return runIsolated(`
+    const dir = ${JSON.stringify(dir)};
+    fs.mkdirSync(dir + '/src'); fs.mkdirSync(dir + '/ro');
+    execSync(\`mount -t tmpfs src \${dir}/src && mount --make-shared \${dir}/src && mkdir \${dir}/src/sub && mount -t tmpfs sub \${dir}/src/sub\`);
+    const info = (o) => {
+      const r = lc.spawnSync('/bin/sh', ['-c', 'cat /proc/self/mountinfo; touch ' + dir + '/ro/sub/x 2>&1; true'], { encoding: 'utf8', ...o });
+      return r.error ? r.error.message : r.stdout;
+    };
+    report({
+      host: fs.readFileSync('/proc/self/mountinfo', 'utf8'),
+      lockedRo: info({ namespaces: ['user'], uidMap: 'root', gidMap: 'root', mounts: [{ type: 'bind', source: dir + '/src', target: dir + '/ro', readonly: true }] }),
+      private: info({ namespaces: ['mnt'] }),
+      slave: info({ namespaces: ['mnt'], propagation: 'slave' }),
+      unchanged: info({ namespaces: ['mnt'], propagation: 'unchanged' }),
+    });
+  `, { prefix: ['unshare', '--mount', '--propagation', 'private'] }).then((r) => ({ dir, ...(ok(t, r) as Record<'host' | 'lockedRo' | 'private' | 'slave' | 'unchanged', string>) }))
+}
+
+root("bind of the host's mounts: read-only reaches its locked submounts; propagation private, slave, unchanged", async (t) => {
+  const { dir, ...r } = await hostMounts(t)
+  const src = `${dir}/src`
+  const tag = (text: string, p: string) => at(mountinfo(text), p)?.tags.join(' ') ?? `no mount at ${p}`
+  // The host side is shared, so each mode can be told apart.
+  t.regex(tag(r.host, src), /^shared:\d+$/)
+  const m = mountinfo(r.lockedRo)
+  t.is(at(m, `${dir}/ro`)?.options[0], 'ro')
+  t.is(at(m, `${dir}/ro/sub`)?.options[0], 'ro')
+  t.regex(r.lockedRo, /Read-only file system/)
+  // Default 'private' in a new mount namespace: no propagation either way.
+  t.is(tag(r.private, src), '')
+  t.regex(tag(r.slave, src), /^master:\d+$/)
+  t.is(tag(r.unchanged, src), tag(r.host, src))
+})
 
 test('propagation needs a new mount namespace; unchanged cannot build a root', (t) => {
   t.throws(() => sh('true', { propagation: 'slave' }), { code: 'ERR_INVALID_ARG_VALUE', message: /needs a new mount namespace/ })
@@ -203,10 +393,354 @@ test('propagation needs a new mount namespace; unchanged cannot build a root', (
     })
 })
 
+// ---- rootfs ----
+
+userns("rootfs 'tmpfs': / holds exactly what the entries made, nothing of the host", (t) => {
+  const marker = path.join(os.tmpdir(), `lc-host-marker-${process.pid}`)
+  fs.writeFileSync(marker, 'host')
+  t.teardown(() => fs.rmSync(marker, { force: true }))
+  const out = run(t, `ls -A /; echo --; for p in ${marker} /oldroot /newroot; do test -e $p || echo no $p; done; echo --; cat /proc/self/mountinfo`, sandbox([
+    { type: 'dir', target: '/a/b' },
+    { type: 'file', target: '/etc/hostname', data: 'box\n' },
+  ]))
+  const [list, checks, info] = sections(out)
+  t.deepEqual(list!.trim().split('\n'), [...systemDirs, 'a', 'etc', 'proc'].sort())
+  t.is(checks, `no ${marker}\nno /oldroot\nno /newroot\n`)
+  const m = mountinfo(info!)
+  t.is(at(m, '/')?.fstype, 'tmpfs')
+  // Only the entries' mounts: the host's root and the build root are gone.
+  t.deepEqual(
+    [...new Set(m.map((x) => x.point))].sort(),
+    ['/', '/etc/hostname', ...procMounts, ...system().filter((e) => e.type === 'bind').map(targetOf)].sort(),
+  )
+})
+
+/** DIR/root, a root for the system() entries, with the directories and links they need. */
+function hostRoot(dir: string): string {
+  const rootDir = path.join(dir, 'root')
+  fs.mkdirSync(rootDir)
+  fs.mkdirSync(path.join(rootDir, 'tmp'))
+  fs.writeFileSync(path.join(rootDir, 'marker'), 'in the root\n')
+  // Targets in a root of the host's must exist already: nothing is created there.
+  for (const e of system()) {
+    if (e.type === 'symlink') fs.symlinkSync(e.linkTo, path.join(rootDir, targetOf(e)))
+    else fs.mkdirSync(path.join(rootDir, targetOf(e)))
+  }
+  return rootDir
+}
+
+userns('rootfs directory: a host directory becomes /, with /usr bound into it', (t) => {
+  const rootDir = hostRoot(tmp(t))
+  const out = run(t, 'cat /marker; ls -A /; touch /from-child; test -e /oldroot || echo no-oldroot', { ...asUserRoot, namespaces: ['user'], rootfs: rootDir, mounts: system() })
+  t.is(out, ['in the root', ...[...systemDirs, 'marker', 'tmp'].sort(), 'no-oldroot', ''].join('\n'))
+  t.true(fs.existsSync(path.join(rootDir, 'from-child')))
+})
+
+userns('cwd: the same path in the new tree if it is there, else /; an explicit one missing there fails at chdir', (t) => {
+  const here = process.cwd()
+  t.is(run(t, 'pwd', sandbox([{ type: 'dir', target: here }])), `${here}\n`)
+  t.is(run(t, 'pwd', sandbox()), '/\n')
+  t.is(run(t, 'pwd', sandbox([], [], { cwd: '/usr' })), '/usr\n')
+  stepError(t, failure(t, sandbox([], [], { cwd: here })), {
+    code: 'ENOENT',
+    step: 'chdir',
+    syscall: 'chdir',
+    path: here,
+    cause: /does not exist/,
+  })
+})
+
+// ---- nothing is created on the host ----
+
+userns('targets are made only on mounts of the spawn, never on the host', (t) => {
+  const dir = tmp(t)
+  fs.mkdirSync(path.join(dir, 'existing'))
+  const rootDir = hostRoot(dir)
+  const before = listing(dir)
+  // Missing targets below directories of the host: refused, each for its entry.
+  const refused: [SpawnOptions, number, string][] = [
+    [onHostTree([{ type: 'bind', source: '/usr', target: `${dir}/missing/deeper` }]), 0, `${dir}/missing/deeper`],
+    [onHostTree([{ type: 'tmpfs', target: `${dir}/existing` }, { type: 'dir', target: `${dir}/existing/ok` }, { type: 'dir', target: `${dir}/new` }]), 2, `${dir}/new`],
+    [onHostTree([{ type: 'tmpfs', target: `${dir}/t` }]), 0, `${dir}/t`],
+    [onHostTree([{ type: 'symlink', target: `${dir}/link`, linkTo: '/usr' }]), 0, `${dir}/link`],
+    [onHostTree([{ type: 'file', target: `${dir}/file`, data: 'x' }]), 0, `${dir}/file`],
+    [{ ...asUserRoot, namespaces: ['user'], rootfs: rootDir, mounts: [...system(), { type: 'dir', target: '/opt/x' }] }, system().length, '/opt/x'],
+  ]
+  for (const [options, index, target] of refused) {
+    stepError(t, failure(t, options), {
+      code: 'ENOENT',
+      step: 'mount',
+      syscall: 'mkdir',
+      index,
+      path: target,
+      cause: new RegExp(`${target} does not exist, and creating it would leave it on the host's filesystem`),
+    })
+  }
+  // Below a tmpfs of the spawn, or in an empty root: made.
+  const deep = (base: string): MountEntry[] => [
+    { type: 'dir', target: `${base}/a/b/c` },
+    { type: 'file', target: `${base}/a/f/g`, data: 'x' },
+    { type: 'symlink', target: `${base}/a/l/m`, linkTo: 'x' },
+    { type: 'bind', source: '/usr', target: `${base}/a/u/v` },
+  ]
+  const show = (base: string) => `ls -d ${base}/a/b/c ${base}/a/f/g ${base}/a/l/m ${base}/a/u/v/bin`
+  run(t, show(`${dir}/existing`), onHostTree([{ type: 'tmpfs', target: `${dir}/existing` }, ...deep(`${dir}/existing`)]))
+  run(t, show(''), sandbox(deep('')))
+  run(t, show('/tmp'), { ...asUserRoot, namespaces: ['user'], rootfs: rootDir, mounts: [...system(), { type: 'tmpfs', target: '/tmp' }, ...deep('/tmp')] })
+  t.deepEqual(listing(dir), before)
+  // Nor where the root is built (a tmpfs over /tmp), nor at the host's /.
+  for (const p of ['/tmp/newroot', '/tmp/oldroot', '/a']) t.false(fs.existsSync(p), p)
+})
+
+// ---- capabilities ----
+
+const NONE = { CapInh: 0n, CapPrm: 0n, CapEff: 0n, CapBnd: 0n, CapAmb: 0n }
+
+root('capabilities {}: none at all, for root without a user namespace', (t) => {
+  t.deepEqual(capSets(run(t, STATUS, { capabilities: {} })), NONE)
+})
+
+userns('capabilities {}: none at all, in a user namespace', (t) => {
+  t.deepEqual(capSets(run(t, STATUS, { ...asUserRoot, namespaces: ['user'], capabilities: {} })), NONE)
+})
+
+userns('capabilities keep a list: permitted, effective, inheritable and bounding are that list', (t) => {
+  const keep: CapName[] = ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN']
+  const m = mask(...keep)
+  t.deepEqual(capSets(run(t, STATUS, { ...asUserRoot, namespaces: ['user'], capabilities: { keep } })), { CapInh: m, CapPrm: m, CapEff: m, CapBnd: m, CapAmb: 0n })
+})
+
+userns("capabilities keep 'all': everything the child has, inheritable too", (t) => {
+  // Root of a new user namespace has every capability of this kernel.
+  t.deepEqual(capSets(run(t, STATUS, { ...asUserRoot, namespaces: ['user'], capabilities: { keep: 'all' } })), {
+    CapInh: allCaps,
+    CapPrm: allCaps,
+    CapEff: allCaps,
+    CapBnd: allCaps,
+    CapAmb: 0n,
+  })
+})
+
+root("capabilities keep 'all' without a user namespace: what this process has", (t) => {
+  const own = capSets(fs.readFileSync('/proc/self/status', 'utf8'))
+  t.deepEqual(capSets(run(t, STATUS, { capabilities: { keep: 'all' } })), { CapInh: own.CapPrm, CapPrm: own.CapPrm, CapEff: own.CapEff, CapBnd: own.CapBnd, CapAmb: 0n })
+})
+
+userns('capabilities bounding apart from keep: a uid 0 program gets its bounding set at execve', (t) => {
+  const caps = capSets(run(t, STATUS, { ...asUserRoot, namespaces: ['user'], capabilities: { keep: ['CAP_CHOWN'], bounding: ['CAP_CHOWN', 'CAP_KILL'] } }))
+  t.is(caps.CapBnd, mask('CAP_CHOWN', 'CAP_KILL'))
+  t.is(caps.CapInh, mask('CAP_CHOWN'))
+  // execve gives uid 0 everything in its bounding set: why 'bounding' defaults to 'keep'.
+  t.is(caps.CapEff, mask('CAP_CHOWN', 'CAP_KILL'))
+})
+
+root('capabilities ambient: a program that is not uid 0 keeps them and can use them', (t) => {
+  const script = `python3 -c "import socket; socket.socket().bind(('127.0.0.1', 80)); print('bound')" 2>&1 | tail -n 1; ${STATUS}`
+  const options: SpawnOptions = { namespaces: ['net'], uid: 4242, gid: 4242 }
+  const nbs: CapName[] = ['CAP_NET_BIND_SERVICE']
+  const [bound, ...status] = run(t, script, { ...options, capabilities: { keep: nbs, ambient: nbs } }).split('\n')
+  t.is(bound, 'bound')
+  t.like(capSets(status.join('\n')), { CapEff: mask(...nbs), CapPrm: mask(...nbs), CapAmb: mask(...nbs) })
+  // Kept but not ambient: execve as uid 4242 leaves nothing of it.
+  const [refused, ...without] = run(t, script, { ...options, capabilities: { keep: nbs } }).split('\n')
+  t.regex(refused!, /PermissionError/)
+  t.like(capSets(without.join('\n')), { CapEff: 0n, CapInh: mask(...nbs), CapAmb: 0n })
+})
+
+// ---- no_new_privs and seccomp ----
+
+const { EPERM } = os.constants.errno
+
+userns('noNewPrivs: NoNewPrivs 1 in status', (t) => {
+  t.is(statusField(run(t, STATUS, { ...asUserRoot, namespaces: ['user'], noNewPrivs: true }), 'NoNewPrivs'), '1')
+  t.is(statusField(run(t, STATUS, { ...asUserRoot, namespaces: ['user'] }), 'NoNewPrivs'), '0')
+})
+
+userns('seccomp: the filter makes mkdir fail with EPERM while the rest works', (t) => {
+  const out = run(t, `cd /tmp && touch f && echo touched; mkdir d 2>&1; ls; ${STATUS}`, sandbox([{ type: 'tmpfs', target: '/tmp' }], [], { seccomp: deny(['mkdir', 'mkdirat'], EPERM) }))
+  const [touched, mkdir, list] = out.split('\n')
+  t.is(touched, 'touched')
+  t.regex(mkdir!, /Operation not permitted/)
+  t.is(list, 'f')
+  t.is(statusField(out, 'Seccomp'), '2')
+})
+
+userns('seccomp from an fd: a number, { fd } or a FileHandle holding the program', async (t) => {
+  const dir = tmp(t)
+  const file = path.join(dir, 'filter.bpf')
+  fs.writeFileSync(file, deny(['mkdir', 'mkdirat'], EPERM))
+  const fd = fs.openSync(file, 'r')
+  const fd2 = fs.openSync(file, 'r')
+  const handle = await fs.promises.open(file, 'r')
+  t.teardown(async () => {
+    fs.closeSync(fd)
+    fs.closeSync(fd2)
+    await handle.close()
+  })
+  for (const seccomp of [fd, { fd: fd2 }, handle]) {
+    const r = sh('mkdir d 2>&1; test -d d || echo absent', { ...asUserRoot, namespaces: ['user'], cwd: dir, seccomp })
+    t.regex(r.stdout, /Operation not permitted\nabsent\n$/)
+  }
+})
+
+root('seccomp: no_new_privs is left alone for a child with CAP_SYS_ADMIN', (t) => {
+  const status = run(t, STATUS, { seccomp: allowAll() })
+  t.is(statusField(status, 'Seccomp'), '2')
+  t.is(statusField(status, 'NoNewPrivs'), '0')
+})
+
+// ---- rlimits ----
+
+userns('rlimits: soft and hard as ulimit and /proc/self/limits show them; an omitted hard stays', (t) => {
+  const stackHard = ownLimit('Max stack size', 'hard')
+  // A soft limit raised to 'unlimited' needs an unlimited hard one here (the usual default).
+  if (stackHard !== 'unlimited') t.log(`stack: hard limit ${stackHard} here, 'unlimited' not checked`)
+  const out = run(t, 'ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; ulimit -v; ulimit -s; grep -E "^Max (processes|file size)" /proc/self/limits', {
+    ...asUserRoot,
+    namespaces: ['user'],
+    rlimits: {
+      nofile: { soft: 64, hard: 128 },
+      core: { soft: 0, hard: 0 },
+      nproc: { soft: 500 },
+      as: { soft: 2 ** 30, hard: 2 ** 31 },
+      fsize: { soft: 2 ** 20 },
+      ...(stackHard === 'unlimited' ? { stack: { soft: 'unlimited' } as const } : {}),
+    },
+  })
+  const [nofile, nofileHard, core, coreHard, as, stack, ...limits] = out.trim().split('\n')
+  // ulimit -v counts KiB.
+  t.deepEqual([nofile, nofileHard, core, coreHard, as], ['64', '128', '0', '0', String(2 ** 20)])
+  if (stackHard === 'unlimited') t.is(stack, 'unlimited')
+  const limit = (name: string) => limits.find((l) => l.startsWith(name))?.slice(26).trim().split(/\s+/).slice(0, 2)
+  t.deepEqual(limit('Max processes'), ['500', ownLimit('Max processes', 'hard')])
+  t.deepEqual(limit('Max file size'), [String(2 ** 20), ownLimit('Max file size', 'hard')])
+})
+
+userns('rlimits: a write past fsize ends the writer with SIGXFSZ', (t) => {
+  const out = run(t, 'yes | head -c 4096 > /tmp/f; echo $?; stat -c %s /tmp/f', sandbox([{ type: 'tmpfs', target: '/tmp' }], [], { rlimits: { fsize: { soft: 1024, hard: 1024 } } }))
+  t.is(out, `${128 + os.constants.signals.SIGXFSZ}\n1024\n`)
+})
+
+// ---- umask ----
+
+userns("umask: the shell reports it, and new files get the mode it leaves", (t) => {
+  t.is(run(t, 'umask; cd /tmp && touch f && mkdir d && stat -c %a f d', sandbox([{ type: 'tmpfs', target: '/tmp' }], [], { umask: 0o027 })), '0027\n640\n750\n')
+})
+
+// ---- the pid 1 reaper ----
+
+const reaper = (options: SpawnOptions = {}): SpawnOptions => ({ ...asUserRoot, namespaces: ['user', 'pid'], mounts: [{ type: 'proc' }], pidns: { init: 'reaper' }, ...options })
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const LOOP = ['-c', 'trap "" INT; echo ready; while :; do sleep 0.05; done']
+
+/** Resolves once the program printed its first line; `output` settles with all of it. */
+function started(p: ReturnType<typeof spawn>): Promise<{ output: Promise<string> }> {
+  let out = ''
+  p.stdout!.setEncoding('utf8')
+  const output = new Promise<string>((resolve) => p.stdout!.on('end', () => resolve(out)))
+  return new Promise((resolve, reject) => {
+    p.once('error', reject)
+    p.stdout!.on('data', (d: string) => {
+      out += d
+      if (out.includes('\n')) resolve({ output })
+    })
+  })
+}
+
+userns('reaper: pid 1 is the init, the program is pid 2', (t) => {
+  // Field 2 after the command name: the parent's pid.
+  t.is(run(t, 'echo $$; sed "s/.*) //" /proc/1/stat | cut -d" " -f2; sed "s/.*) //" /proc/2/stat | cut -d" " -f2', reaper()), '2\n0\n1\n')
+})
+
+userns('reaper: the exit status follows the program; SIGTERM reaches it', async (t) => {
+  t.is(sh('exit 7', reaper()).status, 7)
+  const trapped = spawn('/bin/sh', ['-c', 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.05; done'], reaper())
+  const { output } = await started(trapped)
+  trapped.kill('SIGTERM')
+  t.like(await trapped.exited, { exitCode: 5, signal: null })
+  t.is(await output, 'ready\ngot TERM\n')
+  // Killed by the signal: pid 1 cannot die of it, so it exits with 128 + the signal.
+  const sleeper = spawn('sleep', ['30'], reaper())
+  await new Promise((resolve) => sleeper.once('spawn', resolve))
+  sleeper.kill('SIGTERM')
+  t.like(await sleeper.exited, { exitCode: 128 + os.constants.signals.SIGTERM, signal: null })
+})
+
+userns('reaper: orphans are reaped', (t) => {
+  const out = run(t, [
+    // The subshell exits at once: its sleep is an orphan, handed to pid 1.
+    'kid=$(sleep 0.2 >/dev/null 2>&1 & echo $!)',
+    'sed "s/.*) //" /proc/$kid/stat | cut -d" " -f2',
+    'i=0; while [ -e /proc/$kid ] && [ $i -lt 150 ]; do sleep 0.02; i=$((i+1)); done',
+    '[ -e /proc/$kid ] && grep State /proc/$kid/status || echo reaped',
+  ].join('; '), reaper())
+  t.is(out, '1\nreaped\n')
+})
+
+userns('reaper: without one, a program as pid 1 ignores SIGTERM; with one, SIGTERM ends it', async (t) => {
+  const bare = spawn('/bin/sh', LOOP, { ...asUserRoot, namespaces: ['user', 'pid'] })
+  const reaped = spawn('/bin/sh', LOOP, reaper())
+  await Promise.all([started(bare), started(reaped)])
+  bare.kill('SIGTERM')
+  reaped.kill('SIGTERM')
+  t.like(await reaped.exited, { exitCode: 143 })
+  await delay(200)
+  t.is(bare.exitCode, null)
+  t.is(bare.signalCode, null)
+  bare.kill('SIGKILL')
+  t.like(await bare.exited, { signal: 'SIGKILL' })
+})
+
+userns("reaper: each reaper's stack is released; 200 in a row leave VmSize where it was", async (t) => {
+  const result = ok(t, await runIsolated(`
+    const vm = () => Number(/VmSize:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+    const o = { namespaces: ['user', 'pid'], uidMap: 'root', gidMap: 'root', pidns: { init: 'reaper' } };
+    const once = async (i) => {
+      if (i % 2) return lc.spawnSync('/bin/true', [], o).status;
+      const p = lc.spawn('/bin/true', [], o);
+      return (await p.exited).exitCode;
+    };
+    for (let i = 0; i < 10; i++) await once(i);
+    const before = vm();
+    let failed = 0;
+    for (let i = 0; i < 200; i++) if ((await once(i)) !== 0) failed++;
+    report({ grown: vm() - before, failed });
+  `)) as { grown: number; failed: number }
+  t.is(result.failed, 0)
+  // Kept, the reaper's and the program's stacks would be 128 KiB a spawn: 25 MiB for 200. The
+  // heap grows by about 3 MiB meanwhile.
+  t.true(result.grown < (200 * 128) / 2, `VmSize grew by ${result.grown} KiB`)
+})
+
 // ---- each confinement step's failure ----
 
 /** Index of the first entry after sandbox()'s own (the system's and /proc). */
 const FIRST = system().length + 1
+
+root("'propagation': EPERM without CAP_SYS_ADMIN over the mount namespace's owner", async (t) => {
+  // A user namespace joined after the clone made the mount namespace: no privilege over it.
+  const holder = spawn('sleep', ['30'], { namespaces: ['user'] })
+  t.teardown(() => holder.kill('SIGKILL'))
+  await new Promise((resolve) => holder.once('spawn', resolve))
+  stepError(t, failure(t, { namespaces: ['mnt'], join: { user: `/proc/${holder.pid}/ns/user` } }), {
+    code: 'EPERM',
+    step: 'propagation',
+    syscall: 'mount',
+    cause: /MS_REC\|MS_PRIVATE.*CAP_SYS_ADMIN over the user namespace that owns the child's mount namespace/,
+  })
+})
+
+userns("'mount': a missing bind source fails at statx, for its entry, in spawn() too", async (t) => {
+  const options = sandbox([{ type: 'tmpfs', target: '/ok' }, { type: 'bind', source: '/nonexistent/lc-src', target: '/x' }])
+  const want = { code: 'ENOENT', step: 'mount', syscall: 'statx', index: FIRST + 1, path: '/x', cause: /the bind source \/nonexistent\/lc-src does not exist \(optional: true skips a missing source\)/ } as const
+  stepError(t, failure(t, options), want)
+  const p = spawn('/bin/sh', ['-c', 'exit 0'], options)
+  const [err] = (await once(p, 'error')) as [SpawnError]
+  t.true(err instanceof SpawnError)
+  stepError(t, err, want)
+  t.is(p.pid, undefined)
+  await t.throwsAsync(p.exited, { instanceOf: SpawnError })
+})
 
 userns("'mount': a symlink entry where something else is, a mount refused, a remount of no mount point", (t) => {
   stepError(t, failure(t, sandbox([{ type: 'symlink', target: '/usr', linkTo: 'elsewhere' }])), {
@@ -249,4 +783,245 @@ userns("'mount' and 'rootfs': nothing can be created by a gid the user namespace
     path: `${dir}/d`,
     cause,
   })
+})
+
+userns("'rootfs': a missing directory", (t) => {
+  const missing = path.join(tmp(t), 'missing')
+  stepError(t, failure(t, { ...asUserRoot, namespaces: ['user'], rootfs: missing, mounts: [] }), {
+    code: 'ENOENT',
+    step: 'rootfs',
+    syscall: 'mount',
+    path: missing,
+    cause: new RegExp(`the rootfs directory ${missing} does not exist`),
+  })
+})
+
+userns("'rlimit': raising a hard limit without CAP_SYS_RESOURCE, for its entry", (t) => {
+  const hard = Number(ownLimit('Max open files', 'hard'))
+  stepError(t, failure(t, { ...asUserRoot, namespaces: ['user'], rlimits: { core: { soft: 0 }, nofile: { soft: 64, hard: hard + 1 } } }), {
+    code: 'EPERM',
+    step: 'rlimit',
+    syscall: 'prlimit64',
+    index: 1,
+    cause: /prlimit64\(nofile, \{ soft: 64, hard: \d+ \}\).*raising the hard limit of nofile needs CAP_SYS_RESOURCE/,
+  })
+})
+
+userns("'seccomp': a program the kernel refuses", (t) => {
+  stepError(t, failure(t, { ...asUserRoot, namespaces: ['user'], seccomp: invalid() }), {
+    code: 'EINVAL',
+    step: 'seccomp',
+    syscall: 'seccomp',
+    cause: /seccomp\(SECCOMP_SET_MODE_FILTER, 1 instructions\).*verifier refused the program/,
+  })
+})
+
+// 'no_new_privs': prctl(PR_SET_NO_NEW_PRIVS, 1) fails only for malformed arguments, which the
+// child never passes, so the step cannot be made to fail. 'umask': umask(2) cannot fail.
+// 'capabilities' and 'reaper' need an unprivileged caller: see the tests as lc-test below.
+
+// ---- hostile values ----
+
+test('hostile values: refused synchronously with Node-style errors, and nothing starts', async (t) => {
+  const marker = path.join(tmp(t), 'started')
+  const T = 'ERR_INVALID_ARG_TYPE'
+  const V = 'ERR_INVALID_ARG_VALUE'
+  const R = 'ERR_OUT_OF_RANGE'
+  const cases: [unknown, string, RegExp][] = [
+    [{ mounts: '/usr' }, T, /"options\.mounts" property must be an array of mount entries/],
+    [{ mounts: [null] }, T, /"options\.mounts\[0\]" property must be an object/],
+    [{ mounts: [{ type: 'overlay', target: '/x' }] }, V, /'options\.mounts\[0\]\.type' must be one of bind, tmpfs/],
+    [{ mounts: [{ type: 'tmpfs', target: 'tmp' }] }, V, /'options\.mounts\[0\]\.target' must be an absolute path/],
+    [{ mounts: [{ type: 'tmpfs' }] }, T, /"options\.mounts\[0\]\.target" property must be of type string/],
+    [{ mounts: [{ type: 'tmpfs', target: '/a\0b' }] }, V, /'options\.mounts\[0\]\.target' must be a string without null bytes/],
+    [{ mounts: [{ type: 'bind', source: '/us\0r', target: '/usr' }] }, V, /'options\.mounts\[0\]\.source' must be a string without null bytes/],
+    [{ mounts: [{ type: 'symlink', target: '/l', linkTo: 'a\0' }] }, V, /'options\.mounts\[0\]\.linkTo' must be a string without null bytes/],
+    [{ mounts: [{ type: 'symlink', target: '/l', linkTo: '' }] }, V, /linkTo' must not be empty/],
+    [{ mounts: [{ type: 'tmpfs', target: '/t', size: 0 }] }, R, /"options\.mounts\[0\]\.size" is out of range/],
+    [{ mounts: [{ type: 'tmpfs', target: '/t', size: 1.5 }] }, R, /"options\.mounts\[0\]\.size" is out of range. It must be an integer/],
+    [{ mounts: [{ type: 'tmpfs', target: '/t', size: '1M' }] }, T, /"options\.mounts\[0\]\.size" property must be of type number/],
+    [{ mounts: [{ type: 'tmpfs', target: '/t', mode: 0o10000 }] }, R, /"options\.mounts\[0\]\.mode" is out of range. It must be >= 0 && <= 4095/],
+    [{ mounts: [{ type: 'dir', target: '/d', mode: -1 }] }, R, /"options\.mounts\[0\]\.mode" is out of range/],
+    [{ mounts: [{ type: 'file', target: '/f', data: 42 }] }, T, /"options\.mounts\[0\]\.data" property must be a string or a Uint8Array/],
+    [{ mounts: [{ type: 'remount', target: '/usr', readonly: false }] }, V, /'options\.mounts\[0\]\.readonly' must be true/],
+    [{ mounts: [{ type: 'bind', source: '/usr', target: '/usr', readonly: 'yes' }] }, T, /"options\.mounts\[0\]\.readonly" property must be of type boolean/],
+    [{ mounts: [], join: { mnt: '/proc/self/ns/mnt' } }, V, /'options\.mounts' needs a new mount namespace/],
+    [{ rootfs: '/r\0' }, V, /'options\.rootfs' must be a string without null bytes/],
+    [{ rootfs: 42 }, T, /"options\.rootfs" property must be of type string/],
+    [{ namespaces: ['mnt'], propagation: 'shared' }, V, /'options\.propagation' must be 'private', 'slave' or 'unchanged'/],
+    [{ propagation: 'private' }, V, /'options\.propagation' needs a new mount namespace/],
+    [{ capabilities: null }, T, /"options\.capabilities" property must be of type object/],
+    [{ capabilities: { keep: ['CAP_FLY'] } }, V, /'options\.capabilities\.keep\[0\]' must be a capability name/],
+    [{ capabilities: { keep: 'some' } }, T, /"options\.capabilities\.keep" property must be an array of capability names/],
+    [{ capabilities: { keep: ['CAP_CHOWN'], ambient: ['CAP_KILL'] } }, V, /'options\.capabilities\.ambient' must only name capabilities in capabilities\.keep.*Received 'CAP_KILL'/],
+    [{ capabilities: { bounding: ['cap_chown'] } }, V, /'options\.capabilities\.bounding\[0\]' must be a capability name/],
+    [{ noNewPrivs: 1 }, T, /"options\.noNewPrivs" property must be of type boolean/],
+    [{ seccomp: Buffer.alloc(12) }, V, /'options\.seccomp' must be a whole number of 8-byte sock_filter instructions. Received '12 bytes'/],
+    [{ seccomp: new Uint8Array(0) }, V, /whole number of 8-byte sock_filter instructions/],
+    [{ seccomp: Buffer.alloc(8 * 4097) }, V, /at most 4096 instructions/],
+    [{ seccomp: 'allow' }, T, /"options\.seccomp" property must be a Uint8Array or an fd/],
+    [{ rlimits: { files: { soft: 1 } } }, V, /'options\.rlimits\.files' is not a resource/],
+    [{ rlimits: { nofile: 64 } }, T, /"options\.rlimits\.nofile" property must be an object/],
+    [{ rlimits: { nofile: { soft: 128, hard: 64 } } }, R, /"options\.rlimits\.nofile\.soft" is out of range. It must be <= the hard limit \(64\)/],
+    [{ rlimits: { core: { soft: 'unlimited', hard: 0 } } }, R, /"options\.rlimits\.core\.soft" is out of range/],
+    [{ rlimits: { core: { soft: -1 } } }, R, /"options\.rlimits\.core\.soft" is out of range/],
+    [{ rlimits: { nofile: { soft: 2 } } }, R, /"options\.rlimits\.nofile\.soft" is out of range. It must be >= 3 \(the program's fds 0-2 from stdio\)/],
+    [{ rlimits: { nofile: { soft: 4 } }, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] }, R, /It must be >= 5/],
+    [{ umask: 0o1000 }, R, /"options\.umask" is out of range/],
+    [{ umask: '022' }, T, /"options\.umask" property must be of type number/],
+    [{ pidns: { init: 'reaper' } }, V, /'options\.pidns\.init' needs a new pid namespace/],
+    [{ namespaces: ['pid'], pidns: { init: 'tini' } }, V, /'options\.pidns\.init' must be 'program' or 'reaper'/],
+  ]
+  for (const [options, code, message] of cases) {
+    const instanceOf = code === R ? RangeError : TypeError
+    for (const start of [spawn, spawnSync] as const) {
+      t.throws(() => start('/bin/sh', ['-c', `touch ${marker}`], options as SpawnOptions), { code, message, instanceOf }, JSON.stringify(options))
+    }
+  }
+  await delay(100)
+  t.false(fs.existsSync(marker))
+})
+
+// ---- as the unprivileged user lc-test (uid 4242): the failures only it meets, and a whole sandbox ----
+
+const lcTestBlocker = !isRoot ? `switching to lc-test needs root, and this is uid ${process.getuid?.()}` : support.userNamespaces.ok ? undefined : support.userNamespaces.cause
+const asLcTest: typeof test = lcTestBlocker === undefined
+  ? test
+  : (console.log(`skipping the tests as lc-test: ${lcTestBlocker}`), test.skip as typeof test)
+
+interface Outcome {
+  status: number | null
+  stdout: string
+  stderr: string
+  error?: ErrorShape
+}
+
+const E2E_SCRIPT = [
+  'id -u; id -g; hostname; echo $$',
+  'echo --; cat /proc/self/status',
+  'echo --; ls -A /',
+  'echo --; ls -A /dev',
+  'echo --; cat /proc/self/mountinfo',
+  'echo --; grep -c : /proc/net/dev',
+  'echo --; echo hi > out && echo wrote; mkdir made 2>&1; touch /usr/x 2>&1; touch /tmp/ok && echo tmp-ok',
+].join('\n')
+
+let lcTest: Promise<{ workspace: string; outcomes: Record<string, Outcome> }> | undefined
+let lcTestWorkspace: string | undefined
+test.after.always(() => lcTestWorkspace && fs.rmSync(lcTestWorkspace, { recursive: true, force: true }))
+
+/** One process as lc-test runs every spawn below, once for all the tests that read them. */
+function asUser4242(): Promise<{ workspace: string; outcomes: Record<string, Outcome> }> {
+  lcTest ??= (async () => {
+    const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'lc-confine-work-'))
+    lcTestWorkspace = workspace
+    fs.chownSync(workspace, 4242, 4242)
+    const b64 = (b: Buffer) => JSON.stringify(b.toString('base64'))
+    const run = await runIsolated(`
+      const filter = Buffer.from(${b64(deny(['mkdir', 'mkdirat'], EPERM))}, 'base64');
+      const allow = Buffer.from(${b64(allowAll())}, 'base64');
+      const outcome = (script, o) => {
+        const r = lc.spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8', ...o });
+        const e = r.error;
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr,
+          error: e && { name: e.name, message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, step: e.step, index: e.index, path: e.path } };
+      };
+      const userRoot = { namespaces: ['user'], uidMap: 'root', gidMap: 'root' };
+      report({
+        dropBounding: outcome('true', { capabilities: {} }),
+        keepNotHeld: outcome('true', { capabilities: { keep: ['CAP_CHOWN'], bounding: ${JSON.stringify(CAPABILITIES)} } }),
+        keepInUserns: outcome('cat /proc/self/status', { ...userRoot, capabilities: { keep: ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'] } }),
+        seccompAlone: outcome('cat /proc/self/status', { seccomp: allow }),
+        nproc: outcome('true', { ...userRoot, namespaces: ['user', 'pid'], pidns: { init: 'reaper' }, rlimits: { nproc: { soft: 0, hard: 0 } } }),
+        sandbox: outcome(${JSON.stringify(E2E_SCRIPT)}, {
+          namespaces: ['user', 'pid', 'net', 'ipc', 'uts'], uidMap: 'root', gidMap: 'root', hostname: 'sandbox',
+          rootfs: 'tmpfs',
+          mounts: [...${JSON.stringify(system())},
+            { type: 'bind', source: ${JSON.stringify(workspace)}, target: '/work' },
+            { type: 'proc' }, { type: 'dev' }, { type: 'tmpfs', target: '/tmp' }],
+          cwd: '/work', capabilities: {}, noNewPrivs: true, seccomp: filter,
+        }),
+      });
+    `, { uid: 4242 })
+    if (run.status !== 0) throw new Error(`the run as lc-test failed:\n${run.stdout}\n${run.stderr}`)
+    return { workspace, outcomes: run.result as Record<string, Outcome> }
+  })()
+  return lcTest
+}
+
+asLcTest("as lc-test: 'capabilities' fails with EPERM without a user namespace, dropping the bounding set or keeping what it lacks", async (t) => {
+  const { outcomes } = await asUser4242()
+  stepError(t, outcomes.dropBounding?.error, {
+    code: 'EPERM',
+    step: 'capabilities',
+    syscall: 'prctl',
+    cause: /prctl\(PR_CAPBSET_DROP, CAP_CHOWN\).*dropping from the bounding set needs CAP_SETPCAP/,
+  })
+  // Nothing dropped from the bounding set (it names every capability), then capset refuses.
+  const dropsNone = allCaps === mask(...CAPABILITIES)
+  if (!dropsNone) t.log('this kernel has capabilities this package does not name: the bounding set drop fails first')
+  stepError(t, outcomes.keepNotHeld?.error, {
+    code: 'EPERM',
+    step: 'capabilities',
+    syscall: dropsNone ? 'capset' : 'prctl',
+    cause: dropsNone ? /capabilities\.keep names a capability the child does not have/ : /needs CAP_SETPCAP/,
+  })
+})
+
+asLcTest('as lc-test: capabilities keep a list in a user namespace', async (t) => {
+  const { outcomes } = await asUser4242()
+  const m = mask('CAP_NET_ADMIN', 'CAP_SYS_ADMIN')
+  t.is(outcomes.keepInUserns?.status, 0, outcomes.keepInUserns?.error?.message)
+  t.deepEqual(capSets(outcomes.keepInUserns!.stdout), { CapInh: m, CapPrm: m, CapEff: m, CapBnd: m, CapAmb: 0n })
+})
+
+asLcTest('as lc-test: a seccomp filter without CAP_SYS_ADMIN turns no_new_privs on', async (t) => {
+  const { outcomes } = await asUser4242()
+  t.is(outcomes.seccompAlone?.status, 0, outcomes.seccompAlone?.error?.message)
+  t.is(statusField(outcomes.seccompAlone!.stdout, 'NoNewPrivs'), '1')
+  t.is(statusField(outcomes.seccompAlone!.stdout, 'Seccomp'), '2')
+})
+
+asLcTest("as lc-test: 'reaper' fails with EAGAIN when RLIMIT_NPROC leaves no room for the program", async (t) => {
+  const { outcomes } = await asUser4242()
+  // The limit is set in the child, after its own clone: the reaper's clone of the program is
+  // the first to meet it (root of the initial user namespace would be exempt).
+  stepError(t, outcomes.nproc?.error, {
+    code: 'EAGAIN',
+    step: 'reaper',
+    syscall: 'clone',
+    cause: /the process limit \(RLIMIT_NPROC\) was reached/,
+  })
+})
+
+asLcTest('as lc-test, end to end: an empty root, /usr read-only, a workspace, no capabilities, a seccomp filter', async (t) => {
+  const { workspace, outcomes } = await asUser4242()
+  const r = outcomes.sandbox!
+  t.is(r.error, undefined, r.error?.message)
+  t.is(r.status, 0, r.stderr)
+  const [ids, status, list, dev, info, links, writes] = sections(r.stdout)
+  t.is(ids, '0\n0\nsandbox\n1\n')
+  t.deepEqual(capSets(status!), NONE)
+  t.is(statusField(status!, 'NoNewPrivs'), '1')
+  t.is(statusField(status!, 'Seccomp'), '2')
+  t.deepEqual(list!.trim().split('\n'), [...systemDirs, 'dev', 'proc', 'tmp', 'work'].sort())
+  t.deepEqual(dev!.trim().split('\n'), DEV)
+  const m = mountinfo(info!)
+  t.is(at(m, '/')?.fstype, 'tmpfs')
+  t.deepEqual(at(m, '/usr')?.options.slice(0, 3), ['ro', 'nosuid', 'nodev'])
+  t.deepEqual(at(m, '/work')?.options.slice(0, 3), ['rw', 'nosuid', 'nodev'])
+  t.is(at(m, '/proc')?.fstype, 'proc')
+  t.is(at(m, '/tmp')?.fstype, 'tmpfs')
+  // Only lo in a network namespace of its own.
+  t.is(links, '1\n')
+  const [wrote, mkdir, touchUsr, tmpOk] = writes!.trim().split('\n')
+  t.is(wrote, 'wrote')
+  t.regex(mkdir!, /Operation not permitted/)
+  t.regex(touchUsr!, /Read-only file system/)
+  t.is(tmpOk, 'tmp-ok')
+  // Root inside is lc-test here.
+  const st = fs.statSync(path.join(workspace, 'out'))
+  t.is(st.uid, 4242)
+  t.is(fs.readFileSync(path.join(workspace, 'out'), 'utf8'), 'hi\n')
+  t.false(fs.existsSync(path.join(workspace, 'made')))
 })
