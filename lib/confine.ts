@@ -142,7 +142,12 @@ export interface ConfinementOptions {
   rlimits?: { readonly [R in RlimitName]?: RlimitValue }
   /** The program's umask. */
   umask?: number
-  /** With a new pid namespace: who is pid 1 (default 'program'). */
+  /**
+   * With a new pid namespace: who is pid 1 (default 'program', which ignores every signal it has
+   * no handler for). 'reaper': a small init is pid 1; it passes signals on to the program (pid
+   * 2), reaps orphans, and ends with the program's exit code, or 128 + the signal that killed it
+   * (exitCode 143, signal null, for SIGTERM).
+   */
   pidns?: { readonly init: 'program' | 'reaper' }
 }
 
