@@ -577,7 +577,11 @@ userns('seccomp from an fd: a number, { fd } or a FileHandle holding the program
     fs.closeSync(fd2)
     await handle.close()
   })
-  for (const seccomp of [fd, { fd: fd2 }, handle]) {
+  // Just written, its position at the end: still read from the start.
+  const written = fs.openSync(path.join(dir, 'written.bpf'), 'w+')
+  fs.writeSync(written, deny(['mkdir', 'mkdirat'], EPERM))
+  t.teardown(() => fs.closeSync(written))
+  for (const seccomp of [fd, { fd: fd2 }, handle, written]) {
     const r = sh('mkdir d 2>&1; test -d d || echo absent', { ...asUserRoot, namespaces: ['user'], cwd: dir, seccomp })
     t.regex(r.stdout, /Operation not permitted\nabsent\n$/)
   }
@@ -774,7 +778,7 @@ userns("'mount': a symlink entry where something else is, a mount refused, a rem
 userns("'mount' and 'rootfs': nothing can be created by a gid the user namespace does not map", (t) => {
   const dir = tmp(t)
   const cause = /uid or gid has no mapping in its user namespace.*give gidMap as well as uidMap/
-  stepError(t, failure(t, { namespaces: ['user'], uidMap: 'root', rootfs: 'tmpfs', mounts: [] }), { code: 'EOVERFLOW', step: 'rootfs', syscall: 'mkdir', path: 'tmpfs', cause })
+  stepError(t, failure(t, { namespaces: ['user'], uidMap: 'root', rootfs: 'tmpfs', mounts: [] }), { code: 'EOVERFLOW', step: 'rootfs', syscall: 'mkdir', cause }) // no path: 'tmpfs' is none
   stepError(t, failure(t, { namespaces: ['user'], uidMap: 'root', mounts: [{ type: 'tmpfs', target: dir }, { type: 'dir', target: `${dir}/d` }] }), {
     code: 'EOVERFLOW',
     step: 'mount',

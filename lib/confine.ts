@@ -1,6 +1,6 @@
 // spawn()'s confinement options (mounts, a new root, capabilities, no_new_privs, seccomp,
 // rlimits, umask, the pid 1 reaper): their types, and their checks into the native plan.
-import { readFileSync, realpathSync } from 'node:fs'
+import { readSync, realpathSync } from 'node:fs'
 import { posix, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -136,7 +136,8 @@ export interface ConfinementOptions {
   capabilities?: CapabilityOptions
   /** PR_SET_NO_NEW_PRIVS: execve grants no privileges (setuid bits, file capabilities). */
   noNewPrivs?: boolean
-  /** A classic BPF seccomp filter (`struct sock_filter`s, 8 bytes each), or an fd to read it from. */
+  /** A classic BPF seccomp filter (`struct sock_filter`s, 8 bytes each), or an fd to read it
+   * from (a file from its start, whatever its position; a pipe until EOF). */
   seccomp?: Uint8Array | number | { readonly fd: number }
   /** Resource limits. */
   rlimits?: { readonly [R in RlimitName]?: RlimitValue }
@@ -249,6 +250,27 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[]): nativ
   return slot
 }
 
+/** The whole of a file from its start (a file or memfd just written is at its end), or what a
+ * pipe or socket holds until EOF. */
+function readProgram(fd: number): Buffer {
+  const chunks: Buffer[] = []
+  let position: number | null = 0
+  for (;;) {
+    const chunk = Buffer.alloc(65536)
+    let n: number
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, position)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESPIPE' || position === null) throw e
+      position = null
+      continue
+    }
+    if (n === 0) return Buffer.concat(chunks)
+    chunks.push(chunk.subarray(0, n))
+    if (position !== null) position += n
+  }
+}
+
 function capList(value: unknown, name: string, c: Checks): number[] {
   if (!Array.isArray(value)) throw c.typeError(name, 'an array of capability names', value)
   return value.map((v: unknown, i: number) => {
@@ -337,7 +359,7 @@ export function confinement(
     else {
       const fd = c.fdOf(o.seccomp)
       if (fd === undefined) throw c.typeError('options.seccomp', 'a Uint8Array or an fd', o.seccomp)
-      prog = readFileSync(fd)
+      prog = readProgram(fd)
     }
     if (prog.length === 0 || prog.length % 8 !== 0)
       throw c.valueError('options.seccomp', 'must be a whole number of 8-byte sock_filter instructions', `${prog.length} bytes`)

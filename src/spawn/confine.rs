@@ -65,9 +65,17 @@ fn unmapped() -> &'static str {
      give gidMap as well as uidMap"
 }
 
-fn mount_admin() -> &'static str {
-    "mounting needs CAP_SYS_ADMIN over the user namespace that owns the child's mount namespace: \
-     add 'user' to namespaces (with uidMap) when this process is not root"
+fn mount_admin(plan: &SpawnPlan) -> String {
+    if plan.namespaces & libc::CLONE_NEWUSER as u32 != 0 {
+        "mounting needs CAP_SYS_ADMIN over the user namespace that owns the child's mount \
+         namespace, which the child's new user namespace gives unless a joined namespace \
+         (join) is owned by another"
+            .into()
+    } else {
+        "mounting needs CAP_SYS_ADMIN over the user namespace that owns the child's mount \
+         namespace: add 'user' to namespaces (with uidMap) when this process is not root"
+            .into()
+    }
 }
 
 /// A failure at one of the confinement steps; None for the other steps.
@@ -89,7 +97,7 @@ pub fn describe(
                 "mount",
                 format!("mount(NULL, '/', NULL, MS_REC|MS_{})", how.to_uppercase()),
                 Some(match errno {
-                    Errno::EPERM => mount_admin().into(),
+                    Errno::EPERM => mount_admin(plan),
                     _ => format!("the mounts could not be made {how}"),
                 }),
             )
@@ -153,7 +161,7 @@ pub fn describe(
                     "mount_setattr",
                     format!("mount_setattr({target:?})"),
                     Some(match errno {
-                        Errno::EPERM => mount_admin().into(),
+                        Errno::EPERM => mount_admin(plan),
                         Errno::EINVAL => format!("{target} is not a mount point"),
                         _ => format!("the mount at {target} could not be changed{of_entry}"),
                     }),
@@ -194,7 +202,7 @@ pub fn describe(
                             CAP_SYS_ADMIN over the user namespace that owns the IPC namespace: \
                             add 'ipc' to namespaces"
                             .into(),
-                        Errno::EPERM => mount_admin().into(),
+                        Errno::EPERM => mount_admin(plan),
                         Errno::ENOENT => format!("{target} does not exist"),
                         Errno::ENOTDIR => format!(
                             "{target} and its source must both be directories or both files"
@@ -214,7 +222,8 @@ pub fn describe(
         }
         Step::Rootfs => {
             let root = plan.rootfs.clone().unwrap_or_else(|| "/".into());
-            path = Some(root.clone());
+            // 'tmpfs' is no path.
+            path = (root != "tmpfs").then(|| root.clone());
             let (syscall, call) = match index {
                 0 => ("mount", "mount('tmpfs', <build root>)".to_string()),
                 1 => ("mkdir", "mkdir(<build root>/newroot, oldroot)".into()),
@@ -226,13 +235,13 @@ pub fn describe(
                 _ => ("umount2", "umount2(<old root>, MNT_DETACH)".into()),
             };
             let cause = match (index, errno) {
-                (_, Errno::EPERM) => mount_admin().into(),
+                (_, Errno::EPERM) => mount_admin(plan),
                 (3, Errno::ENOENT) => format!("the rootfs directory {root} does not exist"),
                 (3, Errno::ENOTDIR) => format!("the rootfs {root} is not a directory"),
                 (_, Errno::EOVERFLOW) => unmapped().into(),
                 (2 | 5, Errno::EINVAL) => "pivot_root refused: the mounts are shared with \
-                    another namespace (propagation 'unchanged' cannot build a root: use \
-                    'private' or 'slave'), or the current root is the initramfs"
+                    another namespace, or the current root is the initramfs (an initramfs \
+                    cannot be left by pivot_root: switch_root out of it first)"
                     .into(),
                 _ => "the new root could not be built".into(),
             };
