@@ -415,6 +415,13 @@ userns("rootfs 'tmpfs': / holds exactly what the entries made, nothing of the ho
   )
 })
 
+userns('5,000 mounts in one spawn: no argument cap, each one there, in order', (t) => {
+  // Each a tmpfs with its own mode, so that the program can tell them apart.
+  const many: MountEntry[] = Array.from({ length: 5000 }, (_, i) => ({ type: 'tmpfs', target: `/m/${i}`, mode: 0o700 + (i % 64) }))
+  const out = run(t, 'grep -c " /m/" /proc/self/mountinfo; stat -c %a /m/0 /m/4999; grep " /m/4999 " /proc/self/mountinfo | cut -d" " -f5', sandbox(many))
+  t.deepEqual(out.trim().split('\n'), ['5000', '700', (0o700 + (4999 % 64)).toString(8), '/m/4999'])
+})
+
 /** DIR/root, a root for the system() entries, with the directories and links they need. */
 function hostRoot(dir: string): string {
   const rootDir = path.join(dir, 'root')
