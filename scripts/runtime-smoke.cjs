@@ -264,6 +264,34 @@ if (typeof lc.spawnSync === 'function') {
     const r = lc.spawnSync('/bin/sh', ['-c', 'exit 3'], { namespaces: ['uts'] })
     assert(r && r.status === 3, `gave ${JSON.stringify(r && { status: r.status, signal: r.signal, error: r.error && r.error.message })}`)
   })
+  // Confinement in this runtime and C library: mounts on the current tree (roots made by
+  // runtimes.sh are chroots, which pivot_root cannot leave), no capabilities, no_new_privs, an
+  // allow-all seccomp filter, a limit, and a reaper trimming its copy of the memory.
+  check('spawnSync confined: mounts, capabilities, no_new_privs, seccomp, rlimits, reaper', () => {
+    const allow = Buffer.alloc(8)
+    allow.writeUInt16LE(0x06, 0) // BPF_RET | BPF_K
+    allow.writeUInt32LE(0x7fff0000, 4) // SECCOMP_RET_ALLOW
+    const script = 'echo $$; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "; ulimit -n; touch /tmp/ro/x 2>/dev/null || echo read-only; grep -c . /proc/1/maps'
+    const r = lc.spawnSync('/bin/sh', ['-c', script], {
+      namespaces: ['mnt', 'pid'],
+      cwd: '/',
+      mounts: [
+        { type: 'tmpfs', target: '/tmp' },
+        { type: 'bind', source: '/bin', target: '/tmp/ro', readonly: true },
+        { type: 'proc' },
+      ],
+      capabilities: {},
+      noNewPrivs: true,
+      seccomp: allow,
+      rlimits: { nofile: { soft: 64 } },
+      pidns: { init: 'reaper' },
+      encoding: 'utf8',
+    })
+    const out = (r.stdout || '').trim().split('\n')
+    const expected = ['2', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', '64', 'read-only']
+    assert(r.status === 0 && JSON.stringify(out.slice(0, 6)) === JSON.stringify(expected), `gave ${JSON.stringify({ status: r.status, out, err: r.stderr, error: r.error && r.error.message })}`)
+    assert(Number(out[6]) < 40, `pid 1 has ${out[6]} mappings`)
+  })
 } else {
   skip('spawnSync()', 'not exported by this build')
 }
