@@ -541,6 +541,18 @@ userns('capabilities bounding apart from keep: a uid 0 program gets its bounding
   t.is(caps.CapEff, mask('CAP_CHOWN', 'CAP_KILL'))
 })
 
+userns('capabilities keep wider than bounding: the inheritable set stays inside bounding, and uid 0 ends with bounding', (t) => {
+  for (const [capabilities, want] of [
+    [{ keep: 'all', bounding: [] }, 0n],
+    [{ keep: ['CAP_NET_ADMIN', 'CAP_CHOWN'], bounding: ['CAP_CHOWN'] }, mask('CAP_CHOWN')],
+  ] as const) {
+    const caps = capSets(run(t, STATUS, { ...asUserRoot, namespaces: ['user'], capabilities }))
+    t.deepEqual(caps, { CapInh: want, CapPrm: want, CapEff: want, CapBnd: want, CapAmb: 0n }, JSON.stringify(capabilities))
+  }
+  const e = t.throws(() => sh('true', { namespaces: ['user'], capabilities: { keep: ['CAP_CHOWN', 'CAP_KILL'], ambient: ['CAP_KILL'], bounding: ['CAP_CHOWN'] } }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.regex(e?.message ?? '', /ambient' must only name capabilities in capabilities\.bounding .*Received 'CAP_KILL'/)
+})
+
 root('capabilities ambient: a program that is not uid 0 keeps them and can use them', (t) => {
   const script = `python3 -c "import socket; socket.socket().bind(('127.0.0.1', 80)); print('bound')" 2>&1 | tail -n 1; ${STATUS}`
   const options: SpawnOptions = { namespaces: ['net'], uid: 4242, gid: 4242 }

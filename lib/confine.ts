@@ -99,11 +99,14 @@ export type MountEntry =
   /** An existing mount made read-only (`--remount-ro`), not its submounts. */
   | { readonly type: 'remount'; readonly target: PathLike; readonly readonly: true }
 
-/** Capabilities of the program. Each list names what *remains*. */
+/** Capabilities of the program. Each list names what *remains*. A uid-0 program gets its
+ * bounding set at execve (the kernel's rule for root); a program of another uid keeps only its
+ * ambient capabilities. */
 export interface CapabilityOptions {
-  /** Permitted, effective and inheritable (default 'none'). */
+  /** Permitted and effective, and inheritable within `bounding` (default 'none'). */
   readonly keep?: 'none' | 'all' | readonly CapName[]
-  /** Ambient: kept across execve by a program that is not uid 0. Must be in `keep`. */
+  /** Ambient: kept across execve by a program that is not uid 0. Must be in `keep` (and in
+   * `bounding` when that is a list). */
   readonly ambient?: readonly CapName[]
   /** The bounding set (default 'keep': the same as `keep`, so a uid 0 program gets no more). */
   readonly bounding?: 'keep' | readonly CapName[]
@@ -350,6 +353,9 @@ export function confinement(
     let bounding: number[] | undefined
     if (caps.bounding === undefined || caps.bounding === 'keep') bounding = undefined
     else bounding = capList(caps.bounding, 'options.capabilities.bounding', c)
+    if (bounding !== undefined)
+      for (const a of ambient)
+        if (!bounding.includes(a)) throw c.valueError('options.capabilities.ambient', 'must only name capabilities in capabilities.bounding (an ambient capability must be inheritable, which the kernel keeps inside the bounding set)', CAPABILITIES[a])
     plan.capabilities = { keep, ambient, bounding }
   }
   if (o.noNewPrivs !== undefined) plan.noNewPrivs = c.bool(o.noNewPrivs, 'options.noNewPrivs', false)

@@ -896,8 +896,8 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
         }
 
         // 21. capabilities, second half: after setuid (which clears the effective set), the
-        // sets the program keeps, then its ambient ones (which must be permitted and
-        // inheritable first).
+        // sets the program keeps (inheritable only within the bounding set, as the kernel
+        // wants), then its ambient ones (which must be permitted and inheritable first).
         if p.caps {
             let header = CapHeader {
                 version: CAP_V3,
@@ -918,12 +918,14 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
                 }
                 keep = data[0].permitted as u64 | (data[1].permitted as u64) << 32;
             }
+            // The kernel keeps the inheritable set inside the bounding set.
+            let inheritable = keep & p.caps_bounding;
             for (k, d) in data.iter_mut().enumerate() {
                 let half = (keep >> (32 * k)) as u32;
                 *d = CapData {
                     effective: half,
                     permitted: half,
-                    inheritable: half,
+                    inheritable: (inheritable >> (32 * k)) as u32,
                 };
             }
             let rc = syscall(
