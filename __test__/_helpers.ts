@@ -46,17 +46,33 @@ export async function runIsolated(
     ${body}
   `
   const argv = ['--input-type=module', '-e', source]
-  const prefix =
-    options.uid === undefined
-      ? (options.prefix ?? [])
-      : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups']
-  const [cmd, ...args] = [...prefix, process.execPath, ...argv]
+  const prefix = options.uid === undefined ? (options.prefix ?? []) : asUser(options.uid)
   // extraFd: an fd 3 without close-on-exec, as child_process passes it.
+  const run = await collect([...prefix, process.execPath, ...argv], {
+    extraFd: options.extraFd,
+    timeout: options.timeout,
+    env: { ...process.env, LC_ENTRY: module },
+  })
+  const last = run.stdout.trim().split('\n').pop() ?? ''
+  try {
+    run.result = JSON.parse(last)
+  } catch {
+    run.result = undefined
+  }
+  return run
+}
+
+const asUser = (uid: number): string[] => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']
+
+/** Runs a command to its end, collecting its output. */
+async function collect(argv: string[], options: { extraFd?: boolean; timeout?: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<Run> {
+  const [cmd, ...args] = argv
   const stdio = options.extraFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe']
   const child = spawn(cmd!, args, {
     stdio: stdio as ('ignore' | 'pipe')[],
     timeout: options.timeout ?? 30_000,
-    env: { ...process.env, LC_ENTRY: module },
+    env: options.env ?? process.env,
+    cwd: options.cwd,
   })
   let stdout = ''
   let stderr = ''
@@ -65,14 +81,23 @@ export async function runIsolated(
   const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.on('error', reject).on('close', (code, sig) => resolve([code, sig]))
   })
-  const last = stdout.trim().split('\n').pop() ?? ''
-  let result: unknown
-  try {
-    result = JSON.parse(last)
-  } catch {
-    result = undefined
+  return { status, signal, stdout, stderr, result: undefined }
+}
+
+/**
+ * Runs `node examples/<name>` as a user would, from the package's directory (so that it imports
+ * 'linux-clone' by name); as `uid`, from a copy that user can read.
+ */
+export async function runExample(name: string, options: { uid?: number; timeout?: number } = {}): Promise<Run> {
+  let dir = root
+  let prefix: string[] = []
+  if (options.uid !== undefined) {
+    dir = join(worldReadableCopy(), '..', '..')
+    mkdirSync(join(dir, 'examples'), { recursive: true, mode: 0o755 })
+    copyFileSync(join(root, 'examples', name), join(dir, 'examples', name))
+    prefix = asUser(options.uid)
   }
-  return { status, signal, stdout, stderr, result }
+  return collect([...prefix, process.execPath, join('examples', name)], { cwd: dir, timeout: options.timeout })
 }
 
 let copy: string | undefined
