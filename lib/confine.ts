@@ -187,22 +187,28 @@ function target(value: unknown, name: string, c: Checks): string {
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n
 }
 
-/** A source resolved here (symlinks too, so that an absolute link is not read in the build root). */
-function source(value: unknown, name: string, c: Checks): string {
+/** A source resolved here (symlinks too, so that an absolute link is not read in the build
+ * root), once per path in one spawn's entries. */
+function source(value: unknown, name: string, c: Checks, seen: Map<string, string>): string {
   const s = resolvePath(pathOf(value, name, c))
-  try {
-    return realpathSync(s)
-  } catch {
-    // Missing here: the child reports it (or skips an optional entry).
-    return s
+  let real = seen.get(s)
+  if (real === undefined) {
+    try {
+      real = realpathSync(s)
+    } catch {
+      // Missing here: the child reports it (or skips an optional entry).
+      real = s
+    }
+    seen.set(s, real)
   }
+  return real
 }
 
 function mode(value: unknown, name: string, c: Checks): number | undefined {
   return value === undefined ? undefined : c.integer(value, name, 0, 0o7777)
 }
 
-function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[]): native.MountSlot {
+function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>): native.MountSlot {
   const at = `options.mounts[${i}]`
   if (typeof entry !== 'object' || entry === null) throw c.typeError(at, 'an object', entry)
   const e = entry as Record<string, unknown>
@@ -215,7 +221,7 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[]): nativ
   }
   switch (type) {
     case 'bind':
-      slot.source = source(e.source, `${at}.source`, c)
+      slot.source = source(e.source, `${at}.source`, c, seen)
       slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
       slot.recursive = c.bool(e.recursive, `${at}.recursive`, true)
       slot.devices = c.bool(e.devices, `${at}.devices`, false)
@@ -304,7 +310,8 @@ export function confinement(
   if (o.mounts !== undefined) {
     if (!Array.isArray(o.mounts)) throw c.typeError('options.mounts', 'an array of mount entries', o.mounts)
     const files: Buffer[] = []
-    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files))
+    const seen = new Map<string, string>()
+    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen))
     if (files.length > 0) plan.files = files
   }
   if (o.rootfs !== undefined) {

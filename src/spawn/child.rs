@@ -1789,6 +1789,9 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
         if syscall(libc::SYS_close_range, 0, u32::MAX as usize, 0, 0) < 0 {
             close_all_by_listing();
         }
+        // Named for what it is in `ps` inside the namespace, not after the thread it was
+        // copied from.
+        syscall(libc::SYS_prctl, libc::PR_SET_NAME as usize, INIT_NAME.as_ptr() as usize, 0, 0);
         if trim {
             // Each pass lists the mappings and unmaps those we do not keep; a pass that unmaps
             // nothing ends it (the listing goes on by address, so unmapping while reading is
@@ -1843,6 +1846,7 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
 }
 
 const PROC_SELF_MAPS: &[u8] = b"/proc/self/maps\0";
+const INIT_NAME: &[u8] = b"init\0";
 
 /// Unmaps every mapping listed in /proc/self/maps that does not overlap `keep`; how many.
 unsafe fn unmap_all_but(keep: [(usize, usize); 3]) -> usize {
