@@ -1791,7 +1791,13 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
         }
         // Named for what it is in `ps` inside the namespace, not after the thread it was
         // copied from.
-        syscall(libc::SYS_prctl, libc::PR_SET_NAME as usize, INIT_NAME.as_ptr() as usize, 0, 0);
+        syscall(
+            libc::SYS_prctl,
+            libc::PR_SET_NAME as usize,
+            INIT_NAME.as_ptr() as usize,
+            0,
+            0,
+        );
         if trim {
             // Each pass lists the mappings and unmaps those we do not keep; a pass that unmaps
             // nothing ends it (the listing goes on by address, so unmapping while reading is
