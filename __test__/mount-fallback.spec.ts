@@ -7,25 +7,17 @@ import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { asRoot } from './_helpers.js'
+import { assemble } from './_bpf.js'
 
 const root = asRoot('a mount namespace without a user namespace needs CAP_SYS_ADMIN')
 
-const insn = (code: number, jt: number, jf: number, k: number) => {
-  const b = Buffer.alloc(8)
-  b.writeUInt16LE(code, 0)
-  b.writeUInt8(jt, 2)
-  b.writeUInt8(jf, 3)
-  b.writeUInt32LE(k >>> 0, 4)
-  return b
-}
-
 /** Runs `script` in a Node whose mount_setattr (442 on x86-64 and arm64) fails with ENOSYS. */
 function withoutMountSetattr(script: string, deny: boolean): string {
-  const filter = Buffer.concat([
-    insn(0x20, 0, 0, 0), // ld [0]: the syscall number
-    insn(0x15, 0, 1, deny ? 442 : 0xffff), // jeq mount_setattr
-    insn(0x06, 0, 0, 0x00050000 | 38), // ret ERRNO(ENOSYS)
-    insn(0x06, 0, 0, 0x7fff0000), // ret ALLOW
+  const filter = assemble([
+    { code: 0x20, k: 0 }, // ld [0]: the syscall number
+    { code: 0x15, jt: 0, jf: 1, k: deny ? 442 : 0xffff }, // jeq mount_setattr
+    { code: 0x06, k: 0x00050000 | 38 }, // ret ERRNO(ENOSYS)
+    { code: 0x06, k: 0x7fff0000 }, // ret ALLOW
   ])
   const file = path.join(os.tmpdir(), `lc-nosetattr-${process.pid}-${deny}`)
   fs.writeFileSync(file, filter)

@@ -540,26 +540,7 @@ impl Builder<'_> {
                 )?;
                 self.mounted(&t, Origin::Theirs);
             }
-            "remount" => {
-                self.push(
-                    i,
-                    OpKind::Setattr,
-                    "remount",
-                    None,
-                    &t,
-                    None,
-                    (
-                        (libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY) as usize,
-                        "MS_REMOUNT|MS_BIND|MS_RDONLY",
-                    ),
-                    None,
-                    MOUNT_ATTR_RDONLY,
-                    false,
-                    false,
-                    CREATE_NONE,
-                    0,
-                )?;
-            }
+            "remount" => self.read_only(i, &t)?,
             other => {
                 return Err(bad(
                     i,
@@ -571,6 +552,28 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The mount at `target` made read-only (not its submounts), as bwrap's --remount-ro.
+    fn read_only(&mut self, entry: usize, target: &str) -> Outcome<()> {
+        self.push(
+            entry,
+            OpKind::Setattr,
+            "remount",
+            None,
+            target,
+            None,
+            (
+                (libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY) as usize,
+                "MS_REMOUNT|MS_BIND|MS_RDONLY",
+            ),
+            None,
+            MOUNT_ATTR_RDONLY,
+            false,
+            false,
+            CREATE_NONE,
+            0,
+        )
     }
 
     fn symlink(&mut self, entry: usize, target: &str, to: &str) -> Outcome<()> {
@@ -672,25 +675,7 @@ pub fn build(
     }
     // Read-only tmpfs entries last, so that entries below them could be created first.
     for i in deferred {
-        let t = slots[i].target.clone();
-        b.push(
-            i,
-            OpKind::Setattr,
-            "remount",
-            None,
-            &t,
-            None,
-            (
-                (libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY) as usize,
-                "MS_REMOUNT|MS_BIND|MS_RDONLY",
-            ),
-            None,
-            MOUNT_ATTR_RDONLY,
-            false,
-            false,
-            CREATE_NONE,
-            0,
-        )?;
+        b.read_only(i, &slots[i].target)?;
     }
     Ok(b.tree)
 }
