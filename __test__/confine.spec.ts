@@ -422,6 +422,31 @@ userns('5,000 mounts in one spawn: no argument cap, each one there, in order', (
   t.deepEqual(out.trim().split('\n'), ['5000', '700', (0o700 + (4999 % 64)).toString(8), '/m/4999'])
 })
 
+root("propagation in a chroot: refused with the reason ('/' is no mount point); 'unchanged' where the mounts around are private", (t) => {
+  // A chroot holding /usr (node is there), /proc and this package, inside a private mount
+  // namespace, as scripts/runtimes.sh makes its roots.
+  const dir = tmp(t)
+  for (const d of ['usr', 'proc', 'tmp', 'pkg']) fs.mkdirSync(path.join(dir, d))
+  for (const d of ['bin', 'lib', 'lib64', 'sbin']) if (fs.existsSync(`/usr/${d}`)) fs.symlinkSync(`usr/${d}`, path.join(dir, d))
+  const node = path.relative('/usr', process.execPath)
+  if (node.startsWith('..')) return t.log(`node is not under /usr here (${process.execPath}): not checked`)
+  const script = `
+    const lc = require('/pkg/dist/index.js');
+    const o = { namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/tmp' }], encoding: 'utf8' };
+    const refused = lc.spawnSync('/bin/sh', ['-c', 'true'], o).error;
+    const told = lc.spawnSync('/bin/sh', ['-c', 'grep -c " /tmp " /proc/self/mountinfo'], { ...o, propagation: 'unchanged' });
+    console.log(JSON.stringify({ refused: refused && { code: refused.code, step: refused.step, syscall: refused.syscall, message: refused.message }, told: told.stdout.trim(), error: told.error && told.error.message }));
+  `
+  const out = execFileSync('unshare', ['--mount', '--propagation', 'private', '--fork', 'sh', '-c',
+    'mount --bind /usr "$0/usr" && mount -t proc proc "$0/proc" && mount --bind "$1" "$0/pkg" && exec chroot "$0" "/usr/$2" -e "$3"',
+    dir, path.resolve('.'), node, script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: undefined } })
+  const r = JSON.parse(out.trim()) as { refused?: { code: string; step: string; syscall: string; message: string }; told: string; error?: string }
+  t.like(r.refused, { code: 'EINVAL', step: 'propagation', syscall: 'mount' })
+  t.regex(r.refused?.message ?? '', /root is not a mount point \(a chroot\).*propagation: 'unchanged'/)
+  t.is(r.error, undefined)
+  t.is(r.told, '1')
+})
+
 /** DIR/root, a root for the system() entries, with the directories and links they need. */
 function hostRoot(dir: string): string {
   const rootDir = path.join(dir, 'root')

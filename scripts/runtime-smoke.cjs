@@ -264,9 +264,12 @@ if (typeof lc.spawnSync === 'function') {
     const r = lc.spawnSync('/bin/sh', ['-c', 'exit 3'], { namespaces: ['uts'] })
     assert(r && r.status === 3, `gave ${JSON.stringify(r && { status: r.status, signal: r.signal, error: r.error && r.error.message })}`)
   })
-  // Confinement in this runtime and C library: mounts on the current tree (roots made by
-  // runtimes.sh are chroots, which pivot_root cannot leave), no capabilities, no_new_privs, an
-  // allow-all seccomp filter, a limit, and a reaper trimming its copy of the memory.
+  // Confinement in this runtime and C library: mounts on the current tree, no capabilities,
+  // no_new_privs, an allow-all seccomp filter, a limit, and a reaper trimming its copy of the
+  // memory. The roots runtimes.sh makes are chroots (which pivot_root cannot leave, where "/" is
+  // no mount point and user namespaces are refused) inside `unshare --mount --propagation
+  // private`: there the mounts around are private, which propagation 'unchanged' says.
+  const chroot = !fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/')
   check('spawnSync confined: mounts, capabilities, no_new_privs, seccomp, rlimits, reaper', () => {
     const allow = Buffer.alloc(8)
     allow.writeUInt16LE(0x06, 0) // BPF_RET | BPF_K
@@ -274,6 +277,7 @@ if (typeof lc.spawnSync === 'function') {
     const script = 'echo $$; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "; ulimit -n; touch /tmp/ro/x 2>/dev/null || echo read-only; grep -c . /proc/1/maps'
     const r = lc.spawnSync('/bin/sh', ['-c', script], {
       namespaces: ['mnt', 'pid'],
+      propagation: chroot ? 'unchanged' : 'private',
       cwd: '/',
       mounts: [
         { type: 'tmpfs', target: '/tmp' },

@@ -700,14 +700,17 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
         }
 
         // 8. propagation: our copy of the mounts stops sharing events with the host's before we
-        // mount anything, or our mounts would appear there.
+        // mount anything, or our mounts would appear there. In a chroot "/" is no mount point
+        // (EINVAL, index 1) and the mount holding it is out of sight, so whether our mounts
+        // would leave the chroot cannot be known: we stop.
         if p.propagation != 0 {
             let rc = syscall6(
                 libc::SYS_mount,
                 [0, ROOT.as_ptr() as usize, 0, p.propagation, 0, 0],
             );
             if rc < 0 {
-                fail(p, Step::Propagation, 0, 0, rc);
+                let index = if rc == -(libc::EINVAL as isize) { 1 } else { 0 };
+                fail(p, Step::Propagation, index, 0, rc);
             }
         }
 
@@ -1327,15 +1330,50 @@ unsafe fn remount(target: *const c_char, attr: u64) -> isize {
 
 const PROC_SELF_MOUNTINFO: &[u8] = b"/proc/self/mountinfo\0";
 
-/// remount() of every mount strictly below `target`, as /proc/self/mountinfo lists them (field
-/// 5, octal escapes undone), each line assembled in the plan's path buffer.
+/// remount() of every mount strictly below `target`, as /proc/self/mountinfo lists them.
 unsafe fn remount_below(p: &ChildPlan, target: *const c_char, attr: u64) -> isize {
-    // SAFETY: reads into a local buffer and the plan's path buffer; raw calls.
+    // SAFETY: target is a C string; each_mount hands C strings in the plan's buffer.
     unsafe {
         let mut tlen = 0;
         while *target.add(tlen) != 0 {
             tlen += 1;
         }
+        each_mount(p, |point, len| {
+            // Below the target: its path and a '/' next (every mount is below '/').
+            let below = len > tlen && (tlen == 1 || *point.add(tlen) == b'/');
+            let mut same = below;
+            for i in 0..tlen {
+                same = same && *point.add(i) == *(target as *const u8).add(i);
+            }
+            if same {
+                unreachable_is_fine(remount(point as *const c_char, attr))
+            } else {
+                0
+            }
+        })
+    }
+}
+
+/// A mount covered by a later one is listed in mountinfo but cannot be reached (ENOENT, or
+/// EINVAL where the path finds no mount point): nothing in the program can reach it either.
+fn unreachable_is_fine(rc: isize) -> isize {
+    let hidden = [libc::ENOENT, libc::EINVAL, libc::ENOTDIR]
+        .iter()
+        .any(|&e| rc == -(e as isize));
+    if hidden {
+        0
+    } else {
+        rc
+    }
+}
+
+/// Calls `visit(mount point, its length)` for each line of /proc/self/mountinfo (field 5, octal
+/// escapes undone, NUL-terminated in the plan's path buffer); the first negative answer ends
+/// the walk and is returned. A mount point too long for the buffer is passed over: no target
+/// of ours is that long.
+unsafe fn each_mount(p: &ChildPlan, mut visit: impl FnMut(*mut u8, usize) -> isize) -> isize {
+    // SAFETY: reads into a local buffer and the plan's path buffer; raw calls.
+    unsafe {
         let fd = syscall(
             libc::SYS_openat,
             libc::AT_FDCWD as usize,
@@ -1346,28 +1384,22 @@ unsafe fn remount_below(p: &ChildPlan, target: *const c_char, attr: u64) -> isiz
         if fd < 0 {
             return fd;
         }
-        let mut chunk = [0u8; 1024];
-        // The mount point of the current line: its field number, its length so far, and
-        // whether it is too long for the buffer (then it cannot be ours: targets fit).
+        let mut chunk = std::mem::MaybeUninit::<[u8; 1024]>::uninit();
+        let chunk = chunk.as_mut_ptr() as *mut u8;
         let (mut field, mut len, mut escape, mut code, mut overflow) = (0, 0usize, 0u8, 0u8, false);
         let buf = p.path_buf;
         let room = p.path_buf_len;
         let mut result = 0;
-        loop {
-            let got = syscall(
-                libc::SYS_read,
-                fd as usize,
-                chunk.as_mut_ptr() as usize,
-                chunk.len(),
-                0,
-            );
+        'read: loop {
+            let got = syscall(libc::SYS_read, fd as usize, chunk as usize, 1024, 0);
             if got <= 0 {
                 if got < 0 {
                     result = got;
                 }
                 break;
             }
-            for &c in &chunk[..got as usize] {
+            for i in 0..got as usize {
+                let c = *chunk.add(i);
                 if c == b'\n' {
                     field = 0;
                     len = 0;
@@ -1375,25 +1407,12 @@ unsafe fn remount_below(p: &ChildPlan, target: *const c_char, attr: u64) -> isiz
                     continue;
                 }
                 if c == b' ' {
-                    // Below the target: its path and a '/' next (every mount is below '/').
-                    let below = len > tlen && (tlen == 1 || *buf.add(tlen) == b'/');
-                    if field == 4 && !overflow && below {
-                        let mut same = true;
-                        for i in 0..tlen {
-                            same &= *buf.add(i) == *(target as *const u8).add(i);
-                        }
-                        if same {
-                            *buf.add(len) = 0;
-                            let rc = remount(buf as *const c_char, attr);
-                            // A mount covered by a later one is listed but cannot be reached
-                            // (ENOENT, or EINVAL where the path finds no mount point): nothing
-                            // in the program can reach it either.
-                            let hidden = [libc::ENOENT, libc::EINVAL, libc::ENOTDIR]
-                                .iter()
-                                .any(|&e| rc == -(e as isize));
-                            if rc < 0 && !hidden && result == 0 {
-                                result = rc;
-                            }
+                    if field == 4 && !overflow {
+                        *buf.add(len) = 0;
+                        let rc = visit(buf, len);
+                        if rc < 0 {
+                            result = rc;
+                            break 'read;
                         }
                     }
                     field += 1;

@@ -98,6 +98,14 @@ pub fn describe(
                 format!("mount(NULL, '/', NULL, MS_REC|MS_{})", how.to_uppercase()),
                 Some(match errno {
                     Errno::EPERM => mount_admin(plan),
+                    Errno::EINVAL if index == 1 => format!(
+                        "this process's root is not a mount point (a chroot), so the mount \
+                         around it cannot be made {how} from here, and mounts made in the child \
+                         could appear outside it: run from a root that is a mount point, or, \
+                         if the mounts around the chroot are private already (as `unshare \
+                         --mount --propagation private` makes them), say so with propagation: \
+                         'unchanged'"
+                    ),
                     _ => format!("the mounts could not be made {how}"),
                 }),
             )
@@ -240,8 +248,9 @@ pub fn describe(
                 (3, Errno::ENOTDIR) => format!("the rootfs {root} is not a directory"),
                 (_, Errno::EOVERFLOW) => unmapped().into(),
                 (2 | 5, Errno::EINVAL) => "pivot_root refused: the mounts are shared with \
-                    another namespace, or the current root is the initramfs (an initramfs \
-                    cannot be left by pivot_root: switch_root out of it first)"
+                    another namespace, or this process's root is not a mount point (a chroot, \
+                    which pivot_root cannot leave) or is the initramfs (switch_root out of it \
+                    first)"
                     .into(),
                 _ => "the new root could not be built".into(),
             };
