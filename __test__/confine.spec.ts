@@ -739,6 +739,20 @@ userns('reaper: without one, a program as pid 1 ignores SIGTERM; with one, SIGTE
   t.like(await bare.exited, { signal: 'SIGKILL' })
 })
 
+userns('reaper: once the program has run a while, pid 1 holds a few mappings, not a copy of this process', (t) => {
+  const own = fs.readFileSync('/proc/self/maps', 'utf8').trim().split('\n').length
+  const out = run(t, 'sleep 0.3; grep -c . /proc/1/maps; grep VmRSS /proc/1/status | tr -s "\t " " "; cat /proc/1/comm', {
+    ...asUserRoot,
+    namespaces: ['user', 'pid', 'mnt'],
+    mounts: [{ type: 'proc' }],
+    pidns: { init: 'reaper' },
+  })
+  const [maps, rss, comm] = out.trim().split('\n')
+  t.true(Number(maps) < 40 && own > 100, `pid 1 has ${maps} mappings, this process ${own}`)
+  t.true(Number(/(\d+) kB/.exec(rss!)?.[1]) < 4096, rss)
+  t.is(comm, 'init')
+})
+
 userns("reaper: each reaper's stack is released; 200 in a row leave VmSize where it was", async (t) => {
   const result = ok(t, await runIsolated(`
     const vm = () => Number(/VmSize:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);

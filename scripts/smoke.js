@@ -159,7 +159,7 @@ if (process.env.LC_SMOKE_QEMU_USER) {
     const allow = Buffer.alloc(8)
     allow.writeUInt16LE(0x06, 0) // BPF_RET | BPF_K
     allow.writeUInt32LE(0x7fff0000, 4) // SECCOMP_RET_ALLOW
-    const script = 'echo $$; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "; ulimit -n; touch /tmp/ro/x 2>/dev/null || echo read-only; grep -c . /proc/1/maps; exit 4'
+    const script = 'echo $$; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "; ulimit -n; touch /tmp/ro/x 2>/dev/null || echo read-only; sleep 1; grep -c . /proc/1/maps; exit 4'
     const r = spawnSync('/bin/sh', ['-c', script], {
       namespaces: m.NEWNS | m.NEWPID,
       cwd: '/',
