@@ -1124,7 +1124,26 @@ unsafe fn arrange_fds(p: &ChildPlan) -> isize {
 /// close_range(CLOSE_RANGE_CLOEXEC) needs Linux 5.11: older kernels get /proc/self/fd read
 /// with getdents64 into the plan's buffer.
 unsafe fn cloexec_by_listing(p: &ChildPlan, n: usize) -> isize {
-    // SAFETY: openat, getdents64 into the plan's buffer, fcntl, close.
+    // SAFETY: the plan's listing buffer, and fcntl on our own fds.
+    unsafe {
+        each_fd(p.dirents, p.dirents_len, |fd| {
+            if fd >= n {
+                syscall(
+                    libc::SYS_fcntl,
+                    fd,
+                    libc::F_SETFD as usize,
+                    libc::FD_CLOEXEC as usize,
+                    0,
+                );
+            }
+        })
+    }
+}
+
+/// Calls `visit` with each open fd but the listing's own, from /proc/self/fd read with
+/// getdents64 into `buf`; 0, or the first failure.
+unsafe fn each_fd(buf: *mut u8, len: usize, mut visit: impl FnMut(usize)) -> isize {
+    // SAFETY: openat, getdents64 into `buf` (len bytes), close.
     unsafe {
         let dir = syscall(
             libc::SYS_openat,
@@ -1137,30 +1156,18 @@ unsafe fn cloexec_by_listing(p: &ChildPlan, n: usize) -> isize {
             return dir;
         }
         loop {
-            let got = syscall(
-                libc::SYS_getdents64,
-                dir as usize,
-                p.dirents as usize,
-                p.dirents_len,
-                0,
-            );
+            let got = syscall(libc::SYS_getdents64, dir as usize, buf as usize, len, 0);
             if got <= 0 {
                 syscall(libc::SYS_close, dir as usize, 0, 0, 0);
                 return got;
             }
             let mut off = 0usize;
             while off < got as usize {
-                let ent = p.dirents.add(off);
+                let ent = buf.add(off);
                 let reclen = ptr::read_unaligned(ent.add(16) as *const u16) as usize;
                 if let Some(fd) = fd_number(ent.add(19)) {
-                    if fd >= n && fd != dir as usize {
-                        syscall(
-                            libc::SYS_fcntl,
-                            fd,
-                            libc::F_SETFD as usize,
-                            libc::FD_CLOEXEC as usize,
-                            0,
-                        );
+                    if fd != dir as usize {
+                        visit(fd);
                     }
                 }
                 if reclen == 0 {
@@ -1942,46 +1949,15 @@ fn hex(c: u8) -> usize {
 /// init's own stack.
 unsafe fn close_all_by_listing() {
     let mut buf = [0u64; 128];
-    // SAFETY: openat, getdents64 into the local buffer, close.
+    // SAFETY: the listing goes into this stack buffer; closes our own fds.
     unsafe {
-        let dir = syscall(
-            libc::SYS_openat,
-            libc::AT_FDCWD as usize,
-            PROC_SELF_FD.as_ptr() as usize,
-            (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as usize,
-            0,
+        each_fd(
+            buf.as_mut_ptr() as *mut u8,
+            std::mem::size_of_val(&buf),
+            |fd| {
+                syscall(libc::SYS_close, fd, 0, 0, 0);
+            },
         );
-        if dir < 0 {
-            return;
-        }
-        loop {
-            let got = syscall(
-                libc::SYS_getdents64,
-                dir as usize,
-                buf.as_mut_ptr() as usize,
-                std::mem::size_of_val(&buf),
-                0,
-            );
-            if got <= 0 {
-                break;
-            }
-            let base = buf.as_ptr() as *const u8;
-            let mut off = 0usize;
-            while off < got as usize {
-                let ent = base.add(off);
-                let reclen = ptr::read_unaligned(ent.add(16) as *const u16) as usize;
-                if let Some(fd) = fd_number(ent.add(19)) {
-                    if fd != dir as usize {
-                        syscall(libc::SYS_close, fd, 0, 0, 0);
-                    }
-                }
-                if reclen == 0 {
-                    break;
-                }
-                off += reclen;
-            }
-        }
-        syscall(libc::SYS_close, dir as usize, 0, 0, 0);
     }
 }
 
