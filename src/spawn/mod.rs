@@ -282,12 +282,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         prepared.child.program_stack = stack.low() + STACK;
         // The reaper outlives this call: it gets a copy of the memory (no CLONE_VM) and, once
         // the program has exec'd, unmaps all of it but its stack and this addon's code.
+        let image = vm::image();
         prepared.child.reaper_keep = [
             (stack.low() - GUARD, stack.top()),
-            vm::image().unwrap_or((0, 0)),
+            image.unwrap_or((0, 0)),
             vm::rseq_area(),
         ];
-        prepared.child.reaper_trim = vm::shared() && vm::image().is_some();
+        prepared.child.reaper_trim = vm::shared() && image.is_some();
     }
     let clone_ns = plan.namespaces & CLONE_NS;
     let exit_signal = plan.exit_signal as u32 & 0xff;
@@ -371,7 +372,12 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             },
             call: format!(
                 "clone({}{})",
-                if shared { "VM|PIDFD|" } else { "" },
+                match (vm_flag != 0, pidfd_flag != 0) {
+                    (true, true) => "VM|PIDFD|",
+                    (false, true) => "PIDFD|",
+                    (true, false) => "VM|",
+                    (false, false) => "",
+                },
                 crate::flags::unshare_flag_names(clone_ns)
             ),
             cause: parent::clone_cause(errno, plan.namespaces),

@@ -124,12 +124,15 @@ pub struct Prepared {
     pub child: Box<ChildPlan>,
 }
 
-/// The highest capability number this kernel knows.
+/// The highest capability number this kernel knows, read once.
 pub fn cap_last() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 fn cap_mask(caps: &[u32], last: u32, what: &str) -> Outcome<u64> {
