@@ -113,6 +113,46 @@ fn bad(index: usize, what: &str, why: String, value: &str) -> Failure {
     ))
 }
 
+/// One op as the builder describes it (see `MountOp`); what is left out is none, 0 or false.
+struct Spec<'s> {
+    entry: usize,
+    kind: OpKind,
+    /// For error messages: 'bind', 'tmpfs', 'devpts', ...
+    what: &'static str,
+    /// As the caller named it, and as the child sees it.
+    source: Option<(&'s str, String)>,
+    target: &'s str,
+    fstype: Option<&'s str>,
+    /// mount(2) flags, and their names for error messages.
+    flags: (usize, &'static str),
+    data: Option<Vec<u8>>,
+    attr: u64,
+    recursive: bool,
+    optional: bool,
+    create: u8,
+    mode: u32,
+}
+
+impl Default for Spec<'_> {
+    fn default() -> Self {
+        Spec {
+            entry: 0,
+            kind: OpKind::Mount,
+            what: "",
+            source: None,
+            target: "/",
+            fstype: None,
+            flags: (0, ""),
+            data: None,
+            attr: 0,
+            recursive: false,
+            optional: false,
+            create: CREATE_NONE,
+            mode: 0,
+        }
+    }
+}
+
 struct Builder<'a> {
     tree: Tree,
     /// Mount points and symlinks made so far, by path in the new tree.
@@ -198,23 +238,22 @@ impl Builder<'_> {
         self.points.insert(path.to_string(), origin);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        entry: usize,
-        kind: OpKind,
-        what: &'static str,
-        source: Option<(&str, String)>,
-        target: &str,
-        fstype: Option<&str>,
-        flags: (usize, &'static str),
-        data: Option<Vec<u8>>,
-        attr: u64,
-        recursive: bool,
-        optional: bool,
-        create: u8,
-        mode: u32,
-    ) -> Outcome<()> {
+    fn push(&mut self, op: Spec<'_>) -> Outcome<()> {
+        let Spec {
+            entry,
+            kind,
+            what,
+            source,
+            target,
+            fstype,
+            flags,
+            data,
+            attr,
+            recursive,
+            optional,
+            create,
+            mode,
+        } = op;
         let create_from = if create == CREATE_NONE {
             0
         } else {
@@ -286,25 +325,23 @@ impl Builder<'_> {
                     | if readonly { MOUNT_ATTR_RDONLY } else { 0 };
                 let recursive = slot.recursive.unwrap_or(true);
                 let child_src = self.source(&src);
-                self.push(
-                    i,
-                    OpKind::Bind,
-                    "bind",
-                    Some((&src, child_src)),
-                    &t,
-                    None,
-                    if recursive {
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Bind,
+                    what: "bind",
+                    source: Some((&src, child_src)),
+                    target: &t,
+                    flags: if recursive {
                         ((libc::MS_BIND | libc::MS_REC) as usize, "MS_BIND|MS_REC")
                     } else {
                         (libc::MS_BIND as usize, "MS_BIND")
                     },
-                    None,
                     attr,
                     recursive,
-                    slot.optional.unwrap_or(false),
-                    CREATE_LIKE_SOURCE,
-                    0,
-                )?;
+                    optional: slot.optional.unwrap_or(false),
+                    create: CREATE_LIKE_SOURCE,
+                    ..Spec::default()
+                })?;
                 self.mounted(&t, Origin::Theirs);
             }
             "tmpfs" => {
@@ -312,21 +349,18 @@ impl Builder<'_> {
                 if let Some(size) = slot.size {
                     data.push_str(&format!(",size={}", size as u64));
                 }
-                self.push(
-                    i,
-                    OpKind::Mount,
-                    "tmpfs",
-                    Some(("tmpfs", "tmpfs".into())),
-                    &t,
-                    Some("tmpfs"),
-                    (nosuid_nodev, "MS_NOSUID|MS_NODEV"),
-                    Self::cdata(data),
-                    0,
-                    false,
-                    false,
-                    CREATE_DIR,
-                    0,
-                )?;
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Mount,
+                    what: "tmpfs",
+                    source: Some(("tmpfs", "tmpfs".into())),
+                    target: &t,
+                    fstype: Some("tmpfs"),
+                    flags: (nosuid_nodev, "MS_NOSUID|MS_NODEV"),
+                    data: Self::cdata(data),
+                    create: CREATE_DIR,
+                    ..Spec::default()
+                })?;
                 self.mounted(&t, Origin::Ours);
                 if readonly {
                     deferred.push(i);
@@ -334,177 +368,141 @@ impl Builder<'_> {
             }
             "proc" => {
                 if self.new_pid {
-                    self.push(
-                        i,
-                        OpKind::Mount,
-                        "proc",
-                        Some(("proc", "proc".into())),
-                        &t,
-                        Some("proc"),
-                        (hidden, "MS_NOSUID|MS_NODEV|MS_NOEXEC"),
-                        None,
-                        0,
-                        false,
-                        false,
-                        CREATE_DIR,
-                        0,
-                    )?;
+                    self.push(Spec {
+                        entry: i,
+                        kind: OpKind::Mount,
+                        what: "proc",
+                        source: Some(("proc", "proc".into())),
+                        target: &t,
+                        fstype: Some("proc"),
+                        flags: (hidden, "MS_NOSUID|MS_NODEV|MS_NOEXEC"),
+                        create: CREATE_DIR,
+                        ..Spec::default()
+                    })?;
                 } else {
                     // Without a pid namespace of its own the child may not mount a procfs
                     // (it shows a pid namespace, which needs CAP_SYS_ADMIN over its owner):
                     // the one it sees already, bound.
                     let child_src = self.source("/proc");
-                    self.push(
-                        i,
-                        OpKind::Bind,
-                        "bind",
-                        Some(("/proc", child_src)),
-                        &t,
-                        None,
-                        ((libc::MS_BIND | libc::MS_REC) as usize, "MS_BIND|MS_REC"),
-                        None,
-                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                        true,
-                        false,
-                        CREATE_DIR,
-                        0,
-                    )?;
+                    self.push(Spec {
+                        entry: i,
+                        kind: OpKind::Bind,
+                        what: "bind",
+                        source: Some(("/proc", child_src)),
+                        target: &t,
+                        flags: ((libc::MS_BIND | libc::MS_REC) as usize, "MS_BIND|MS_REC"),
+                        attr: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                        recursive: true,
+                        create: CREATE_DIR,
+                        ..Spec::default()
+                    })?;
                 }
                 self.mounted(&t, Origin::Theirs);
                 for name in PROC_COVERED {
                     let sub = join(&t, name);
                     let child = self.target(&sub);
-                    self.push(
-                        i,
-                        OpKind::Bind,
-                        "bind",
-                        Some((&sub, child)),
-                        &sub,
-                        None,
-                        ((libc::MS_BIND | libc::MS_REC) as usize, "MS_BIND|MS_REC"),
-                        None,
-                        MOUNT_ATTR_RDONLY
+                    self.push(Spec {
+                        entry: i,
+                        kind: OpKind::Bind,
+                        what: "bind",
+                        source: Some((&sub, child)),
+                        target: &sub,
+                        flags: ((libc::MS_BIND | libc::MS_REC) as usize, "MS_BIND|MS_REC"),
+                        attr: MOUNT_ATTR_RDONLY
                             | MOUNT_ATTR_NOSUID
                             | MOUNT_ATTR_NODEV
                             | MOUNT_ATTR_NOEXEC,
-                        true,
-                        true,
-                        CREATE_NONE,
-                        0,
-                    )?;
+                        recursive: true,
+                        optional: true,
+                        ..Spec::default()
+                    })?;
                 }
             }
             "dev" => {
-                self.push(
-                    i,
-                    OpKind::Mount,
-                    "tmpfs",
-                    Some(("tmpfs", "tmpfs".into())),
-                    &t,
-                    Some("tmpfs"),
-                    (nosuid_nodev, "MS_NOSUID|MS_NODEV"),
-                    Self::cdata("mode=0755".into()),
-                    0,
-                    false,
-                    false,
-                    CREATE_DIR,
-                    0,
-                )?;
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Mount,
+                    what: "tmpfs",
+                    source: Some(("tmpfs", "tmpfs".into())),
+                    target: &t,
+                    fstype: Some("tmpfs"),
+                    flags: (nosuid_nodev, "MS_NOSUID|MS_NODEV"),
+                    data: Self::cdata("mode=0755".into()),
+                    create: CREATE_DIR,
+                    ..Spec::default()
+                })?;
                 self.mounted(&t, Origin::Ours);
                 for name in DEV_NODES {
                     let host = format!("/dev/{name}");
                     let child_src = self.source(&host);
                     // Device nodes work through a bind of the host's (mknod is refused in a
                     // user namespace); nodev would break them.
-                    self.push(
-                        i,
-                        OpKind::Bind,
-                        "bind",
-                        Some((&host, child_src)),
-                        &join(&t, name),
-                        None,
-                        (libc::MS_BIND as usize, "MS_BIND"),
-                        None,
-                        MOUNT_ATTR_NOSUID,
-                        false,
-                        false,
-                        CREATE_FILE,
-                        0,
-                    )?;
+                    self.push(Spec {
+                        entry: i,
+                        kind: OpKind::Bind,
+                        what: "bind",
+                        source: Some((&host, child_src)),
+                        target: &join(&t, name),
+                        flags: (libc::MS_BIND as usize, "MS_BIND"),
+                        attr: MOUNT_ATTR_NOSUID,
+                        create: CREATE_FILE,
+                        ..Spec::default()
+                    })?;
                 }
-                self.push(
-                    i,
-                    OpKind::Dir,
-                    "dir",
-                    None,
-                    &join(&t, "shm"),
-                    None,
-                    (0, ""),
-                    None,
-                    0,
-                    false,
-                    false,
-                    CREATE_DIR,
-                    0o1777,
-                )?;
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Dir,
+                    what: "dir",
+                    target: &join(&t, "shm"),
+                    create: CREATE_DIR,
+                    mode: 0o1777,
+                    ..Spec::default()
+                })?;
                 let pts = join(&t, "pts");
-                self.push(
-                    i,
-                    OpKind::Mount,
-                    "devpts",
-                    Some(("devpts", "devpts".into())),
-                    &pts,
-                    Some("devpts"),
-                    (
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Mount,
+                    what: "devpts",
+                    source: Some(("devpts", "devpts".into())),
+                    target: &pts,
+                    fstype: Some("devpts"),
+                    flags: (
                         (libc::MS_NOSUID | libc::MS_NOEXEC) as usize,
                         "MS_NOSUID|MS_NOEXEC",
                     ),
-                    Self::cdata("newinstance,ptmxmode=0666,mode=620".into()),
-                    0,
-                    false,
-                    false,
-                    CREATE_DIR,
-                    0,
-                )?;
+                    data: Self::cdata("newinstance,ptmxmode=0666,mode=620".into()),
+                    create: CREATE_DIR,
+                    ..Spec::default()
+                })?;
                 self.mounted(&pts, Origin::Theirs);
                 for (name, to) in DEV_LINKS {
                     self.symlink(i, &join(&t, name), to)?;
                 }
             }
             "mqueue" => {
-                self.push(
-                    i,
-                    OpKind::Mount,
-                    "mqueue",
-                    Some(("mqueue", "mqueue".into())),
-                    &t,
-                    Some("mqueue"),
-                    (hidden, "MS_NOSUID|MS_NODEV|MS_NOEXEC"),
-                    None,
-                    0,
-                    false,
-                    false,
-                    CREATE_DIR,
-                    0,
-                )?;
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Mount,
+                    what: "mqueue",
+                    source: Some(("mqueue", "mqueue".into())),
+                    target: &t,
+                    fstype: Some("mqueue"),
+                    flags: (hidden, "MS_NOSUID|MS_NODEV|MS_NOEXEC"),
+                    create: CREATE_DIR,
+                    ..Spec::default()
+                })?;
                 self.mounted(&t, Origin::Theirs);
             }
             "dir" => {
-                self.push(
-                    i,
-                    OpKind::Dir,
-                    "dir",
-                    None,
-                    &t,
-                    None,
-                    (0, ""),
-                    None,
-                    0,
-                    false,
-                    false,
-                    CREATE_DIR,
-                    slot.mode.unwrap_or(0o755),
-                )?;
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Dir,
+                    what: "dir",
+                    target: &t,
+                    create: CREATE_DIR,
+                    mode: slot.mode.unwrap_or(0o755),
+                    ..Spec::default()
+                })?;
             }
             "symlink" => {
                 let to = slot.link_to.clone().unwrap_or_default();
@@ -523,21 +521,19 @@ impl Builder<'_> {
                 let attr = MOUNT_ATTR_NOSUID
                     | MOUNT_ATTR_NODEV
                     | if readonly { MOUNT_ATTR_RDONLY } else { 0 };
-                self.push(
-                    i,
-                    OpKind::File,
-                    "file",
-                    Some(("(data)", staged)),
-                    &t,
-                    None,
-                    (libc::MS_BIND as usize, "MS_BIND"),
-                    Some(bytes),
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::File,
+                    what: "file",
+                    source: Some(("(data)", staged)),
+                    target: &t,
+                    flags: (libc::MS_BIND as usize, "MS_BIND"),
+                    data: Some(bytes),
                     attr,
-                    false,
-                    false,
-                    CREATE_FILE,
-                    slot.mode.unwrap_or(0o644),
-                )?;
+                    create: CREATE_FILE,
+                    mode: slot.mode.unwrap_or(0o644),
+                    ..Spec::default()
+                })?;
                 self.mounted(&t, Origin::Theirs);
             }
             "remount" => self.read_only(i, &t)?,
@@ -556,43 +552,31 @@ impl Builder<'_> {
 
     /// The mount at `target` made read-only (not its submounts), as bwrap's --remount-ro.
     fn read_only(&mut self, entry: usize, target: &str) -> Outcome<()> {
-        self.push(
+        self.push(Spec {
             entry,
-            OpKind::Setattr,
-            "remount",
-            None,
+            kind: OpKind::Setattr,
+            what: "remount",
             target,
-            None,
-            (
+            flags: (
                 (libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY) as usize,
                 "MS_REMOUNT|MS_BIND|MS_RDONLY",
             ),
-            None,
-            MOUNT_ATTR_RDONLY,
-            false,
-            false,
-            CREATE_NONE,
-            0,
-        )
+            attr: MOUNT_ATTR_RDONLY,
+            ..Spec::default()
+        })
     }
 
     fn symlink(&mut self, entry: usize, target: &str, to: &str) -> Outcome<()> {
         let len = to.len();
-        self.push(
+        self.push(Spec {
             entry,
-            OpKind::Symlink,
-            "symlink",
-            Some((to, to.to_string())),
+            kind: OpKind::Symlink,
+            what: "symlink",
+            source: Some((to, to.to_string())),
             target,
-            None,
-            (0, ""),
-            None,
-            0,
-            false,
-            false,
-            CREATE_FILE,
-            0,
-        )?;
+            create: CREATE_FILE,
+            ..Spec::default()
+        })?;
         // The comparison with an existing link reads the link's text, without the NUL.
         if let Some(op) = self.tree.ops.last_mut() {
             op.data_len = len;
