@@ -187,8 +187,8 @@ function target(value: unknown, name: string, c: Checks): string {
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n
 }
 
-/** A source resolved here (symlinks too, so that an absolute link is not read in the build
- * root), once per path in one spawn's entries. */
+/** A source (or a rootfs directory) resolved here, symlinks too, so that an absolute link is
+ * not read in the build root; once per path in one spawn's entries. */
 function source(value: unknown, name: string, c: Checks, seen: Map<string, string>): string {
   const s = resolvePath(pathOf(value, name, c))
   let real = seen.get(s)
@@ -314,16 +314,8 @@ export function confinement(
     plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen))
     if (files.length > 0) plan.files = files
   }
-  if (o.rootfs !== undefined) {
-    const r = o.rootfs === 'tmpfs' ? 'tmpfs' : resolvePath(pathOf(o.rootfs, 'options.rootfs', c))
-    plan.rootfs = r === 'tmpfs' ? r : (() => {
-      try {
-        return realpathSync(r)
-      } catch {
-        return r
-      }
-    })()
-  }
+  if (o.rootfs !== undefined)
+    plan.rootfs = o.rootfs === 'tmpfs' ? 'tmpfs' : source(o.rootfs, 'options.rootfs', c, new Map())
   const building = plan.mounts !== undefined || plan.rootfs !== undefined
   if (building) {
     if (joinsMnt)
