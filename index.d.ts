@@ -27,12 +27,24 @@ export declare function _closeFd(fd: number): void
 /** Whether the wait `id` keeps the event loop alive. */
 export declare function _exitRef(id: number, keepAlive: boolean): boolean
 
+/**
+ * Whether this kernel refuses TIOCSTI to programs without CAP_SYS_ADMIN by itself
+ * (dev.tty.legacy_tiocsti = 0, Linux 6.2+).
+ */
+export declare function _legacyTiocsti(): boolean | null
+
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
 
 export declare function _spawn(plan: SpawnPlan): NativeSpawned
 
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
+
+/**
+ * TIOCSWINSZ on the master: the terminal's new size; the program's foreground group gets
+ * SIGWINCH from the kernel.
+ */
+export declare function _terminalResize(fd: number, cols: number, rows: number): void
 
 /**
  * Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
@@ -322,6 +334,10 @@ export interface NativeSpawned {
   pid: number
   pidfd: number
   fds: Array<number>
+  /** With `terminal`: this process's end of the socket relaying the pty master. */
+  terminal?: number
+  /** With `terminal`: the master itself, for TIOCSWINSZ only. */
+  terminalControl?: number
 }
 
 /** What spawnSync() collected. */
@@ -585,6 +601,10 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /** A pty as the program's controlling terminal on fds 0-2 (stdio 0-2 are 'close'). */
+  terminal?: TerminalSlot
+  /** Install the filter refusing TIOCSTI and TIOCLINUX. */
+  tiocstiFilter?: boolean
 }
 
 /** What spawn() can use on this host. */
@@ -625,6 +645,12 @@ export interface StdioSlot {
 
 /** Share System V semaphore undo values. */
 export declare const SYSVSEM: number
+
+/** options.terminal's size. */
+export interface TerminalSlot {
+  cols: number
+  rows: number
+}
 
 /** Same thread group (implies VM and SIGHAND). */
 export declare const THREAD: number

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events'
 import { openSync, closeSync, createReadStream, createWriteStream, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
+import { isatty } from 'node:tty'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,7 +46,31 @@ export type JoinOptions =
   | { readonly [T in NsType]?: NamespaceFd | string }
   | { readonly pidfd: NamespaceFd; readonly types: readonly NsType[] }
 
+/** options.terminal as an object: the pty's size, TERM, and the stream's encoding. */
+export interface TerminalOptions {
+  /** Columns (default 80). */
+  cols?: number
+  /** Rows (default 24). */
+  rows?: number
+  /** TERM in the program's environment (default: env's TERM, else 'xterm-256color'). */
+  name?: string
+  /** Decode `child.terminal`'s data as strings in this encoding (default: Buffers). */
+  encoding?: BufferEncoding
+}
+
 export interface SpawnOptions extends ConfinementOptions {
+  /**
+   * A pseudo-terminal as the program's controlling terminal on fds 0-2, in a session of its
+   * own with its group in the foreground; `child.terminal` is the other side. Made from the
+   * devpts the program sees (its own with a { type: 'dev' } mount entry). See docs/terminal.md.
+   */
+  terminal?: boolean | TerminalOptions
+  /**
+   * 'deny' (the default with a terminal, or in a confined spawn that inherits one on fds 0-2):
+   * a seccomp filter refuses ioctl TIOCSTI and TIOCLINUX (EPERM), so that the program cannot
+   * type into a terminal outside. 'allow' leaves the filter out.
+   */
+  tiocsti?: 'deny' | 'allow'
   /** Working directory of the program, resolved against this process's. */
   cwd?: string | URL
   /** Environment of the program (default: process.env). */
@@ -124,6 +149,7 @@ export type SpawnStep =
   | 'setgid'
   | 'setuid'
   | 'chdir'
+  | 'terminal'
   | 'setsid'
   | 'pdeathsig'
   | 'umask'
@@ -334,6 +360,33 @@ interface Normalized {
   killSignal: number
   timeout: number
   pipes: boolean[]
+  /** With options.terminal: the encoding of child.terminal, if any. */
+  terminal?: { encoding?: BufferEncoding }
+}
+
+const TERMINAL_KEYS = ['cols', 'rows', 'name', 'encoding']
+
+function terminalOptions(value: unknown): { cols: number; rows: number; name?: string; encoding?: BufferEncoding } | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return { cols: 80, rows: 24 }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw typeError('options.terminal', 'of type boolean or an object { cols, rows, name, encoding }', value)
+  const t = value as Record<string, unknown>
+  for (const k of Object.keys(t))
+    if (!TERMINAL_KEYS.includes(k)) throw valueError(`options.terminal.${k}`, `is not an option of terminal (${TERMINAL_KEYS.join(', ')})`, k)
+  const cols = t.cols === undefined ? 80 : integer(t.cols, 'options.terminal.cols', 1, 65535)
+  const rows = t.rows === undefined ? 24 : integer(t.rows, 'options.terminal.rows', 1, 65535)
+  let name: string | undefined
+  if (t.name !== undefined) {
+    name = string(t.name, 'options.terminal.name')
+    if (name === '') throw valueError('options.terminal.name', 'cannot be empty', name)
+  }
+  let encoding: BufferEncoding | undefined
+  if (t.encoding !== undefined) {
+    if (typeof t.encoding !== 'string' || !Buffer.isEncoding(t.encoding)) throw valueError('options.terminal.encoding', 'is invalid encoding', t.encoding)
+    encoding = t.encoding
+  }
+  return { cols, rows, name, encoding }
 }
 
 function normalize(file: unknown, args: unknown, options: unknown): Normalized {
@@ -355,13 +408,17 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 
   const envObj = o.env === undefined ? process.env : o.env
   if (typeof envObj !== 'object' || envObj === null) throw typeError('options.env', 'of type object', envObj)
+  const terminal = terminalOptions(o.terminal)
   const env: string[] = []
   for (const [k, v] of Object.entries(envObj)) {
     if (v === undefined) continue
+    if (terminal?.name !== undefined && k === 'TERM') continue
     const text = `${k}=${String(v)}`
     if (text.includes('\0')) throw valueError('options.env', 'must not contain null bytes', k)
     env.push(text)
   }
+  if (terminal !== undefined && (terminal.name !== undefined || envObj.TERM === undefined))
+    env.push(`TERM=${terminal.name ?? 'xterm-256color'}`)
 
   // stdio
   const raw = o.stdio === undefined ? 'pipe' : o.stdio
@@ -374,6 +431,12 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   } else {
     throw typeError('options.stdio', 'a string or an array', raw)
   }
+  if (terminal !== undefined) {
+    // fds 0-2 are the terminal; entries from 3 on are as usual.
+    if (o.stdio !== undefined && (typeof raw === 'string' || entries.slice(0, 3).some((e) => e !== undefined && e !== null)))
+      throw valueError('options.stdio', 'must leave fds 0-2 out (null) with options.terminal: they are the terminal', raw)
+    entries.splice(0, 3, 'ignore', 'ignore', 'ignore')
+  }
   while (entries.length < 3) entries.push(undefined)
   const stdio: native.StdioSlot[] = []
   const pipes: boolean[] = []
@@ -381,7 +444,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     const e = entry ?? (i < 3 ? 'pipe' : 'ignore')
     pipes.push(e === 'pipe')
     if (e === 'pipe') stdio.push({ kind: 'pipe' })
-    else if (e === 'ignore') stdio.push({ kind: i < 3 ? 'null' : 'close' })
+    else if (e === 'ignore') stdio.push({ kind: i < 3 && terminal === undefined ? 'null' : 'close' })
     else if (e === 'inherit') stdio.push(i < 3 ? { kind: 'fd', fd: i } : { kind: 'close' })
     else {
       const fd = fdOf(e)
@@ -502,6 +565,15 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     timeOffsets = ''
   }
 
+  // The filter refusing TIOCSTI/TIOCLINUX: with a terminal of its own, and where a confined
+  // program inherits this process's terminal on fds 0-2 (it could otherwise type into the
+  // caller's shell: the kernel allows TIOCSTI on one's controlling terminal unless
+  // dev.tty.legacy_tiocsti is 0).
+  if (o.tiocsti !== undefined && o.tiocsti !== 'deny' && o.tiocsti !== 'allow') throw valueError('options.tiocsti', "must be 'deny' or 'allow'", o.tiocsti)
+  const confinedSpawn = namespaces !== 0 || join.length > 0 || Object.keys(confined.plan).length > 0
+  const inheritsTty = stdio.slice(0, 3).some((slot) => slot.kind === 'fd' && slot.fd !== undefined && isatty(slot.fd))
+  const tiocstiFilter = o.tiocsti !== 'allow' && (terminal !== undefined || (confinedSpawn && inheritsTty))
+
   const killSignal = o.killSignal === undefined ? osConstants.signals.SIGTERM : signalNumber(o.killSignal, 'options.killSignal')
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('options.signal', 'an instance of AbortSignal', o.signal)
@@ -531,12 +603,15 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupPath,
       timeOffsets,
       ...confined.plan,
+      terminal: terminal === undefined ? undefined : { cols: terminal.cols, rows: terminal.rows },
+      tiocstiFilter,
     },
     spawnargs,
     opened,
     killSignal,
     timeout,
     pipes,
+    terminal: terminal === undefined ? undefined : { encoding: terminal.encoding },
   }
 }
 
@@ -608,6 +683,12 @@ export class SpawnedProcess extends EventEmitter {
   stderr: Readable | null = null
   /** Streams for the child's fds that are pipes, by fd number; null for the others. */
   readonly stdio: (Readable | Writable | null)[] = []
+  /**
+   * With options.terminal: the terminal's other side (the pty master, relayed). What the
+   * program writes is read here, what is written here the program reads as typed input. It
+   * ends once every process holding the terminal has closed it, and 'close' waits for that.
+   */
+  terminal: Socket | null = null
   exitCode: number | null = null
   signalCode: NodeJS.Signals | null = null
   /** Whether a signal was sent successfully by kill(). */
@@ -626,6 +707,8 @@ export class SpawnedProcess extends EventEmitter {
   #exitArgs: [number | null, NodeJS.Signals | null] | undefined
   #abort: (() => void) | undefined
   #signal: AbortSignal | undefined
+  /** The pty master, for TIOCSWINSZ; -1 once the terminal stream has closed. */
+  #terminalFd = -1
 
   /** @internal */
   static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
@@ -676,6 +759,23 @@ export class SpawnedProcess extends EventEmitter {
         this.#maybeClose()
       })
     })
+    if (started.terminal !== undefined && started.terminal !== null) {
+      const term = new Socket({ fd: started.terminal, readable: true, writable: true })
+      this.terminal = term
+      this.#terminalFd = started.terminalControl ?? -1
+      if (n.terminal?.encoding !== undefined) term.setEncoding(n.terminal.encoding)
+      // Input typed after the program is gone has nobody to read it.
+      term.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET' && this.listenerCount('error') > 0) this.emit('error', err)
+      })
+      this.#openStreams++
+      term.once('close', () => {
+        if (this.#terminalFd >= 0) closeAll([this.#terminalFd])
+        this.#terminalFd = -1
+        this.#openStreams--
+        this.#maybeClose()
+      })
+    }
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
@@ -745,12 +845,29 @@ export class SpawnedProcess extends EventEmitter {
     return true
   }
 
+  /**
+   * Sets the terminal's size (TIOCSWINSZ); the program's foreground group gets SIGWINCH.
+   * False once the terminal has closed.
+   */
+  resize(cols: number, rows: number): boolean {
+    integer(cols, 'cols', 1, 65535)
+    integer(rows, 'rows', 1, 65535)
+    if (this.terminal === null) {
+      const e = new Error('resize() needs a terminal: spawn() with options.terminal')
+      Object.defineProperty(e, 'code', { value: 'ERR_INVALID_STATE', enumerable: true, writable: true, configurable: true })
+      throw e
+    }
+    if (this.#terminalFd < 0) return false
+    native._terminalResize(this.#terminalFd, cols, rows)
+    return true
+  }
+
   /** Keeps the event loop alive until the program exits (the default). */
   ref(): void {
     this.#referenced = true
     if (this.#watch >= 0) native._exitRef(this.#watch, true)
     this.#timer?.ref()
-    for (const s of this.stdio) (s as Partial<Socket> | null)?.ref?.()
+    for (const s of [...this.stdio, this.terminal]) (s as Partial<Socket> | null)?.ref?.()
   }
 
   /** Lets the event loop end without waiting for the program. */
@@ -758,7 +875,7 @@ export class SpawnedProcess extends EventEmitter {
     this.#referenced = false
     if (this.#watch >= 0) native._exitRef(this.#watch, false)
     this.#timer?.unref()
-    for (const s of this.stdio) (s as Partial<Socket> | null)?.unref?.()
+    for (const s of [...this.stdio, this.terminal]) (s as Partial<Socket> | null)?.unref?.()
   }
 
   /** Whether the program keeps the event loop alive. */
@@ -800,6 +917,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     args = undefined
   }
   const o = options ?? {}
+  if (o.terminal !== undefined && o.terminal !== false)
+    throw valueError('options.terminal', 'is not supported by spawnSync(): nothing could type into the terminal or read it while this thread waits; use spawn() and child.terminal', o.terminal)
   const n = normalize(file, args, o)
   let input: Buffer | undefined
   if (o.input !== undefined) {

@@ -10,6 +10,7 @@ mod child;
 mod confine;
 mod parent;
 mod plan;
+mod terminal;
 mod tree;
 mod vm;
 
@@ -47,6 +48,8 @@ pub struct Started {
     pub pidfd: OwnedFd,
     /// The parent's end for each child fd that is a pipe, else -1.
     pub parent_fds: Vec<RawFd>,
+    /// The pty master the child opened, with `terminal`.
+    pub terminal: Option<OwnedFd>,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -253,6 +256,15 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let (sync_read, sync_write) = pipe()?;
     let sync_read = unsafe_owned(above(sync_read, n)?);
     let sync_write = unsafe_owned(sync_write);
+    // The child sends the pty master back over this (it opens the pty itself: only there is
+    // the /dev/ptmx of its own devpts in sight).
+    let tty = match plan.terminal {
+        Some(_) => {
+            let (mine, theirs) = socketpair()?;
+            Some((unsafe_owned(mine), unsafe_owned(above(theirs, n)?)))
+        }
+        None => None,
+    };
 
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
     let maps =
@@ -263,6 +275,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         child_fds,
         sync_read.as_raw_fd(),
         err_write.as_raw_fd(),
+        tty.as_ref().map_or(-1, |t| t.1.as_raw_fd()),
         maps || want_cgroup,
     )?;
     // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
@@ -405,6 +418,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(theirs);
     drop(err_write);
     drop(sync_read);
+    let tty_mine = tty.map(|(mine, _theirs)| mine);
 
     let parent_part = parent::parent_part(plan, pid, via_procs);
     let mut grandchild = None;
@@ -436,8 +450,16 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             }
         }
     }
+    let outcome = match (outcome, &tty_mine) {
+        (Ok(None), Some(sock)) => match terminal::receive_master(sock.as_raw_fd()) {
+            Ok(master) => Ok((None, Some(master))),
+            Err(failure) => Ok((Some(failure), None)),
+        },
+        (Ok(r), _) => Ok((r, None)),
+        (Err(f), _) => Err(f),
+    };
     match outcome {
-        Ok(None) => {
+        Ok((None, terminal)) => {
             drop(stack);
             // The parent's ends now belong to the caller.
             ours.0.clear();
@@ -445,9 +467,10 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pid,
                 pidfd,
                 parent_fds,
+                terminal,
             })
         }
-        Ok(Some(failure)) | Err(failure) => {
+        Ok((Some(failure), _)) | Err(failure) => {
             // Kill and reap, so a failed spawn leaves no zombie; only then is the stack free.
             // SAFETY: signals our own child through its pidfd.
             unsafe {
@@ -533,6 +556,10 @@ pub struct NativeSpawned {
     pub pid: i32,
     pub pidfd: i32,
     pub fds: Vec<i32>,
+    /// With `terminal`: this process's end of the socket relaying the pty master.
+    pub terminal: Option<i32>,
+    /// With `terminal`: the master itself, for TIOCSWINSZ only.
+    pub terminal_control: Option<i32>,
 }
 
 #[napi(js_name = "_spawn")]
@@ -541,10 +568,36 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         &env,
         refuse_in_callback("spawn").and_then(|()| start_for_process(plan)),
     )?;
+    let relayed = match started.terminal {
+        Some(master) => match terminal::relay(master) {
+            Ok(r) => Some(r),
+            Err(failure) => {
+                // Nothing will read the program's terminal: end it, leaving no zombie.
+                // SAFETY: signals our own child through its pidfd.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        started.pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        ptr::null::<c_void>(),
+                        0,
+                    )
+                };
+                reap_now(&started.pidfd);
+                for fd in started.parent_fds.into_iter().filter(|fd| *fd >= 0) {
+                    drop(unsafe_owned(fd));
+                }
+                return Err(failure.into_napi(&env));
+            }
+        },
+        None => None,
+    };
     Ok(NativeSpawned {
         pid: started.pid,
         pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
         fds: started.parent_fds,
+        terminal: relayed.as_ref().map(|r| r.socket),
+        terminal_control: relayed.as_ref().map(|r| r.control),
     })
 }
 
