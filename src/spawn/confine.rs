@@ -356,7 +356,7 @@ pub fn describe(
                 "seccomp",
                 "seccomp(SECCOMP_SET_MODE_FILTER, the filter refusing TIOCSTI)".into(),
                 Some(
-                    "the kernel refused the filter that keeps the program from pushing input                      into a terminal (tiocsti: 'allow' leaves it out)"
+                    "the kernel refused the filter that keeps the program from pushing input into a terminal (tiocsti: 'allow' leaves it out)"
                         .into(),
                 ),
             )

@@ -111,15 +111,15 @@ pub fn describe(plan: &super::SpawnPlan, index: u32, errno: Errno) -> Failure {
         0 => {
             path = Some("/dev/ptmx".to_string());
             let cause = match errno {
-                Errno::ENOENT if sandboxed => "the program's tree has no /dev/ptmx, or no devpts                     mounted at /dev/pts for it to point to: add a { type: 'dev' } entry to                     mounts (it mounts a devpts instance of the sandbox's own)"
+                Errno::ENOENT if sandboxed => "the program's tree has no /dev/ptmx, or no devpts mounted at /dev/pts for it to point to: add a { type: 'dev' } entry to mounts (it mounts a devpts instance of the sandbox's own)"
                     .to_string(),
                 Errno::ENOENT => "this system has no /dev/ptmx (or no devpts at /dev/pts)".into(),
-                Errno::ENODEV => "/dev/pts next to /dev/ptmx is not a devpts file system, so the                     kernel cannot tell which instance to make the pty in: mount devpts there (a                     { type: 'dev' } entry does)"
+                Errno::ENODEV => "/dev/pts next to /dev/ptmx is not a devpts file system, so the kernel cannot tell which instance to make the pty in: mount devpts there (a { type: 'dev' } entry does)"
                     .into(),
                 Errno::EACCES | Errno::EPERM => {
                     "the program's user may not open /dev/ptmx (devpts ptmxmode)".into()
                 }
-                Errno::ENOSPC => "the devpts instance has reached its limit of ptys                     (kernel.pty.max, or its max= option)"
+                Errno::ENOSPC => "the devpts instance has reached its limit of ptys (kernel.pty.max, or its max= option)"
                     .into(),
                 _ => "no pseudo-terminal could be opened".into(),
             };
