@@ -27,12 +27,6 @@ export declare function _closeFd(fd: number): void
 /** Whether the wait `id` keeps the event loop alive. */
 export declare function _exitRef(id: number, keepAlive: boolean): boolean
 
-/**
- * Whether this kernel refuses TIOCSTI to programs without CAP_SYS_ADMIN by itself
- * (dev.tty.legacy_tiocsti = 0, Linux 6.2+).
- */
-export declare function _legacyTiocsti(): boolean | null
-
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
 
@@ -336,6 +330,11 @@ export interface NativeSpawned {
   fds: Array<number>
   /** With `terminal`: this process's end of the socket relaying the pty master. */
   terminal?: number
+  /**
+   * With `terminal`: a duplicate of `terminal`, for a runtime that writes through a stream
+   * of its own (the caller closes it otherwise).
+   */
+  terminalWriter?: number
   /** With `terminal`: the master itself, for TIOCSWINSZ only. */
   terminalControl?: number
 }
@@ -631,6 +630,12 @@ export interface SpawnSupport {
    * spawn() copies the address space instead (slower with a large heap).
    */
   sharedMemoryClone: boolean
+  /**
+   * sysctl dev.tty.legacy_tiocsti (Linux 6.2+): true where the kernel lets a program push
+   * input into its terminal (TIOCSTI), false where only CAP_SYS_ADMIN may; undefined on
+   * older kernels (true, in effect). spawn()'s filter refuses it either way where it applies.
+   */
+  legacyTiocsti?: boolean
 }
 
 /** One of the child's fds as the TypeScript layer resolved it. */

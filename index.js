@@ -867,7 +867,6 @@ module.exports.__WALL = nativeBinding.__WALL
 module.exports.__WCLONE = nativeBinding.__WCLONE
 module.exports._closeFd = nativeBinding._closeFd
 module.exports._exitRef = nativeBinding._exitRef
-module.exports._legacyTiocsti = nativeBinding._legacyTiocsti
 module.exports._probe = nativeBinding._probe
 module.exports._spawn = nativeBinding._spawn
 module.exports._spawnSync = nativeBinding._spawnSync

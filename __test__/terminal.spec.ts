@@ -1,8 +1,9 @@
 import test, { type ExecutionContext } from 'ava'
 import fs from 'node:fs'
 import { getSystemErrorName } from 'node:util'
+import { spawnSync as cpSpawnSync } from 'node:child_process'
 import { spawn, spawnSync, SpawnError, type MountEntry, type SpawnOptions, type SpawnStep, type SpawnedProcess } from '../dist/index.js'
-import { asRoot, entry, ok, runIsolated } from './_helpers.js'
+import { asRoot, entry, ok, root as rootDir, runIsolated } from './_helpers.js'
 
 const root = asRoot('a pty of the host and mounts without a user namespace need root')
 
@@ -179,6 +180,7 @@ async function asCallerAtTerminal(t: ExecutionContext, inner: string, fd: number
   const script = `
     import { spawn } from ${JSON.stringify(entry)};
     const c = spawn('python3', ['-c', ${JSON.stringify(tryTiocsti(fd))}], ${inner});
+    console.log('filter ' + c.tiocstiFilter);
     if (c.terminal) c.terminal.pipe(process.stdout);
     c.on('close', (code) => process.exit(code ?? 1));
   `
@@ -192,18 +194,24 @@ async function asCallerAtTerminal(t: ExecutionContext, inner: string, fd: number
 
 python('defect 4: a confined program that inherits the caller\'s terminal cannot push input into it', async (t) => {
   const confined = `{ stdio: 'inherit', namespaces: ['user'], uidMap: 'root', gidMap: 'root' }`
-  t.deepEqual(await asCallerAtTerminal(t, confined, 0), ['TIOCSTI refused 1', 'TIOCLINUX refused 1'])
+  t.deepEqual(await asCallerAtTerminal(t, confined, 0), ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
   // Opted out, and unconfined (as child_process): the kernel lets it type into the caller's shell.
   const optedOut = await asCallerAtTerminal(t, `{ ...${confined}, tiocsti: 'allow' }`, 0)
+  t.is(optedOut[0], 'filter false')
   t.true(optedOut.some((l) => l.endsWith('TIOCSTI allowed')), optedOut.join('|'))
   const plain = await asCallerAtTerminal(t, `{ stdio: 'inherit' }`, 0)
+  t.is(plain[0], 'filter false')
   t.true(plain.some((l) => l.endsWith('TIOCSTI allowed')), plain.join('|'))
+  // Without a terminal to inherit (stdio pipes), a confined spawn gets no filter.
+  const piped = spawn('/bin/true', [], { namespaces: ['user'] })
+  t.false(piped.tiocstiFilter)
+  await new Promise((resolve) => piped.on('close', resolve))
 })
 
 python('a program with a terminal of its own cannot push input through an inherited descriptor of the caller\'s', async (t) => {
   // fd 3 is the caller's terminal; as root (CAP_SYS_ADMIN) the kernel alone would allow it.
   const lines = await asCallerAtTerminal(t, `{ terminal: true, stdio: [null, null, null, 0] }`, 3)
-  t.deepEqual(lines, ['TIOCSTI refused 1', 'TIOCLINUX refused 1'])
+  t.deepEqual(lines, ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
   const optedOut = await asCallerAtTerminal(t, `{ terminal: true, stdio: [null, null, null, 0], tiocsti: 'allow' }`, 3)
   t.true(optedOut.some((l) => l.endsWith('TIOCSTI allowed')), optedOut.join('|'))
 })
@@ -287,6 +295,27 @@ root("a new root without a /dev: step 'terminal' says /dev/ptmx is missing and h
 root("no devpts at /dev/pts: step 'terminal' says the kernel cannot find the instance", async (t) => {
   const err = await spawnFailure({ namespaces: ['mnt'], mounts: [{ type: 'tmpfs', target: '/dev/pts' }] })
   terminalError(t, err, { code: 'ENODEV', syscall: 'open', path: '/dev/ptmx', cause: /\/dev\/pts .*not a devpts file system/ })
+})
+
+root("a /dev/ptmx that is no multiplexer: step 'terminal' says so at the unlock", async (t) => {
+  const options = sandbox({}, false)
+  const err = await spawnFailure({ ...options, mounts: [...options.mounts!, { type: 'file', target: '/dev/ptmx', data: '' }] })
+  terminalError(t, err, { code: 'ENOTTY', syscall: 'ioctl', path: '/dev/ptmx', cause: /TIOCSPTLCK.*\/dev\/ptmx is not the pty multiplexer/ })
+})
+
+root('examples/terminal.mjs: a shell in a sandbox runs what is typed on its own terminal', (t) => {
+  const r = cpSpawnSync(process.execPath, ['examples/terminal.mjs'], {
+    cwd: rootDir,
+    input: 'echo typed-$((6*7)); hostname; tty; ls -A1 /dev/pts; id -u\n',
+    encoding: 'utf8',
+    timeout: 20_000,
+  })
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stderr, '')
+  // Without bash's bracketed-paste switches and the terminal's carriage returns.
+  const out = r.stdout.replace(/\x1b\[\?2004[hl]/g, '').replace(/\r/g, '')
+  t.regex(out, /\ntyped-42\nsandbox\n\/dev\/pts\/0\n0\nptmx\n0\n/)
+  t.regex(out, /sandbox# exit/)
 })
 
 test('terminal options are checked with Node\'s codes', (t) => {

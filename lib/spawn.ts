@@ -8,7 +8,7 @@ import { isatty } from 'node:tty'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Readable, Writable } from 'node:stream'
+import { Duplex, type Readable, type Writable } from 'node:stream'
 
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
@@ -665,6 +665,38 @@ function pipeStream(fd: number, readable: boolean, writable: boolean): Readable 
   return readable ? createReadStream('', { fd }) : createWriteStream('', { fd })
 }
 
+/**
+ * The terminal's stream over the relay's socket: a socket where the runtime reads from an fd
+ * it is given; in Bun a Duplex of an fs read stream and write stream on it.
+ */
+function terminalStream(fd: number, writer: number): Duplex {
+  if (!isBun) {
+    closeAll([writer])
+    return new Socket({ fd, readable: true, writable: true })
+  }
+  // Each stream closes its own fd when destroyed, whatever autoClose says.
+  const readable = createReadStream('', { fd })
+  const writable = createWriteStream('', { fd: writer })
+  const duplex = new Duplex({
+    allowHalfOpen: false,
+    read: () => void readable.resume(),
+    write: (chunk, encoding, done) => void writable.write(chunk, encoding, done),
+    final: (done) => void writable.end(done),
+    destroy: (err, done) => {
+      readable.destroy()
+      writable.destroy()
+      done(err)
+    },
+  })
+  readable.on('data', (chunk) => {
+    if (!duplex.push(chunk)) readable.pause()
+  })
+  readable.on('end', () => duplex.push(null))
+  readable.on('error', (err) => duplex.destroy(err))
+  writable.on('error', (err) => duplex.destroy(err))
+  return duplex
+}
+
 function abortError(signal: AbortSignal): Error {
   const e = new Error('The operation was aborted', { cause: signal.reason })
   e.name = 'AbortError'
@@ -688,7 +720,12 @@ export class SpawnedProcess extends EventEmitter {
    * program writes is read here, what is written here the program reads as typed input. It
    * ends once every process holding the terminal has closed it, and 'close' waits for that.
    */
-  terminal: Socket | null = null
+  terminal: Duplex | null = null
+  /**
+   * Whether the program runs under the filter refusing ioctl TIOCSTI and TIOCLINUX (with a
+   * terminal, or confined with this process's terminal on fds 0-2; see options.tiocsti).
+   */
+  readonly tiocstiFilter: boolean
   exitCode: number | null = null
   signalCode: NodeJS.Signals | null = null
   /** Whether a signal was sent successfully by kill(). */
@@ -719,6 +756,7 @@ export class SpawnedProcess extends EventEmitter {
     super()
     this.spawnfile = file
     this.spawnargs = n.spawnargs
+    this.tiocstiFilter = n.plan.tiocstiFilter ?? false
     this.#killSignal = n.killSignal
     this.exited = new Promise<WaitResult>((resolve, reject) => {
       this.#settle = { resolve, reject }
@@ -760,7 +798,7 @@ export class SpawnedProcess extends EventEmitter {
       })
     })
     if (started.terminal !== undefined && started.terminal !== null) {
-      const term = new Socket({ fd: started.terminal, readable: true, writable: true })
+      const term = terminalStream(started.terminal, started.terminalWriter ?? -1)
       this.terminal = term
       this.#terminalFd = started.terminalControl ?? -1
       if (n.terminal?.encoding !== undefined) term.setEncoding(n.terminal.encoding)

@@ -558,6 +558,9 @@ pub struct NativeSpawned {
     pub fds: Vec<i32>,
     /// With `terminal`: this process's end of the socket relaying the pty master.
     pub terminal: Option<i32>,
+    /// With `terminal`: a duplicate of `terminal`, for a runtime that writes through a stream
+    /// of its own (the caller closes it otherwise).
+    pub terminal_writer: Option<i32>,
     /// With `terminal`: the master itself, for TIOCSWINSZ only.
     pub terminal_control: Option<i32>,
 }
@@ -597,6 +600,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
         fds: started.parent_fds,
         terminal: relayed.as_ref().map(|r| r.socket),
+        terminal_writer: relayed.as_ref().map(|r| r.writer),
         terminal_control: relayed.as_ref().map(|r| r.control),
     })
 }
@@ -762,6 +766,10 @@ pub struct SpawnSupport {
     /// Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
     /// spawn() copies the address space instead (slower with a large heap).
     pub shared_memory_clone: bool,
+    /// sysctl dev.tty.legacy_tiocsti (Linux 6.2+): true where the kernel lets a program push
+    /// input into its terminal (TIOCSTI), false where only CAP_SYS_ADMIN may; undefined on
+    /// older kernels (true, in effect). spawn()'s filter refuses it either way where it applies.
+    pub legacy_tiocsti: Option<bool>,
 }
 
 fn raw(nr: i64, a: [usize; 4]) -> isize {
@@ -811,5 +819,6 @@ pub fn probe() -> SpawnSupport {
         time_namespace: std::path::Path::new("/proc/self/ns/time").exists(),
         user_namespaces: vm::user_namespaces(),
         shared_memory_clone: vm::shared(),
+        legacy_tiocsti: terminal::legacy_tiocsti(),
     }
 }

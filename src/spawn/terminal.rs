@@ -81,9 +81,8 @@ pub fn tiocsti_filter() -> Vec<u8> {
     prog.concat()
 }
 
-/// Whether this kernel refuses TIOCSTI to programs without CAP_SYS_ADMIN by itself
-/// (dev.tty.legacy_tiocsti = 0, Linux 6.2+).
-#[napi(js_name = "_legacyTiocsti")]
+/// dev.tty.legacy_tiocsti (Linux 6.2+): false where the kernel refuses TIOCSTI to every
+/// process without CAP_SYS_ADMIN by itself; None where the setting does not exist.
 pub fn legacy_tiocsti() -> Option<bool> {
     std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti")
         .ok()
@@ -125,11 +124,16 @@ pub fn describe(plan: &super::SpawnPlan, index: u32, errno: Errno) -> Failure {
             };
             ("open", "open('/dev/ptmx')", cause)
         }
-        1 => (
-            "ioctl",
-            "ioctl(TIOCSPTLCK)",
-            "the new pty could not be unlocked".into(),
-        ),
+        1 => {
+            path = Some("/dev/ptmx".to_string());
+            let cause = match errno {
+                Errno::ENOTTY | Errno::EINVAL => {
+                    "/dev/ptmx is not the pty multiplexer (a file or another device is there)"
+                }
+                _ => "the new pty could not be unlocked",
+            };
+            ("ioctl", "ioctl(TIOCSPTLCK)", cause.into())
+        }
         2 => (
             "ioctl",
             "ioctl(TIOCSWINSZ)",
@@ -229,10 +233,12 @@ fn set_nonblocking(fd: RawFd) {
     }
 }
 
-/// What JavaScript gets: its end of the relay's socket, and a duplicate of the master for
-/// TIOCSWINSZ (both close-on-exec).
+/// What JavaScript gets: its end of the relay's socket, a duplicate of it for runtimes that
+/// write through a stream of their own (Bun), and a duplicate of the master for TIOCSWINSZ
+/// (all close-on-exec).
 pub struct Relayed {
     pub socket: RawFd,
+    pub writer: RawFd,
     pub control: RawFd,
 }
 
@@ -258,14 +264,21 @@ pub fn relay(master: OwnedFd) -> Outcome<Relayed> {
     }
     // SAFETY: both just created and owned here.
     let (js, ours) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
-    let control = master.try_clone().map_err(|e| {
-        failure(
-            "fcntl",
-            "fcntl(F_DUPFD_CLOEXEC, terminal master)",
-            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EMFILE)),
-            "the terminal's master could not be duplicated for resizing",
-        )
-    })?;
+    let dup = |fd: &OwnedFd, what: &str| {
+        fd.try_clone().map_err(|e| {
+            failure(
+                "fcntl",
+                "fcntl(F_DUPFD_CLOEXEC)",
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EMFILE)),
+                what,
+            )
+        })
+    };
+    let control = dup(
+        &master,
+        "the terminal's master could not be duplicated for resizing",
+    )?;
+    let writer = dup(&js, "the terminal's socket could not be duplicated")?;
     std::thread::Builder::new()
         .name("linux-clone tty".into())
         .stack_size(128 * 1024)
@@ -280,6 +293,7 @@ pub fn relay(master: OwnedFd) -> Outcome<Relayed> {
         })?;
     Ok(Relayed {
         socket: std::os::fd::IntoRawFd::into_raw_fd(js),
+        writer: std::os::fd::IntoRawFd::into_raw_fd(writer),
         control: std::os::fd::IntoRawFd::into_raw_fd(control),
     })
 }
