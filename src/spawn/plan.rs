@@ -351,8 +351,12 @@ pub fn prepare(
         ngroups: plan.groups.as_ref().map_or(-1, |g| g.len() as isize),
         gid: plan.gid.map_or(-1, i64::from),
         uid: plan.uid.map_or(-1, i64::from),
-        // With a terminal, step 24b makes the session.
-        setsid: plan.detached && plan.terminal.is_none(),
+        // With a terminal, step 24b makes the program's session; a reaper leaves the caller's
+        // too, or its terminal's Ctrl-C would reach pid 1 and be passed on to the program.
+        setsid: match plan.terminal {
+            Some(_) => plan.reaper.unwrap_or(false),
+            None => plan.detached,
+        },
         pdeathsig: plan.pdeathsig,
         sync_fd,
         wait_for_parent,
