@@ -227,6 +227,15 @@ root('10 MB of output arrive whole before close, after exit', async (t) => {
   t.true(end.output.every((b) => b === 0x61), 'nothing but what was written')
 })
 
+root('destroying the stream hangs up the terminal: the program gets SIGHUP', async (t) => {
+  const s = session(t, '/bin/sh', ['-c', 'echo ready; while :; do sleep 0.05; done'], {})
+  await s.waitFor(/ready/)
+  s.child.terminal!.destroy()
+  const end = await s.closed
+  t.is(end.signal, 'SIGHUP')
+  t.is(end.code, null)
+})
+
 root('encoding decodes the stream; TERM is the name given', async (t) => {
   const child = spawn('/bin/sh', ['-c', 'echo "$TERM" é'], { terminal: { name: 'vt100', encoding: 'utf8' } })
   let out = ''
