@@ -870,6 +870,7 @@ module.exports._exitRef = nativeBinding._exitRef
 module.exports._probe = nativeBinding._probe
 module.exports._spawn = nativeBinding._spawn
 module.exports._spawnSync = nativeBinding._spawnSync
+module.exports._terminalHangup = nativeBinding._terminalHangup
 module.exports._terminalResize = nativeBinding._terminalResize
 module.exports._watchExit = nativeBinding._watchExit
 module.exports.CHILD_CLEARTID = nativeBinding.CHILD_CLEARTID

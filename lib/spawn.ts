@@ -683,6 +683,8 @@ function terminalStream(fd: number, writer: number): Duplex {
     write: (chunk, encoding, done) => void writable.write(chunk, encoding, done),
     final: (done) => void writable.end(done),
     destroy: (err, done) => {
+      // A read may be blocked on a thread: end it first, or closing would wait for it.
+      if (!readable.closed) native._terminalHangup(fd)
       readable.destroy()
       writable.destroy()
       done(err)
