@@ -73,12 +73,13 @@ async function onTerminal(t: ExecutionContext, script: string, options: SpawnOpt
   return out
 }
 
-/** A program that tries ioctl TIOCSTI (and TIOCLINUX) on an fd and prints what happened. */
-const tryTiocsti = (fd: number) =>
-  `import fcntl, termios, sys
+/** A program that tries ioctl TIOCSTI (and TIOCLINUX) on an fd (or /dev/tty) and prints what happened. */
+const tryTiocsti = (fd: number | '/dev/tty') =>
+  `import fcntl, termios, sys, os
+fd = ${fd === '/dev/tty' ? 'os.open("/dev/tty", os.O_RDWR)' : fd}
 for name, req, arg in (("TIOCSTI", termios.TIOCSTI, b"x"), ("TIOCLINUX", 0x541C, b"\\x0b")):
     try:
-        fcntl.ioctl(${fd}, req, arg)
+        fcntl.ioctl(fd, req, arg)
         print(name, "allowed")
     except OSError as e:
         print(name, "refused", e.errno)
@@ -177,12 +178,13 @@ python('the program cannot push input into its terminal: TIOCSTI and TIOCLINUX a
  * A node process on a terminal of its own plays the caller sitting at a terminal: it spawns a
  * program with `inner` options, which tries TIOCSTI on `fd`. Returns what the program printed.
  */
-async function asCallerAtTerminal(t: ExecutionContext, inner: string, fd: number): Promise<string[]> {
+async function asCallerAtTerminal(t: ExecutionContext, inner: string, fd: number | '/dev/tty'): Promise<string[]> {
   const script = `
     import { spawn } from ${JSON.stringify(entry)};
     const c = spawn('python3', ['-c', ${JSON.stringify(tryTiocsti(fd))}], ${inner});
     console.log('filter ' + c.tiocstiFilter);
     if (c.terminal) c.terminal.pipe(process.stdout);
+    if (c.stdout) c.stdout.pipe(process.stdout);
     c.on('close', (code) => process.exit(code ?? 1));
   `
   // The outer spawn is the caller's own terminal: it must not be filtered itself.
@@ -203,10 +205,14 @@ python('defect 4: a confined program that inherits the caller\'s terminal cannot
   const plain = await asCallerAtTerminal(t, `{ stdio: 'inherit' }`, 0)
   t.is(plain[0], 'filter false')
   t.true(plain.some((l) => l.endsWith('TIOCSTI allowed')), plain.join('|'))
-  // Without a terminal to inherit (stdio pipes), a confined spawn gets no filter.
-  const piped = spawn('/bin/true', [], { namespaces: ['user'] })
-  t.false(piped.tiocstiFilter)
-  await new Promise((resolve) => piped.on('close', resolve))
+  // With pipes, the caller's terminal is still /dev/tty, while the program is in its session.
+  const piped = `{ namespaces: ['user'], uidMap: 'root', gidMap: 'root' }`
+  t.deepEqual(await asCallerAtTerminal(t, piped, '/dev/tty'), ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
+  const pipedOptOut = await asCallerAtTerminal(t, `{ ...${piped}, tiocsti: 'allow' }`, '/dev/tty')
+  t.true(pipedOptOut.some((l) => l.endsWith('TIOCSTI allowed')), pipedOptOut.join('|'))
+  // In a session of its own it has no /dev/tty, and needs no filter.
+  const detached = await asCallerAtTerminal(t, `{ ...${piped}, detached: true }`, 0)
+  t.is(detached[0], 'filter false')
 })
 
 python('a program with a terminal of its own cannot push input through an inherited descriptor of the caller\'s', async (t) => {
@@ -215,6 +221,15 @@ python('a program with a terminal of its own cannot push input through an inheri
   t.deepEqual(lines, ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
   const optedOut = await asCallerAtTerminal(t, `{ terminal: true, stdio: [null, null, null, 0], tiocsti: 'allow' }`, 3)
   t.true(optedOut.some((l) => l.endsWith('TIOCSTI allowed')), optedOut.join('|'))
+})
+
+root("the filter goes in while the child holds CAP_SYS_ADMIN: no_new_privs stays off, a uid 0 program keeps its bounding set", async (t) => {
+  const out = await onTerminal(t, 'grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status', sandbox({ capabilities: { keep: ['CAP_CHOWN'], bounding: ['CAP_CHOWN', 'CAP_KILL'] } }))
+  const field = (name: string) => out.split('\n').find((l) => l.startsWith(`${name}:`))?.split(/\s+/)[1]
+  t.is(field('Seccomp'), '2', out)
+  t.is(field('NoNewPrivs'), '0', out)
+  // execve gives uid 0 its bounding set (CAP_CHOWN and CAP_KILL), which no_new_privs would stop.
+  t.is(field('CapEff'), '0000000000000021', out)
 })
 
 root('10 MB of output arrive whole before close, after exit', async (t) => {

@@ -2,7 +2,7 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, createReadStream, createWriteStream, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, readFileSync, createReadStream, createWriteStream, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
 import { isatty } from 'node:tty'
 import { constants as osConstants } from 'node:os'
@@ -66,9 +66,10 @@ export interface SpawnOptions extends ConfinementOptions {
    */
   terminal?: boolean | TerminalOptions
   /**
-   * 'deny' (the default with a terminal, or in a confined spawn that inherits one on fds 0-2):
-   * a seccomp filter refuses ioctl TIOCSTI and TIOCLINUX (EPERM), so that the program cannot
-   * type into a terminal outside. 'allow' leaves the filter out.
+   * 'deny' (the default): with a terminal, or in a confined spawn that can reach this process's
+   * terminal (a terminal in stdio, or /dev/tty while it shares this process's session), a
+   * seccomp filter refuses ioctl TIOCSTI and TIOCLINUX (EPERM), so that the program cannot type
+   * into a terminal outside. 'allow' leaves the filter out.
    */
   tiocsti?: 'deny' | 'allow'
   /** Working directory of the program, resolved against this process's. */
@@ -364,6 +365,16 @@ interface Normalized {
   terminal?: { encoding?: BufferEncoding }
 }
 
+/** Whether this process has a controlling terminal (tty_nr in /proc/self/stat). */
+function hasControllingTerminal(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4] !== '0'
+  } catch {
+    return false
+  }
+}
+
 const TERMINAL_KEYS = ['cols', 'rows', 'name', 'encoding']
 
 function terminalOptions(value: unknown): { cols: number; rows: number; name?: string; encoding?: BufferEncoding } | undefined {
@@ -566,13 +577,15 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   }
 
   // The filter refusing TIOCSTI/TIOCLINUX: with a terminal of its own, and where a confined
-  // program inherits this process's terminal on fds 0-2 (it could otherwise type into the
-  // caller's shell: the kernel allows TIOCSTI on one's controlling terminal unless
-  // dev.tty.legacy_tiocsti is 0).
+  // program could reach this process's terminal: an fd of it in stdio, or /dev/tty, which it can
+  // open while it shares this process's session (the kernel allows TIOCSTI on one's
+  // controlling terminal unless dev.tty.legacy_tiocsti is 0, and on any to CAP_SYS_ADMIN).
   if (o.tiocsti !== undefined && o.tiocsti !== 'deny' && o.tiocsti !== 'allow') throw valueError('options.tiocsti', "must be 'deny' or 'allow'", o.tiocsti)
   const confinedSpawn = namespaces !== 0 || join.length > 0 || Object.keys(confined.plan).length > 0
-  const inheritsTty = stdio.slice(0, 3).some((slot) => slot.kind === 'fd' && slot.fd !== undefined && isatty(slot.fd))
-  const tiocstiFilter = o.tiocsti !== 'allow' && (terminal !== undefined || (confinedSpawn && inheritsTty))
+  const detached = bool(o.detached, 'options.detached', false)
+  const reachesTty = () =>
+    stdio.some((slot) => slot.kind === 'fd' && slot.fd !== undefined && isatty(slot.fd)) || (!detached && hasControllingTerminal())
+  const tiocstiFilter = o.tiocsti !== 'allow' && (terminal !== undefined || (confinedSpawn && reachesTty()))
 
   const killSignal = o.killSignal === undefined ? osConstants.signals.SIGTERM : signalNumber(o.killSignal, 'options.killSignal')
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
@@ -585,7 +598,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       env,
       cwd,
       stdio,
-      detached: bool(o.detached, 'options.detached', false),
+      detached,
       uid,
       gid,
       groups,
@@ -725,7 +738,7 @@ export class SpawnedProcess extends EventEmitter {
   terminal: Duplex | null = null
   /**
    * Whether the program runs under the filter refusing ioctl TIOCSTI and TIOCLINUX (with a
-   * terminal, or confined with this process's terminal on fds 0-2; see options.tiocsti).
+   * terminal, or confined within reach of this process's terminal; see options.tiocsti).
    */
   readonly tiocstiFilter: boolean
   exitCode: number | null = null

@@ -589,14 +589,10 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
             fail(p, Step::Signals, 0, 0, rc);
         }
 
-        // 26. seccomp: the filters, as the very last step before execve, so that they only have
-        // to allow execve. The package's TIOCSTI filter first, so that a caller's filter that
-        // refuses seccomp(2) itself cannot keep it out; the kernel applies the strictest answer
-        // of all. Without CAP_SYS_ADMIN the kernel insists on no_new_privs (EACCES): then it is
-        // set, and the filter installed again.
-        if !p.tty_filter.is_null() {
-            install_filter(p, p.tty_filter, 1);
-        }
+        // 26. seccomp: the caller's filter, as the very last step before execve, so that it
+        // only has to allow execve; it stacks on the TIOCSTI filter of step 13a (the kernel
+        // applies the strictest answer of all). Without CAP_SYS_ADMIN the kernel insists on
+        // no_new_privs (EACCES): then it is set, and the filter installed again.
         if !p.seccomp.is_null() {
             install_filter(p, p.seccomp, 0);
         }
@@ -787,6 +783,15 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             if rc < 0 {
                 fail(p, Step::Rlimit, i, 0, rc);
             }
+        }
+
+        // 13a. the filter refusing TIOCSTI and TIOCLINUX: before capabilities and ids are given
+        // up, while we hold CAP_SYS_ADMIN (in our user namespace, or as root), so that the
+        // kernel takes it without no_new_privs, which would change what execve grants the
+        // program. It refuses two ioctls that no step below uses; before the caller's filter,
+        // which cannot keep it out by refusing seccomp(2).
+        if !p.tty_filter.is_null() {
+            install_filter(p, p.tty_filter, 1);
         }
 
         // 13. capabilities, first half: the bounding set (dropping needs CAP_SETPCAP, which
