@@ -43,10 +43,13 @@ pub enum Step {
     Signals,
     Seccomp,
     Execve,
+    /// The run's cgroup, made by the parent before the clone (cgroup.rs); numbered last so
+    /// that the child's steps keep their numbers.
+    Limits,
 }
 
 impl Step {
-    pub const ALL: [Step; 27] = [
+    pub const ALL: [Step; 28] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -74,6 +77,7 @@ impl Step {
         Step::Signals,
         Step::Seccomp,
         Step::Execve,
+        Step::Limits,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -110,6 +114,7 @@ impl Step {
             Step::Signals => "signals",
             Step::Seccomp => "seccomp",
             Step::Execve => "execve",
+            Step::Limits => crate::cgroup::STEP,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct SpawnPlan {
     pub umask: Option<u32>,
     /// pid 1 is a native init that runs the program as its child.
     pub reaper: Option<bool>,
+    /// Limits for a cgroup made for the run (cgroup.rs).
+    pub limits: Option<crate::cgroup::LimitsSlot>,
 }
 
 /// options.capabilities, as capability numbers.
