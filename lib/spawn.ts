@@ -512,6 +512,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     exitSignal = n
   }
 
+  const limits = limitsSlot(o, o.cgroup !== undefined, opened)
   let cgroupFd: number | undefined
   let cgroupPath: string | undefined
   if (o.cgroup !== undefined) {
@@ -543,8 +544,6 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   } else if ((namespaces & native.NEWTIME) !== 0) {
     timeOffsets = ''
   }
-
-  const limits = limitsSlot(o, cgroupFd !== undefined, opened)
 
   const killSignal = o.killSignal === undefined ? osConstants.signals.SIGTERM : signalNumber(o.killSignal, 'options.killSignal')
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
