@@ -1,5 +1,6 @@
 // What limits cost: spawnSync('/bin/true') with limits (a cgroup made, limited, read and removed
-// per run) against the same spawn without, as one ratio from one run. Needs cgroup v2 with its
+// per run) against the same spawn without, as ratios from one run: with memory, pids and cpu
+// limits, and with pids only (no memory cgroup to make and tear down). Needs cgroup v2 with its
 // controllers (scripts/qemu-limits.sh runs it in a guest that has them). As root:
 //   node bench/limits.mjs [rounds]
 import { spawnSync, probe } from 'linux-clone'
@@ -17,23 +18,22 @@ if (!support.ok) {
   console.log(`limits bench skipped: ${support.cause}`)
   process.exit(0)
 }
-const limits = { memory: 256 * 1024 * 1024, pids: 64, cpu: { quota: 0.5 } }
-const plain = () => {
-  const r = spawnSync('/bin/true')
+const run = (options) => () => {
+  const r = spawnSync('/bin/true', [], options)
   if (r.status !== 0) throw new Error(`status ${r.status} ${r.error ?? ''}`)
 }
-const limited = () => {
-  const r = spawnSync('/bin/true', [], { limits })
-  if (r.status !== 0) throw new Error(`status ${r.status} ${r.error ?? ''}`)
+const cases = {
+  'without limits': run({}),
+  'limits { memory, pids, cpu }': run({ limits: { memory: 256 * 1024 * 1024, pids: 64, cpu: { quota: 0.5 } } }),
+  'limits { pids }': run({ limits: { pids: 64 } }),
 }
-plain()
-limited()
-const a = []
-const b = []
-// Taken in turn, so that both see the same machine.
-for (let i = 0; i < trials; i++) {
-  a.push(time(plain, rounds))
-  b.push(time(limited, rounds))
+const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]))
+for (const fn of Object.values(cases)) fn()
+// Taken in turn, so that every case sees the same machine.
+for (let i = 0; i < trials; i++) for (const [k, fn] of Object.entries(cases)) times[k].push(time(fn, rounds))
+const base = median(times['without limits'])
+console.log(`spawnSync('/bin/true') under ${support.parent}, median of ${trials} x ${rounds}:`)
+for (const k of Object.keys(cases)) {
+  const m = median(times[k])
+  console.log(`  ${k.padEnd(30)} ${m.toFixed(3)} ms  ${(m / base).toFixed(2)}x`)
 }
-const ms = (x) => x.toFixed(3)
-console.log(`spawnSync('/bin/true'): ${ms(median(a))} ms; with limits (memory, pids, cpu) under ${support.parent}: ${ms(median(b))} ms; ratio ${(median(b) / median(a)).toFixed(2)}x (median of ${trials} x ${rounds})`)

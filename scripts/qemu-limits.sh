@@ -15,7 +15,7 @@
 #   KERNEL_PKG     Debian amd64 kernel package (default: what linux-image-amd64 depends on)
 #   QEMU_SMP (2), QEMU_MEM (1024), QEMU_TIMEOUT (300 seconds, whole boot), QEMU_ACCEL (tcg;
 #                  'kvm' where nested KVM works: on some hosts it hangs before the kernel boots)
-#   BENCH_ROUNDS   rounds of bench/limits.mjs (default 100; 0 skips it)
+#   BENCH_ROUNDS   rounds of bench/limits.mjs (default 40; 0 skips it)
 # Prints the guest's test output on stdout (boot messages on stderr, the serial log is kept in
 # $CROSS_DIR/qemu-limits/serial.log) and exits non-zero unless every check passed.
 set -euo pipefail
@@ -36,7 +36,7 @@ QEMU_SMP=${QEMU_SMP:-2}
 QEMU_MEM=${QEMU_MEM:-1024}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 QEMU_ACCEL=${QEMU_ACCEL:-tcg}
-BENCH_ROUNDS=${BENCH_ROUNDS:-100}
+BENCH_ROUNDS=${BENCH_ROUNDS:-40}
 mkdir -p "$SDIR"
 
 # --- host packages --------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use napi_derive::napi;
@@ -197,9 +198,49 @@ pub struct Parent {
     pub enabled: Vec<String>,
 }
 
-/// The parent the leaf is made in: `limits.parent_fd`, else this process's own cgroup where it
-/// is the hierarchy's root, else its parent (a cgroup holding processes cannot hand controllers
-/// to children: the no-internal-process rule).
+/// The default parent's path, found once: this process's own cgroup where it is the
+/// hierarchy's root, else its parent (a cgroup holding processes cannot hand controllers to
+/// children: the no-internal-process rule).
+fn default_parent() -> Outcome<String> {
+    static FOUND: Mutex<Option<String>> = Mutex::new(None);
+    let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = &*found {
+        return Ok(path.clone());
+    }
+    let Some((mount, root)) = cgroup2_mount() else {
+        return Err(failure(
+            Errno::ENOENT,
+            "open",
+            "open('/proc/self/mountinfo')".into(),
+            format!(
+                "no cgroup v2 hierarchy is mounted here (cgroup v1 only): limits need \
+                 cgroup v2; mount it (mount -t cgroup2 none /sys/fs/cgroup) or {WHAT_TO_DO}"
+            ),
+            "/proc/self/mountinfo".into(),
+        ));
+    };
+    let Some((own, is_root)) = own_cgroup(&mount, &root) else {
+        return Err(failure(
+            Errno::ENOENT,
+            "open",
+            "open('/proc/self/cgroup')".into(),
+            format!("this process's cgroup v2 is not listed in /proc/self/cgroup: {WHAT_TO_DO}"),
+            "/proc/self/cgroup".into(),
+        ));
+    };
+    let path = if is_root {
+        own
+    } else {
+        match own.rsplit_once('/') {
+            Some((up, _)) if up.len() >= mount.trim_end_matches('/').len() => up.to_string(),
+            _ => own,
+        }
+    };
+    *found = Some(path.clone());
+    Ok(path)
+}
+
+/// The parent the leaf is made in: `limits.parent_fd`, else the default.
 pub fn parent(limits: &LimitsSlot) -> Outcome<Parent> {
     let (dir, path) = match limits.parent_fd {
         Some(fd) => {
@@ -224,39 +265,7 @@ pub fn parent(limits: &LimitsSlot) -> Outcome<Parent> {
             (dir, label)
         }
         None => {
-            let Some((mount, root)) = cgroup2_mount() else {
-                return Err(failure(
-                    Errno::ENOENT,
-                    "open",
-                    "open('/proc/self/mountinfo')".into(),
-                    format!(
-                        "no cgroup v2 hierarchy is mounted here (cgroup v1 only): limits need \
-                         cgroup v2; mount it (mount -t cgroup2 none /sys/fs/cgroup) or {WHAT_TO_DO}"
-                    ),
-                    "/proc/self/mountinfo".into(),
-                ));
-            };
-            let Some((own, is_root)) = own_cgroup(&mount, &root) else {
-                return Err(failure(
-                    Errno::ENOENT,
-                    "open",
-                    "open('/proc/self/cgroup')".into(),
-                    format!(
-                        "this process's cgroup v2 is not listed in /proc/self/cgroup: {WHAT_TO_DO}"
-                    ),
-                    "/proc/self/cgroup".into(),
-                ));
-            };
-            let path = if is_root {
-                own
-            } else {
-                match own.rsplit_once('/') {
-                    Some((up, _)) if up.len() >= mount.trim_end_matches('/').len() => {
-                        up.to_string()
-                    }
-                    _ => own,
-                }
-            };
+            let path = default_parent()?;
             let dir = open_dir(libc::AT_FDCWD, &path).map_err(|errno| {
                 failure(
                     errno,
@@ -458,6 +467,7 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
             .join(" ");
         let _ = write_at(parent.dir.as_raw_fd(), "cgroup.subtree_control", &text);
     }
+    // On every run: a maker may have died at any time since the last one.
     remove_stale(parent.dir.as_raw_fd());
     let name = format!(
         "{PREFIX}{}-{}",
