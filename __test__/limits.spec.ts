@@ -140,7 +140,7 @@ test('limits where cgroup v1 holds the controllers: an error that says so and wh
   isV1Refusal(t, s.error!)
   t.is(s.usage, undefined)
   const p = spawn('/bin/true', [], { limits: { memory: 64 * MiB } })
-  const [e] = (await new Promise((r) => p.once('error', (...a) => r(a)))) as [SpawnError]
+  const e = await new Promise<SpawnError>((resolve) => p.once('error', resolve))
   isV1Refusal(t, e)
   await t.throwsAsync(p.exited, { instanceOf: SpawnError })
   const support = probe().limits

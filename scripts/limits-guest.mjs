@@ -45,14 +45,18 @@ await check('probe(): limits can work here, under the root cgroup', () => {
   return `${parent}: ${support.controllers.join(' ')}`
 })
 
-await check("the program runs in a cgroup of its own, with the limits written", () => {
-  const r = sh('cat /proc/self/cgroup; cd /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup) && cat memory.max pids.max cpu.max memory.oom.group', {
-    limits: { memory: 96 * MiB, pids: 33, cpu: { quota: 0.25 } },
+await check("the program runs in a cgroup of its own, with every limit written", () => {
+  const files = 'memory.max memory.high memory.swap.max memory.oom.group pids.max cpu.max cpu.weight io.weight'
+  const r = sh(`cat /proc/self/cgroup; cd /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup) && for f in ${files}; do echo "$f=$(cat $f)"; done`, {
+    limits: { memory: 96 * MiB, memoryHigh: 80 * MiB, memorySwap: 0, pids: 33, cpu: { quota: 0.25 }, cpuWeight: 50, ioWeight: 40 },
   })
   assert(r.status === 0, `status ${r.status} ${r.error?.message ?? ''} ${r.stderr}`)
   const lines = r.stdout.trim().split('\n')
   assert(/^0::\/linux-clone-\d+-\d+-\d+$/.test(lines[0]), lines[0])
-  assert(lines.slice(1).join('|') === `${96 * MiB}|33|25000 100000|1`, lines.slice(1).join('|'))
+  const want = `memory.max=${96 * MiB}|memory.high=${80 * MiB}|memory.swap.max=0|memory.oom.group=1|pids.max=33|cpu.max=25000 100000|cpu.weight=50|io.weight=default 40`
+  assert(lines.slice(1).join('|') === want, lines.slice(1).join('|'))
+  const q = sh('cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.max', { limits: { cpu: { quota: { max: 50000, period: 200000 } } } })
+  assert(q.stdout === '50000 200000\n', q.stdout)
   assert(leftovers().length === 0, `left: ${leftovers()}`)
   return `${lines[0]}; usage ${JSON.stringify(r.usage)}`
 })
