@@ -36,6 +36,12 @@ const alive = (pid) => {
     return false
   }
 }
+/** Whether a killed process is gone within 2 s: a cgroup is empty once its processes have left
+ * it, a moment before they are zombies. */
+const dies = (pid) => {
+  for (let i = 0; i < 200 && alive(pid); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+  return !alive(pid)
+}
 
 console.log(`# node ${process.version}, kernel ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, cpus ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length}`)
 
@@ -116,7 +122,7 @@ await check('cgroupParent: the run cgroup is made under it and removed; descenda
   const r = sh('sleep 60 & echo $!; cat /proc/self/cgroup', { limits: { pids: 10, memory: 64 * MiB }, cgroupParent: dir })
   const [bg, cg] = r.stdout.trim().split('\n')
   assert(r.status === 0 && cg.startsWith('0::/lc-parent/linux-clone-'), `${r.status} ${r.stdout} ${r.error?.message ?? ''}`)
-  assert(!alive(bg), `sleep ${bg} still runs`)
+  assert(dies(bg), `sleep ${bg} still runs`)
   assert(leftovers(dir).length === 0, `left: ${leftovers(dir)}`)
   fs.rmdirSync(dir)
   return cg
@@ -134,7 +140,7 @@ await check('a parent SIGKILLed mid-run: the next run removes its cgroup and kil
   const r = spawnSync('/bin/true', [], { limits: { pids: 5 } })
   assert(r.status === 0, `status ${r.status} ${r.error?.message ?? ''}`)
   assert(leftovers().length === 0, `left: ${leftovers()}`)
-  assert(!alive(sleeper), `sleep ${sleeper} still runs`)
+  assert(dies(sleeper), `sleep ${sleeper} still runs`)
   return `removed ${stale[0]}`
 })
 

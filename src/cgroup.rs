@@ -7,7 +7,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use napi_derive::napi;
@@ -189,8 +189,9 @@ const WHAT_TO_DO: &str = "run under a delegated cgroup (systemd-run --user --sco
     cgroup.controllers";
 
 /// Where the run's leaf goes and what it may use.
+#[derive(Clone)]
 pub struct Parent {
-    pub dir: OwnedFd,
+    pub dir: Arc<OwnedFd>,
     pub path: String,
     /// Controllers the parent can hand to its children (its cgroup.controllers).
     pub available: Vec<String>,
@@ -295,11 +296,44 @@ pub fn parent(limits: &LimitsSlot) -> Outcome<Parent> {
     let available = list("cgroup.controllers")?;
     let enabled = list("cgroup.subtree_control")?;
     Ok(Parent {
-        dir,
+        dir: Arc::new(dir),
         path,
         available,
         enabled,
     })
+}
+
+/// The default parent, opened and read once (each file a run need not open saves time on
+/// every run); `limits.parent_fd` is opened and read on every run.
+static DEFAULT_PARENT: Mutex<Option<Parent>> = Mutex::new(None);
+
+fn parent_for(limits: &LimitsSlot) -> Outcome<Parent> {
+    if limits.parent_fd.is_some() {
+        return parent(limits);
+    }
+    let mut cached = DEFAULT_PARENT
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(p) = &*cached {
+        return Ok(p.clone());
+    }
+    let p = parent(limits)?;
+    *cached = Some(p.clone());
+    Ok(p)
+}
+
+/// Notes controllers now enabled in the (cached) default parent.
+fn remember_enabled(path: &str, controllers: &[&str]) {
+    let mut cached = DEFAULT_PARENT
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(p) = cached.as_mut().filter(|p| p.path == path) {
+        for c in controllers {
+            if !p.enabled.iter().any(|e| e == c) {
+                p.enabled.push(c.to_string());
+            }
+        }
+    }
 }
 
 /// The controllers a run with these limits needs, and the ones it takes if there (for the
@@ -384,7 +418,7 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 /// A run's leaf cgroup. Dropping it kills what is left in it and removes it.
 pub struct RunCgroup {
     pub dir: OwnedFd,
-    parent: OwnedFd,
+    parent: Arc<OwnedFd>,
     name: String,
     pub path: String,
 }
@@ -405,7 +439,7 @@ pub struct Counted {
 
 /// Makes the run's leaf under the parent, with the controllers and limits asked for.
 pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
-    let parent = parent(limits)?;
+    let parent = parent_for(limits)?;
     let (need, want) = controllers(limits);
     let missing: Vec<&str> = need
         .iter()
@@ -457,6 +491,7 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
                 file,
             ));
         }
+        remember_enabled(&parent.path, &missing);
     }
     if !optional.is_empty() {
         // For the report only: quietly without them if the parent says no.
@@ -465,7 +500,9 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
             .map(|c| format!("+{c}"))
             .collect::<Vec<_>>()
             .join(" ");
-        let _ = write_at(parent.dir.as_raw_fd(), "cgroup.subtree_control", &text);
+        if write_at(parent.dir.as_raw_fd(), "cgroup.subtree_control", &text).is_ok() {
+            remember_enabled(&parent.path, &optional);
+        }
     }
     // On every run: a maker may have died at any time since the last one.
     remove_stale(parent.dir.as_raw_fd());
@@ -552,7 +589,13 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
                      leave memorySwap out"
                         .to_string()
                 }
-                Errno::ENOENT => format!("{full} does not exist: the controller is missing"),
+                Errno::ENOENT => {
+                    // A controller disabled in the parent since it was read: read it again next time.
+                    *DEFAULT_PARENT
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = None;
+                    format!("{full} does not exist: the controller is missing")
+                }
                 Errno::EINVAL | Errno::ERANGE => format!("the kernel refused {value:?} for {file}"),
                 _ => format!("the limit could not be written to {file}"),
             };
