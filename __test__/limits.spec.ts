@@ -180,6 +180,13 @@ test('cgroupParent that is not a cgroup v2 directory', (t) => {
   t.is(e.syscall, 'open')
   t.is(e.path, '/tmp/cgroup.controllers')
   t.regex(e.message, /^ENOENT: open\('\/tmp\/cgroup\.controllers'\) failed at spawn step 'limits': \/tmp is not a cgroup v2 directory/)
+  // As an fd: named by the path it was opened from.
+  const fd = fs.openSync('/tmp', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+  t.teardown(() => fs.closeSync(fd))
+  const byFd = spawnSync('/bin/true', [], { limits: { pids: 10 }, cgroupParent: fd }).error!
+  t.is(byFd.code, 'ENOENT')
+  t.is(byFd.path, '/tmp/cgroup.controllers')
+  t.regex(byFd.message, /\/tmp is not a cgroup v2 directory/)
 })
 
 test('limits: argument errors are Node-shaped', (t) => {

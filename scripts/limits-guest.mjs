@@ -124,6 +124,12 @@ await check('cgroupParent: the run cgroup is made under it and removed; descenda
   assert(r.status === 0 && cg.startsWith('0::/lc-parent/linux-clone-'), `${r.status} ${r.stdout} ${r.error?.message ?? ''}`)
   assert(dies(bg), `sleep ${bg} still runs`)
   assert(leftovers(dir).length === 0, `left: ${leftovers(dir)}`)
+  // The same parent as an open fd.
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+  const viaFd = sh('cat /proc/self/cgroup', { limits: { pids: 10 }, cgroupParent: fd })
+  fs.closeSync(fd)
+  assert(viaFd.stdout.startsWith('0::/lc-parent/linux-clone-'), `${viaFd.stdout} ${viaFd.error?.message ?? ''}`)
+  assert(leftovers(dir).length === 0, `left: ${leftovers(dir)}`)
   fs.rmdirSync(dir)
   return cg
 })

@@ -99,3 +99,41 @@ pub fn take(pid: i32) -> Option<Run> {
         .as_mut()?
         .remove(&pid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> Run {
+        Run {
+            started: Instant::now(),
+            cgroup: None,
+        }
+    }
+
+    #[test]
+    fn without_a_cgroup_the_reason_is_exit_or_signal_and_times_come_from_rusage() {
+        // SAFETY: plain data.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        ru.ru_utime = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 500_000,
+        };
+        ru.ru_stime.tv_usec = 250_000;
+        ru.ru_maxrss = 2048;
+        let exited = run().finish(3 << 8, &ru);
+        assert_eq!(exited.reason, "exit");
+        assert_eq!(exited.usage.user_time, 1.5);
+        assert_eq!(exited.usage.system_time, 0.25);
+        assert_eq!(exited.usage.max_rss, 2048.0 * 1024.0);
+        assert!(exited.usage.memory_peak.is_none() && exited.usage.oom_kills.is_none());
+        assert_eq!(run().finish(libc::SIGKILL, &ru).reason, "signal");
+    }
+
+    #[test]
+    fn a_run_is_kept_until_its_exit_is_watched() {
+        register(-7, run());
+        assert!(take(-7).is_some());
+        assert!(take(-7).is_none());
+    }
+}
