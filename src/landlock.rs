@@ -166,13 +166,26 @@ fn all_fs(abi: ABI) -> u64 {
     AccessFs::from_all(abi).bits()
 }
 
-/// The groups users think in: read = read_file + read_dir; write = the crate's write set
-/// (write, make, remove, truncate, refer...) and read; execute = execute and read.
+/// The groups users think in: read = read_file + read_dir; write = writing, making, removing,
+/// truncating and moving (refer) files, and read; execute = execute and read.
 fn group(name: &str) -> Option<u64> {
-    let read = (AccessFs::ReadFile | AccessFs::ReadDir).bits();
+    use AccessFs::*;
+    let read = (ReadFile | ReadDir).bits();
+    let write = WriteFile
+        | RemoveDir
+        | RemoveFile
+        | MakeChar
+        | MakeDir
+        | MakeReg
+        | MakeSock
+        | MakeFifo
+        | MakeBlock
+        | MakeSym
+        | Refer
+        | Truncate;
     match name {
         "read" => Some(read),
-        "write" => Some(AccessFs::from_write(LATEST).bits() | read),
+        "write" => Some(write.bits() | read),
         "execute" => Some(AccessFs::Execute as u64 | read),
         _ => None,
     }
@@ -206,6 +219,9 @@ pub struct Resolved {
     pub net: u64,
     pub scope: u64,
     pub dropped: Vec<String>,
+    /// What the options name (a right a rule grants, a network rule, a scope) that this kernel
+    /// cannot enforce: what compatibility 'require' refuses.
+    pub missing: Vec<String>,
     /// Each path with the rights granted beneath it, limited to the handled ones.
     pub paths: Vec<(String, u64)>,
 }
@@ -235,7 +251,9 @@ pub fn resolve(slot: &LandlockSlot) -> Outcome<Resolved> {
     };
     let abi = abi_of(version);
     let mut dropped = Vec::new();
+    let mut missing = Vec::new();
 
+    // Every right this kernel has is handled, so that nothing a rule does not grant is allowed.
     let mut fs = 0;
     if slot.fs {
         let want = all_fs(LATEST);
@@ -245,6 +263,7 @@ pub fn resolve(slot: &LandlockSlot) -> Outcome<Resolved> {
             dropped.push(format!("fs.{name}{}", since(all_fs, bit)));
         }
     }
+    let mut named = 0;
     let mut paths = Vec::with_capacity(slot.paths.len());
     for (i, p) in slot.paths.iter().enumerate() {
         let mut access = 0;
@@ -257,7 +276,12 @@ pub fn resolve(slot: &LandlockSlot) -> Outcome<Resolved> {
                 ))
             })?;
         }
+        named |= access;
         paths.push((p.path.clone(), access & fs));
+    }
+    for name in fs_names(named & !fs) {
+        let bit = right(&name).unwrap_or(0);
+        missing.push(format!("fs.{name}{}", since(all_fs, bit)));
     }
 
     let net_all = |abi: ABI| AccessNet::from_all(abi).bits();
@@ -270,7 +294,9 @@ pub fn resolve(slot: &LandlockSlot) -> Outcome<Resolved> {
             if net_all(abi) & bit != 0 {
                 net |= bit;
             } else {
-                dropped.push(format!("net.{}{}", net_names(bit).join(""), since(net_all, bit)));
+                let what = format!("net.{}{}", net_names(bit).join(""), since(net_all, bit));
+                missing.push(what.clone());
+                dropped.push(what);
             }
         }
     }
@@ -291,10 +317,16 @@ pub fn resolve(slot: &LandlockSlot) -> Outcome<Resolved> {
         if scope_all(abi) & bit != 0 {
             scope |= bit;
         } else {
-            dropped.push(format!("scope.{name}{}", since(scope_all, bit)));
+            let what = format!("scope.{name}{}", since(scope_all, bit));
+            missing.push(what.clone());
+            dropped.push(what);
         }
     }
 
+    let asked = slot.fs || slot.connect.is_some() || slot.bind.is_some() || !slot.scope.is_empty();
+    if version == 0 && asked {
+        missing.insert(0, "landlock (ABI 1, Linux 5.13)".into());
+    }
     Ok(Resolved {
         abi: version,
         unavailable,
@@ -302,13 +334,14 @@ pub fn resolve(slot: &LandlockSlot) -> Outcome<Resolved> {
         net,
         scope,
         dropped,
+        missing,
         paths,
     })
 }
 
 /// The failure of compatibility 'require' where this kernel cannot enforce everything.
 pub fn require_failure(r: &Resolved) -> Option<Failure> {
-    if r.dropped.is_empty() {
+    if r.missing.is_empty() {
         return None;
     }
     let (errno, have) = match r.unavailable {
@@ -318,8 +351,8 @@ pub fn require_failure(r: &Resolved) -> Option<Failure> {
             format!("this kernel's Landlock ABI is {}", r.abi),
         ),
     };
-    let shown: Vec<&str> = r.dropped.iter().take(4).map(String::as_str).collect();
-    let more = match r.dropped.len() {
+    let shown: Vec<&str> = r.missing.iter().take(4).map(String::as_str).collect();
+    let more = match r.missing.len() {
         n if n > 4 => format!(" and {} more", n - 4),
         _ => String::new(),
     };
@@ -428,6 +461,9 @@ pub fn restrict_self(slot: &LandlockSlot) -> Outcome<LandlockReport> {
     }
     let ruleset = create(&r, slot)?;
     for (i, (path, access)) in r.paths.iter().enumerate() {
+        if *access == 0 {
+            continue;
+        }
         let at = |errno: Errno, syscall: &'static str, cause: String| Failure::Spawn {
             errno,
             step: "landlock",

@@ -1001,6 +1001,11 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
         if p.landlock_fd >= 0 {
             for i in 0..p.nlandlock {
                 let rule = &*p.landlock_paths.add(i);
+                if rule.access == 0 {
+                    // Only rights this kernel cannot enforce: nothing to add (the kernel
+                    // refuses an empty rule).
+                    continue;
+                }
                 let fd = syscall6(
                     libc::SYS_openat,
                     [
