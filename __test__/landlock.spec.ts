@@ -249,7 +249,7 @@ test('landlockRestrictSelf() is refused on Node\'s own thread, and confines a cl
     inside = { abi: report.abi, read, usr: fs.existsSync('/usr/bin/env') }
     return 0
   }, 0, 17 /* SIGCHLD */)
-  t.is(waitpid(pid).exitCode, 0)
+  t.is(waitpid(pid)?.exitCode, 0)
   t.deepEqual(inside, { abi: support.landlock.abi, read: 'EACCES', usr: true })
   // The parent is not confined.
   t.is(fs.readFileSync(path.join(ws, 'in.txt'), 'utf8'), 'workspace\n')
