@@ -75,8 +75,14 @@ pub struct LandlockReport {
     pub dropped: Vec<String>,
 }
 
-/// The kernel's ABI version, or the errno that says why there is none.
+/// The kernel's ABI version, or the errno that says why there is none; asked once (it cannot
+/// change while the kernel runs).
 pub fn kernel_abi() -> Result<u32, Errno> {
+    static ABI_VERSION: std::sync::OnceLock<Result<u32, Errno>> = std::sync::OnceLock::new();
+    *ABI_VERSION.get_or_init(query_abi)
+}
+
+fn query_abi() -> Result<u32, Errno> {
     // SAFETY: a query that takes no memory.
     let v = unsafe {
         crate::sys::syscall(
