@@ -269,6 +269,6 @@ test('with namespaces too: as uid 4242 in a user namespace with a new root, Land
     report({ out: r.stdout, err: r.stderr, error: r.error?.message, abi: r.confinement.landlock.abi });
   `, { uid: 4242 })
   const r = ok(t, run) as Record<string, string>
-  t.is(r.error, undefined)
+  t.is(r.error as string | undefined, undefined)
   t.is(r.out, 'a\ndenied\nbin\nlib\nlib64\nscratch\ntmp\nusr\n', r.err)
 })
