@@ -91,6 +91,15 @@ function withTool(tool: string, args: string[]): typeof test {
   console.log(`skipping terminal tests that need ${tool}: it is not installed`)
   return test.skip as typeof test
 }
+/** child.confinement.tiocsti without the filter: what this kernel does by itself. */
+const withoutFilter = (() => {
+  try {
+    return fs.readFileSync('/proc/sys/dev/tty/legacy_tiocsti', 'utf8').trim() === '0' ? 'kernel' : 'none'
+  } catch {
+    return 'none' // before Linux 6.2: no such setting
+  }
+})()
+
 /** A terminal's output as lines (a terminal ends them with \r\n, two terminals with \r\r\n). */
 const linesOf = (out: Buffer): string[] => out.toString().trim().split(/\r*\n/)
 
@@ -182,7 +191,7 @@ async function asCallerAtTerminal(t: ExecutionContext, inner: string, fd: number
   const script = `
     import { spawn } from ${JSON.stringify(entry)};
     const c = spawn('python3', ['-c', ${JSON.stringify(tryTiocsti(fd))}], ${inner});
-    console.log('filter ' + c.tiocstiFilter);
+    console.log('filter ' + c.tiocstiFilter + ' ' + c.confinement.tiocsti);
     if (c.terminal) c.terminal.pipe(process.stdout);
     if (c.stdout) c.stdout.pipe(process.stdout);
     c.on('close', (code) => process.exit(code ?? 1));
@@ -197,28 +206,28 @@ async function asCallerAtTerminal(t: ExecutionContext, inner: string, fd: number
 
 python('defect 4: a confined program that inherits the caller\'s terminal cannot push input into it', async (t) => {
   const confined = `{ stdio: 'inherit', namespaces: ['user'], uidMap: 'root', gidMap: 'root' }`
-  t.deepEqual(await asCallerAtTerminal(t, confined, 0), ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
+  t.deepEqual(await asCallerAtTerminal(t, confined, 0), ['filter true filter', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
   // Opted out, and unconfined (as child_process): the kernel lets it type into the caller's shell.
   const optedOut = await asCallerAtTerminal(t, `{ ...${confined}, tiocsti: 'allow' }`, 0)
-  t.is(optedOut[0], 'filter false')
+  t.is(optedOut[0], `filter false ${withoutFilter}`)
   t.true(optedOut.some((l) => l.endsWith('TIOCSTI allowed')), optedOut.join('|'))
   const plain = await asCallerAtTerminal(t, `{ stdio: 'inherit' }`, 0)
-  t.is(plain[0], 'filter false')
+  t.is(plain[0], `filter false ${withoutFilter}`)
   t.true(plain.some((l) => l.endsWith('TIOCSTI allowed')), plain.join('|'))
   // With pipes, the caller's terminal is still /dev/tty, while the program is in its session.
   const piped = `{ namespaces: ['user'], uidMap: 'root', gidMap: 'root' }`
-  t.deepEqual(await asCallerAtTerminal(t, piped, '/dev/tty'), ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
+  t.deepEqual(await asCallerAtTerminal(t, piped, '/dev/tty'), ['filter true filter', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
   const pipedOptOut = await asCallerAtTerminal(t, `{ ...${piped}, tiocsti: 'allow' }`, '/dev/tty')
   t.true(pipedOptOut.some((l) => l.endsWith('TIOCSTI allowed')), pipedOptOut.join('|'))
   // In a session of its own it has no /dev/tty, and needs no filter.
   const detached = await asCallerAtTerminal(t, `{ ...${piped}, detached: true }`, 0)
-  t.is(detached[0], 'filter false')
+  t.is(detached[0], `filter false ${withoutFilter}`)
 })
 
 python('a program with a terminal of its own cannot push input through an inherited descriptor of the caller\'s', async (t) => {
   // fd 3 is the caller's terminal; as root (CAP_SYS_ADMIN) the kernel alone would allow it.
   const lines = await asCallerAtTerminal(t, `{ terminal: true, stdio: [null, null, null, 0] }`, 3)
-  t.deepEqual(lines, ['filter true', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
+  t.deepEqual(lines, ['filter true filter', 'TIOCSTI refused 1', 'TIOCLINUX refused 1'])
   const optedOut = await asCallerAtTerminal(t, `{ terminal: true, stdio: [null, null, null, 0], tiocsti: 'allow' }`, 3)
   t.true(optedOut.some((l) => l.endsWith('TIOCSTI allowed')), optedOut.join('|'))
 })

@@ -39,15 +39,19 @@ pub enum Step {
     Pdeathsig,
     Umask,
     NoNewPrivs,
+    Landlock,
     Fds,
     Reaper,
     Signals,
     Seccomp,
     Execve,
+    /// The run's cgroup, made by the parent before the clone (cgroup.rs); numbered last so
+    /// that the child's steps keep their numbers.
+    Limits,
 }
 
 impl Step {
-    pub const ALL: [Step; 28] = [
+    pub const ALL: [Step; 30] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -71,11 +75,13 @@ impl Step {
         Step::Pdeathsig,
         Step::Umask,
         Step::NoNewPrivs,
+        Step::Landlock,
         Step::Fds,
         Step::Reaper,
         Step::Signals,
         Step::Seccomp,
         Step::Execve,
+        Step::Limits,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -108,11 +114,13 @@ impl Step {
             Step::Pdeathsig => "pdeathsig",
             Step::Umask => "umask",
             Step::NoNewPrivs => "no_new_privs",
+            Step::Landlock => "landlock",
             Step::Fds => "fds",
             Step::Reaper => "reaper",
             Step::Signals => "signals",
             Step::Seccomp => "seccomp",
             Step::Execve => "execve",
+            Step::Limits => crate::cgroup::STEP,
         }
     }
 }
@@ -246,6 +254,13 @@ pub struct SockFprog {
     pub filter: *const u8,
 }
 
+/// A Landlock path rule: the path as the program will see it, and the rights beneath it.
+#[repr(C)]
+pub struct LandlockPath {
+    pub path: *const c_char,
+    pub access: u64,
+}
+
 /// Everything the child needs, built before the clone. Pointers point into the `Prepared`
 /// that owns this plan (see plan.rs) and stay valid until the child has exec'd or exited.
 #[repr(C)]
@@ -339,6 +354,12 @@ pub struct ChildPlan {
     pub tty_slave: *mut i32,
     /// The package's filter refusing TIOCSTI and TIOCLINUX; NULL: none.
     pub tty_filter: *const SockFprog,
+    /// A Landlock ruleset made by the parent (-1: none), and the path rules to add to it.
+    pub landlock_fd: i32,
+    pub landlock_paths: *const LandlockPath,
+    pub nlandlock: usize,
+    /// The rights that apply to a file that is not a directory.
+    pub landlock_file_rights: u64,
     /// Stay as pid 1 and run the program as our child (options.pidns.init 'reaper').
     pub reaper: bool,
     /// Where the program's stack starts (its top) under a reaper.
@@ -590,7 +611,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
         }
 
         // 26. seccomp: the caller's filter, as the very last step before execve, so that it
-        // only has to allow execve; it stacks on the TIOCSTI filter of step 13a (the kernel
+        // only has to allow execve; it stacks on the TIOCSTI filter of step 12b (the kernel
         // applies the strictest answer of all). Without CAP_SYS_ADMIN the kernel insists on
         // no_new_privs (EACCES): then it is set, and the filter installed again.
         if !p.seccomp.is_null() {
@@ -785,7 +806,7 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             }
         }
 
-        // 13a. the filter refusing TIOCSTI and TIOCLINUX: before capabilities and ids are given
+        // 12b. the filter refusing TIOCSTI and TIOCLINUX: before capabilities and ids are given
         // up, while we hold CAP_SYS_ADMIN (in our user namespace, or as root), so that the
         // kernel takes it without no_new_privs, which would change what execve grants the
         // program. It refuses two ioctls that no step below uses; before the caller's filter,
@@ -1001,6 +1022,75 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             if rc < 0 {
                 fail(p, Step::NoNewPrivs, 0, 0, rc);
             }
+        }
+
+        // 22b. landlock: the path rules, opened here because only now are the paths what the
+        // program will see (after its mounts, new root and ids: a path its user cannot reach
+        // fails here), then the ruleset enforced. After no_new_privs, which the kernel wants
+        // first; before fds, which could reuse the ruleset's fd number; before the reaper, so
+        // that an init is confined too; before seccomp, whose filter need not allow these calls.
+        if p.landlock_fd >= 0 {
+            for i in 0..p.nlandlock {
+                let rule = &*p.landlock_paths.add(i);
+                if rule.access == 0 {
+                    // Only rights this kernel cannot enforce: nothing to add (the kernel
+                    // refuses an empty rule).
+                    continue;
+                }
+                let fd = syscall6(
+                    libc::SYS_openat,
+                    [
+                        libc::AT_FDCWD as usize,
+                        rule.path as usize,
+                        (libc::O_PATH | libc::O_CLOEXEC) as usize,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                if fd < 0 {
+                    fail(p, Step::Landlock, i, 0, fd);
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                let is_dir = syscall(
+                    libc::SYS_fstat,
+                    fd as usize,
+                    &mut st as *mut _ as usize,
+                    0,
+                    0,
+                ) < 0
+                    || st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+                let attr = crate::landlock::PathBeneathAttr {
+                    allowed_access: if is_dir {
+                        rule.access
+                    } else {
+                        rule.access & p.landlock_file_rights
+                    },
+                    parent_fd: fd as i32,
+                };
+                let rc = syscall(
+                    libc::SYS_landlock_add_rule,
+                    p.landlock_fd as usize,
+                    crate::landlock::RULE_PATH_BENEATH,
+                    &attr as *const _ as usize,
+                    0,
+                );
+                syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Landlock, i, 1, rc);
+                }
+            }
+            let rc = syscall(
+                libc::SYS_landlock_restrict_self,
+                p.landlock_fd as usize,
+                0,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Landlock, 0, 2, rc);
+            }
+            syscall(libc::SYS_close, p.landlock_fd as usize, 0, 0, 0);
         }
 
         // 23. fds: the caller's stdio mapping, then close-on-exec for every other fd. Late, so
