@@ -674,6 +674,11 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /**
+   * With `reaper`: the init runs no program and stays until it is killed, holding the
+   * namespaces for programs that join them (createSandbox()).
+   */
+  hold?: boolean
   /** Landlock rules, applied at step 22b. */
   landlock?: LandlockSlot
 }
