@@ -568,6 +568,13 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 
 const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
 
+/** @internal For createSandbox(): a checked plan and the fds opened for it (the caller closes
+ * them after the clone). Not part of the API. */
+export function _plan(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
+  const n = normalize(file, [], options)
+  return { plan: n.plan, opened: n.opened }
+}
+
 function checkJoin(types: readonly NsType[], namespaces: number): void {
   for (const t of types) {
     if ((namespaces & NS_FLAGS[t]) !== 0)
