@@ -1,0 +1,294 @@
+import test from 'ava'
+import fs from 'node:fs'
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
+import { createSandbox, probe, SpawnError, type SandboxOptions, type MountEntry } from '../dist/index.js'
+import { entry, isRoot, ok, runIsolated } from './_helpers.js'
+
+const userns = probe().userNamespaces
+const why = !userns.ok ? `user namespaces are off: ${userns.cause}` : undefined
+if (why) console.log(`skipping the sandbox tests: ${why}`)
+const maybe = why ? test.skip : test
+const asRootToo = why || !isRoot ? test.skip : test
+if (!isRoot) console.log('skipping the sandbox tests that map ranges of ids or run as uid 4242: they need root')
+
+/** The host's /usr read-only and the top-level links into it, as a root built on a tmpfs. */
+function usr(): MountEntry[] {
+  const mounts: MountEntry[] = [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }]
+  for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64']) {
+    let st: fs.Stats
+    try {
+      st = fs.lstatSync(`/${name}`)
+    } catch {
+      continue
+    }
+    if (st.isSymbolicLink()) mounts.push({ type: 'symlink', target: `/${name}`, linkTo: fs.readlinkSync(`/${name}`) })
+    else if (st.isDirectory()) mounts.push({ type: 'bind', source: `/${name}`, target: `/${name}`, readonly: true })
+  }
+  return mounts
+}
+
+const box = (extra: SandboxOptions = {}): SandboxOptions => ({
+  rootfs: 'tmpfs',
+  mounts: [...usr(), { type: 'proc' }, { type: 'dev' }, { type: 'tmpfs', target: '/tmp' }, { type: 'dir', target: '/work' }],
+  hostname: 'box',
+  ...extra,
+})
+
+const field = (status: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]
+const threads = () => Number(field(fs.readFileSync('/proc/self/status', 'utf8'), 'Threads'))
+
+maybe('a run joins the sandbox: its root, hostname, pid namespace (init is pid 1) and network', async (t) => {
+  await using sb = createSandbox(box())
+  t.true(sb.pid > 0)
+  t.true(sb.pidfd >= 0)
+  t.deepEqual(Object.keys(sb.namespaces).sort(), ['ipc', 'mnt', 'net', 'pid', 'user', 'uts'])
+  t.is(sb.namespaces.net!.type, 'net')
+  const r = sb.spawnSync('/bin/sh', ['-c', 'hostname; cat /proc/1/comm; ls /; ls /sys/class/net 2>/dev/null || cat /proc/net/dev | tail -n +3 | cut -d: -f1'], { encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n').map((l) => l.trim())
+  t.is(lines[0], 'box')
+  t.is(lines[1], 'init')
+  t.true(lines.includes('work'))
+  t.false(lines.includes('home'))
+  t.is(lines.at(-1), 'lo')
+  // The namespace handles are the run's namespaces.
+  const seen = sb.spawnSync('/bin/readlink', ['/proc/self/ns/net', '/proc/self/ns/mnt'], { encoding: 'utf8' }).stdout.trim().split('\n')
+  t.is(seen[0], `net:[${sb.namespaces.net!.id.ino}]`)
+  t.is(seen[1], `mnt:[${sb.namespaces.mnt!.id.ino}]`)
+})
+
+asRootToo('every per-run option is seen from inside: ids, capabilities, seccomp, rlimits, cwd, env, umask, no_new_privs', async (t) => {
+  await using sb = createSandbox(box({ uidMap: [{ inside: 0, outside: 0, count: 65536 }], gidMap: [{ inside: 0, outside: 0, count: 65536 }] }))
+  const script = 'id -u; id -g; id -G; grep -E "^(CapEff|CapBnd|Seccomp|NoNewPrivs):" /proc/self/status; ulimit -n; pwd; echo "$GREETING"; umask'
+  const r = sb.spawnSync('/bin/sh', ['-c', script], {
+    encoding: 'utf8',
+    uid: 1000,
+    gid: 1001,
+    groups: [1002],
+    capabilities: { keep: ['CAP_NET_BIND_SERVICE'], ambient: ['CAP_NET_BIND_SERVICE'] },
+    seccomp: { defaultAction: 'allow', rules: [{ syscalls: ['mknod'], action: { errno: 'EPERM' } }] },
+    rlimits: { nofile: { soft: 77 } },
+    cwd: '/work',
+    env: { GREETING: 'hello', PATH: '/usr/bin:/bin' },
+    umask: 0o027,
+    noNewPrivs: true,
+  })
+  t.is(r.status, 0, r.stderr)
+  const out = r.stdout.trim().split('\n')
+  t.deepEqual(out.slice(0, 3), ['1000', '1001', '1001 1002'])
+  const status = out.slice(3, 7).join('\n')
+  t.is(field(status, 'CapEff'), '0000000000000400')
+  t.is(field(status, 'Seccomp'), '2')
+  t.is(field(status, 'NoNewPrivs'), '1')
+  t.deepEqual(out.slice(7), ['77', '/work', 'hello', '0027'])
+  // Another run gets none of it: the defaults (uid 0 with every capability in the namespace).
+  const plain = sb.spawnSync('/bin/sh', ['-c', 'id -u; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; pwd'], { encoding: 'utf8' })
+  t.deepEqual(plain.stdout.trim().split('\n').map((l) => l.replace(/\s+/g, ' ')), ['0', 'NoNewPrivs: 0', 'Seccomp: 0', '/'])
+})
+
+maybe('defaults apply to every run, a run overrides them; relative cwd is inside the sandbox', async (t) => {
+  await using sb = createSandbox(box({ defaults: { cwd: '/work', env: { A: 'default', B: 'kept' } } }))
+  const r = sb.spawnSync('/bin/sh', ['-c', 'echo "$A $B"; pwd'], { encoding: 'utf8' })
+  t.deepEqual(r.stdout.trim().split('\n'), ['default kept', '/work'])
+  const o = sb.spawnSync('/bin/sh', ['-c', 'echo "$A"; pwd'], { encoding: 'utf8', env: { A: 'mine' }, cwd: '..' })
+  t.deepEqual(o.stdout.trim().split('\n'), ['mine', '/'])
+})
+
+maybe('timeout, killSignal and an AbortSignal end a run; the sandbox stays', async (t) => {
+  await using sb = createSandbox(box())
+  const r = sb.spawnSync('/bin/sleep', ['10'], { timeout: 100, killSignal: 'SIGKILL' })
+  t.is(r.signal, 'SIGKILL')
+  t.is(r.error?.code, 'ETIMEDOUT')
+  const ac = new AbortController()
+  const child = sb.spawn('/bin/sleep', ['10'], { signal: ac.signal })
+  await once(child, 'spawn')
+  const failed = once(child, 'error')
+  ac.abort()
+  const [err] = await failed
+  t.is((err as Error).name, 'AbortError')
+  const exit = await child.exited
+  t.is(exit.signal, 'SIGTERM')
+  t.is(sb.spawnSync('/bin/true').status, 0)
+})
+
+maybe('options that would rebuild the sandbox are refused by name', async (t) => {
+  await using sb = createSandbox(box())
+  for (const key of ['namespaces', 'mounts', 'rootfs', 'uidMap', 'hostname']) {
+    const e = t.throws(() => sb.spawn('/bin/true', [], { [key]: ['x'] } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.regex(e!.message, new RegExp(`'options\\.${key}' builds the sandbox`))
+  }
+  const j = t.throws(() => sb.spawnSync('/bin/true', { join: { net: 3 } } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.regex(j!.message, /'options\.join' is fixed/)
+  const c = t.throws(() => createSandbox({ seccomp: 'default' } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.regex(c!.message, /'options\.seccomp' applies to a run/)
+  t.throws(() => createSandbox({ namespaces: ['bogus'] } as never), { code: 'ERR_INVALID_ARG_VALUE', message: /namespaces\[0\]/ })
+})
+
+maybe('a build that fails throws a SpawnError naming the step', (t) => {
+  const e = t.throws(() => createSandbox({ rootfs: 'tmpfs', mounts: [{ type: 'bind', source: '/nonexistent-source-dir', target: '/x' }] }))
+  t.true(e instanceof SpawnError)
+  const s = e as SpawnError
+  t.is(s.step, 'mount')
+  t.is(s.code, 'ENOENT')
+  t.is(s.errno, -2)
+  t.truthy(s.syscall)
+  t.regex(s.message, /nonexistent-source-dir/)
+})
+
+maybe('two sandboxes see neither the other\'s files, processes nor network', async (t) => {
+  await using a = createSandbox(box())
+  await using b = createSandbox(box())
+  t.is(a.spawnSync('/bin/sh', ['-c', 'echo a > /tmp/mine && ip link add dummy0 type dummy 2>/dev/null; true']).status, 0)
+  const sleeper = a.spawn('/bin/sleep', ['30'])
+  await once(sleeper, 'spawn')
+  const seenB = b.spawnSync('/bin/sh', ['-c', 'ls /tmp; echo ---; ls /proc | grep -E "^[0-9]+$"; echo ---; cat /proc/net/dev | tail -n +3 | cut -d: -f1'], { encoding: 'utf8' })
+  const [files, procs, ifaces] = seenB.stdout.split('---\n').map((s) => s.trim().split('\n').filter(Boolean).map((l) => l.trim()))
+  t.deepEqual(files, [])
+  // Only its init (1) and the shell itself with its pipeline.
+  t.true(procs!.includes('1'))
+  t.false(procs!.some((p) => Number(p) > 10), procs!.join(' '))
+  t.deepEqual(ifaces, ['lo'])
+  const seenA = a.spawnSync('/bin/sh', ['-c', 'cat /tmp/mine; ls /proc | grep -cE "^[0-9]+$"'], { encoding: 'utf8' })
+  t.deepEqual(seenA.stdout.trim().split('\n').slice(0, 1), ['a'])
+  t.not(a.namespaces.net!.id.ino, b.namespaces.net!.id.ino)
+  sleeper.kill('SIGKILL')
+  await sleeper.exited
+})
+
+maybe('a failed run (ENOENT) leaves the sandbox usable', async (t) => {
+  await using sb = createSandbox(box())
+  const r = sb.spawnSync('/no/such/program')
+  t.true(r.error instanceof SpawnError)
+  t.is(r.error?.code, 'ENOENT')
+  t.is(r.error?.errno, -2)
+  t.is(r.error?.step, 'execve')
+  const child = sb.spawn('/no/such/program')
+  const [err] = await once(child, 'error')
+  t.is((err as SpawnError).step, 'execve')
+  t.is(sb.spawnSync('/bin/sh', ['-c', 'echo ok'], { encoding: 'utf8' }).stdout, 'ok\n')
+})
+
+maybe('200 concurrent runs in one sandbox, with no thread per run', async (t) => {
+  await using sb = createSandbox(box())
+  const before = threads()
+  const runs = Array.from({ length: 200 }, (_, i) => {
+    const c = sb.spawn('/bin/sh', ['-c', `echo ${i}`])
+    let out = ''
+    c.stdout!.on('data', (d) => (out += d))
+    return new Promise<string>((resolve, reject) => {
+      c.on('error', reject)
+      c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`run ${i}: ${code}`))))
+    })
+  })
+  const during = threads()
+  const outs = await Promise.all(runs)
+  t.deepEqual(outs, Array.from({ length: 200 }, (_, i) => String(i)))
+  t.true(during - before <= 4, `threads ${before} -> ${during}`)
+  t.true(threads() - before <= 4, `threads ${before} -> ${threads()}`)
+})
+
+maybe('the init killed from outside: closed settles with why, runs are refused', async (t) => {
+  const sb = createSandbox(box())
+  process.kill(sb.pid, 'SIGKILL')
+  const end = await sb.closed
+  t.is(end.reason, 'died')
+  t.is(end.signal, 'SIGKILL')
+  t.regex(end.message, /init \(pid \d+\) died: it was killed by SIGKILL/)
+  t.true(sb.isClosed)
+  t.is(sb.pidfd, -1)
+  for (const run of [() => sb.spawn('/bin/true'), () => sb.spawnSync('/bin/true')]) {
+    const e = t.throws(run, { code: 'ERR_SANDBOX_CLOSED' })
+    t.regex(e!.message, /can run nothing more: .*killed by SIGKILL/)
+    t.is((e!.cause as { reason: string }).reason, 'died')
+  }
+  t.is((await sb.close()).reason, 'died')
+})
+
+maybe('close() with runs still going kills them all', async (t) => {
+  const sb = createSandbox(box())
+  const runs = [sb.spawn('/bin/sleep', ['60']), sb.spawn('/bin/sh', ['-c', 'sleep 60 & wait'])]
+  await Promise.all(runs.map((r) => once(r, 'spawn')))
+  const end = await sb.close()
+  t.is(end.reason, 'close')
+  t.is(end.signal, 'SIGKILL')
+  const exits = await Promise.all(runs.map((r) => r.exited))
+  t.deepEqual(exits.map((e) => e.signal), ['SIGKILL', 'SIGKILL'])
+  t.throws(() => sb.spawnSync('/bin/true'), { code: 'ERR_SANDBOX_CLOSED' })
+})
+
+maybe('a Worker creates, uses and closes sandboxes', async (t) => {
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(entry)}).then(async (lc) => {
+       const seen = [];
+       for (let i = 0; i < 3; i++) {
+         const sb = lc.createSandbox({ namespaces: ['user', 'pid', 'net', 'uts'], hostname: 'w' + i });
+         seen.push(sb.spawnSync('/bin/hostname', { encoding: 'utf8' }).stdout.trim());
+         seen.push((await sb.close()).reason);
+       }
+       parentPort.postMessage(seen);
+     }, (e) => parentPort.postMessage(String(e)));`,
+    { eval: true },
+  )
+  const [seen] = await once(worker, 'message')
+  t.deepEqual(seen, ['w0', 'close', 'w1', 'close', 'w2', 'close'])
+  await once(worker, 'exit')
+})
+
+maybe('nothing is left on the host: mounts, /tmp, fds, processes', async (t) => {
+  // A /tmp of its own, so that nobody else's files come and go in the listing.
+  const prefix = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs lc-test /tmp && exec "$@"', 'sh']
+  const run = await runIsolated(
+    `
+    const snap = () => ({
+      mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8'),
+      tmp: fs.readdirSync('/tmp').sort(),
+      fds: fs.readdirSync('/proc/self/fd').length,
+      children: fs.readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim(),
+    });
+    const usr = [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }];
+    for (const n of ['bin', 'lib', 'lib64']) { try { usr.push({ type: 'symlink', target: '/' + n, linkTo: fs.readlinkSync('/' + n) }) } catch {} }
+    // The first sandbox starts the package's reaper thread (its fds stay): not counted.
+    const once = async (i) => {
+      const sb = lc.createSandbox({ rootfs: 'tmpfs', mounts: [...usr, { type: 'tmpfs', target: '/tmp' }, { type: 'proc' }] });
+      sb.spawnSync('/bin/sh', ['-c', 'echo x > /tmp/f']);
+      const c = sb.spawn('/bin/sleep', ['30']);
+      await new Promise((r) => c.once('spawn', r));
+      await sb.close();
+      await c.exited;
+    };
+    await once();
+    const before = snap();
+    for (let i = 0; i < 3; i++) await once();
+    report({ before, after: snap() });
+  `,
+    { prefix },
+  )
+  const r = ok(t, run) as { before: unknown; after: unknown }
+  t.deepEqual(r.after, r.before)
+})
+
+asRootToo('unprivileged: a sandbox as uid 4242 in a user namespace of its own', async (t) => {
+  const run = await runIsolated(
+    `
+    const sb = lc.createSandbox({ rootfs: 'tmpfs', mounts: [{ type: 'bind', source: '/usr', target: '/usr', readonly: true },
+      ...['bin', 'lib', 'lib64'].flatMap((n) => { try { return [{ type: 'symlink', target: '/' + n, linkTo: fs.readlinkSync('/' + n) }] } catch { return [] } }),
+      { type: 'proc' }, { type: 'tmpfs', target: '/tmp' }], hostname: 'mine' });
+    const r = sb.spawnSync('/bin/sh', ['-c', 'id -u; hostname; grep CapEff /proc/self/status; cat /proc/self/uid_map'], { encoding: 'utf8' });
+    const c = sb.spawnSync('/bin/sh', ['-c', 'grep CapEff /proc/self/status'], { encoding: 'utf8', uid: 0, capabilities: { keep: 'none' } });
+    const end = await sb.close();
+    report({ out: r.stdout.trim().split('\\n').map((l) => l.replace(/\\s+/g, ' ').trim()), status: r.status, err: r.stderr, none: c.stdout.trim(), reason: end.reason, me: process.getuid() });
+  `,
+    { uid: 4242 },
+  )
+  const r = ok(t, run) as { out: string[]; status: number; err: string; none: string; reason: string; me: number }
+  t.is(r.me, 4242)
+  t.is(r.status, 0, r.err)
+  t.deepEqual(r.out.slice(0, 2), ['0', 'mine'])
+  t.regex(r.out[2]!, /^CapEff: 000001ffffffffff|^CapEff: 0000003fffffffff|^CapEff: [0-9a-f]+$/)
+  t.not(r.out[2], 'CapEff: 0000000000000000')
+  t.is(r.out[3], '0 4242 1')
+  t.regex(r.none, /^CapEff:\s+0000000000000000$/)
+  t.is(r.reason, 'close')
+})
