@@ -1,6 +1,10 @@
 import test from 'ava'
 import fs from 'node:fs'
 import { once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { createSandbox, probe, SpawnError, type SandboxOptions, type MountEntry } from '../dist/index.js'
 import { entry, isRoot, ok, runIsolated } from './_helpers.js'
@@ -169,7 +173,8 @@ maybe('a failed run (ENOENT) leaves the sandbox usable', async (t) => {
   t.is(sb.spawnSync('/bin/sh', ['-c', 'echo ok'], { encoding: 'utf8' }).stdout, 'ok\n')
 })
 
-maybe('200 concurrent runs in one sandbox, with no thread per run', async (t) => {
+// Serial: it counts this process's threads, which a concurrent Worker test would change.
+;(why ? test.skip : test.serial)('200 concurrent runs in one sandbox, with no thread per run', async (t) => {
   await using sb = createSandbox(box())
   const before = threads()
   const runs = Array.from({ length: 200 }, (_, i) => {
@@ -291,4 +296,100 @@ asRootToo('unprivileged: a sandbox as uid 4242 in a user namespace of its own', 
   t.is(r.out[3], '0 4242 1')
   t.regex(r.none, /^CapEff:\s+0000000000000000$/)
   t.is(r.reason, 'close')
+})
+
+/** Runs a bash script in the sandbox; its exit code and everything it printed. */
+function bash(sb: ReturnType<typeof createSandbox>, script: string): Promise<[number | null, string]> {
+  return new Promise((resolve, reject) => {
+    const c = sb.spawn('/bin/bash', ['-c', script])
+    let out = ''
+    c.stdout!.on('data', (d) => (out += d))
+    c.stderr!.on('data', (d) => (out += d))
+    c.on('error', reject)
+    c.on('close', (code) => resolve([code, out]))
+  })
+}
+const get = (port: number) => `exec 3<>/dev/tcp/127.0.0.1/${port} || exit 9; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; while IFS= read -r l <&3; do last=$l; done; echo "$last"`
+const hasBash = fs.existsSync('/usr/bin/bash') || fs.existsSync('/bin/bash')
+const maybeBash = why || !hasBash ? test.skip : test
+if (!hasBash) console.log('skipping the forwarded port tests: they connect with bash\'s /dev/tcp, and bash is not installed')
+
+async function hostServer(t: { teardown(fn: () => void): void }): Promise<number> {
+  const server = http.createServer((_req, res) => res.end('hello from the host\n'))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  return (server.address() as net.AddressInfo).port
+}
+
+// Serial: it counts this process's fds, which concurrent tests would change.
+;(why || !hasBash ? test.skip : test.serial)('a forwarded port: a program inside reaches a host HTTP server only through it; 1,000 connections leak nothing', async (t) => {
+  const hostPort = await hostServer(t)
+  await using sb = createSandbox(box())
+  // Without the forward, the host's loopback is not the sandbox's.
+  t.deepEqual(await bash(sb, `${get(hostPort)}`), [9, `/bin/bash: connect: Connection refused\n/bin/bash: line 1: /dev/tcp/127.0.0.1/${hostPort}: Connection refused\n`])
+  const f = sb.forward({ port: 3128 }, { host: '127.0.0.1', port: hostPort })
+  t.is(f.port, 3128)
+  t.deepEqual(await bash(sb, get(3128)), [0, 'hello from the host\n'])
+  const fds = () => fs.readdirSync('/proc/self/fd').length
+  const before = fds()
+  const loop = `n=0; for i in $(seq 1000); do exec 3<>/dev/tcp/127.0.0.1/3128 || exit 1; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; while IFS= read -r l <&3; do :; done; exec 3>&-; n=$((n+1)); done; echo $n`
+  t.deepEqual(await bash(sb, loop), [0, '1000\n'])
+  // The last connection's close may still be on its way through the event loop.
+  for (let i = 0; i < 50 && (f.connections > 0 || fds() > before); i++) await new Promise((r) => setTimeout(r, 20))
+  t.is(f.connections, 0)
+  t.is(fds(), before)
+  await f.close()
+  t.deepEqual(await bash(sb, get(3128)), [9, '/bin/bash: connect: Connection refused\n/bin/bash: line 1: /dev/tcp/127.0.0.1/3128: Connection refused\n'])
+})
+
+maybeBash('a forward to a unix socket, an allow callback that refuses, and no spawnSync while a forward is open', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lc-forward-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const sock = path.join(dir, 'proxy.sock')
+  const server = http.createServer((_req, res) => res.end('via unix socket\n')).listen(sock)
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  await using sb = createSandbox(box())
+  const peers: string[] = []
+  let admit = true
+  const f = sb.forward({ port: 8080, allow: (peer) => (peers.push(peer.remoteAddress), admit) }, { path: sock })
+  t.deepEqual(await bash(sb, get(8080)), [0, 'via unix socket\n'])
+  admit = false
+  const [, refused] = await bash(sb, get(8080))
+  t.regex(refused, /Connection reset by peer/)
+  t.deepEqual(peers, ['127.0.0.1', '127.0.0.1'])
+  const e = t.throws(() => sb.spawnSync('/bin/true'), { code: 'ERR_SANDBOX_FORWARD_SYNC' })
+  t.regex(e!.message, /served by this thread's event loop, which spawnSync\(\) blocks/)
+  // The same port twice: the kernel's answer, said in words.
+  const twice = t.throws(() => sb.forward({ port: 8080 }), { code: 'EADDRINUSE' }) as Error & { errno: number; syscall: string }
+  t.is(twice.errno, -98)
+  t.is(twice.syscall, 'bind')
+  t.regex(twice.message, /bind\(127\.0\.0\.1:8080\) in the sandbox's network namespace failed: something in the sandbox already listens on that port/)
+  await f.close()
+  t.is(sb.spawnSync('/bin/true').status, 0)
+  await sb.close()
+  t.throws(() => sb.forward({ port: 1 }), { code: 'ERR_SANDBOX_CLOSED' })
+})
+
+asRootToo('a forwarded port in a sandbox of uid 4242', async (t) => {
+  const run = await runIsolated(
+    `
+    const http = await import('node:http');
+    const server = http.createServer((q, r) => r.end('hello 4242\\n')).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const sb = lc.createSandbox({ rootfs: 'tmpfs', mounts: [{ type: 'bind', source: '/usr', target: '/usr', readonly: true },
+      ...['bin', 'lib', 'lib64'].flatMap((n) => { try { return [{ type: 'symlink', target: '/' + n, linkTo: fs.readlinkSync('/' + n) }] } catch { return [] } })] });
+    const f = sb.forward({ port: 3128 }, { port: server.address().port });
+    const c = sb.spawn('/bin/bash', ['-c', ${JSON.stringify(get(3128))}]);
+    let out = ''; c.stdout.on('data', (d) => (out += d));
+    await new Promise((r) => c.on('close', r));
+    await f.close(); await sb.close(); server.close();
+    report({ out, me: process.getuid() });
+  `,
+    { uid: 4242 },
+  )
+  const r = ok(t, run) as { out: string; me: number }
+  t.is(r.me, 4242)
+  t.is(r.out, 'hello 4242\n')
 })
