@@ -122,7 +122,8 @@ for (const uid of [undefined, 4242]) {
     // The shell, ls and grep, besides the init: nothing of the host.
     t.true(Number(said('processes')?.[1]) <= 5, run.stdout)
     t.deepEqual(said('network interfaces'), ['0', 'lo'])
-    t.regex(said('reach the internet')?.[1] ?? '', /^unreachable/)
+    t.regex(said('reach the internet')?.[1] ?? '', /(^| )unreachable( |$)/)
+    t.deepEqual(said('the proxy through port 3128'), ['0', 'proxy saw GET /pkg'])
     t.regex(said('the host home')?.[1] ?? '', /No such file or directory/)
     t.regex(run.stdout, /\n {2}status 0: 64 \| \/tmp\n/)
     t.regex(run.stdout, /answer\.py holds: print\(6 \* 7\)\n/)
