@@ -87,6 +87,8 @@ pub struct SpawnPlan {
     /// With `reaper`: the init runs no program and stays until it is killed, holding the
     /// namespaces for programs that join them (createSandbox()).
     pub hold: Option<bool>,
+    /// Limits for a cgroup made for the run (cgroup.rs).
+    pub limits: Option<crate::cgroup::LimitsSlot>,
     /// Landlock rules, applied at step 22b.
     pub landlock: Option<crate::landlock::LandlockSlot>,
 }
