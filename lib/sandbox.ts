@@ -57,6 +57,8 @@ export type SandboxRunOptions = Pick<
   | 'rlimits'
   | 'umask'
   | 'pdeathsig'
+  | 'limits'
+  | 'cgroupParent'
 >
 
 export type SandboxRunSyncOptions = SandboxRunOptions & Pick<SpawnSyncOptions, 'input' | 'maxBuffer' | 'encoding'>
@@ -171,7 +173,7 @@ const BUILD_KEYS = new Set<string>([
 ])
 /** The keys a run takes. */
 const RUN_KEYS = new Set<string>([
-  'cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal', 'capabilities', 'noNewPrivs', 'seccomp', 'landlock', 'rlimits', 'umask', 'pdeathsig',
+  'cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal', 'capabilities', 'noNewPrivs', 'seccomp', 'landlock', 'rlimits', 'umask', 'pdeathsig', 'limits', 'cgroupParent',
 ])
 const SYNC_KEYS = new Set<string>([...RUN_KEYS, 'input', 'maxBuffer', 'encoding'])
 
