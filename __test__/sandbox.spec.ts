@@ -220,6 +220,9 @@ maybe('close() with runs still going kills them all', async (t) => {
   const exits = await Promise.all(runs.map((r) => r.exited))
   t.deepEqual(exits.map((e) => e.signal), ['SIGKILL', 'SIGKILL'])
   t.throws(() => sb.spawnSync('/bin/true'), { code: 'ERR_SANDBOX_CLOSED' })
+  // Its handles went with it.
+  t.true(Object.values(sb.namespaces).every((ns) => ns.closed))
+  t.is(sb.pidfd, -1)
 })
 
 maybe('a Worker creates, uses and closes sandboxes', async (t) => {
