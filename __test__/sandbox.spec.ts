@@ -235,13 +235,24 @@ maybe('a Worker creates, uses and closes sandboxes', async (t) => {
          seen.push(sb.spawnSync('/bin/hostname', { encoding: 'utf8' }).stdout.trim());
          seen.push((await sb.close()).reason);
        }
-       parentPort.postMessage(seen);
+       // One left open, not keeping the Worker alive: it goes when the Worker's thread exits.
+       const left = lc.createSandbox({ namespaces: ['user', 'pid'] });
+       left.unref();
+       parentPort.postMessage([seen, left.pid]);
      }, (e) => parentPort.postMessage(String(e)));`,
     { eval: true },
   )
-  const [seen] = await once(worker, 'message')
+  const [[seen, left]] = await once(worker, 'message')
   t.deepEqual(seen, ['w0', 'close', 'w1', 'close', 'w2', 'close'])
+  t.true(fs.existsSync(`/proc/${left}`))
   await once(worker, 'exit')
+  // Killed at the Worker's exit, reaped by the package's reaper thread.
+  let gone = false
+  for (let i = 0; i < 100 && !gone; i++) {
+    gone = !fs.existsSync(`/proc/${left}`)
+    if (!gone) await new Promise((r) => setTimeout(r, 20))
+  }
+  t.true(gone, `the init ${left} outlived its Worker`)
 })
 
 maybe('nothing is left on the host: mounts, /tmp, fds, processes', async (t) => {

@@ -211,6 +211,14 @@ function insideCwd(cwd: unknown, base: string): string {
   return posix.resolve(base, c)
 }
 
+/** Sandboxes open on this thread: killed when it exits (a Worker's thread too; the init's
+ * pdeathsig follows the process, not the thread). */
+const open = new Set<Sandbox>()
+let hooked = false
+function killOpen(): void {
+  for (const sb of open) sb._kill()
+}
+
 /**
  * A prepared sandbox: namespaces and a root held by an init (pid 1 of its pid namespace), in
  * which spawn() and spawnSync() run programs at about the cost of a plain spawn. Programs are
@@ -251,6 +259,21 @@ export class Sandbox {
     }
     this.namespaces = Object.freeze(handles)
     this.#watch = native._watchExit(pid, watchPidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
+    open.add(this)
+    if (!hooked) {
+      hooked = true
+      process.on('exit', killOpen)
+    }
+  }
+
+  /** @internal SIGKILL to the init, without waiting (this thread is exiting). */
+  _kill(): void {
+    if (this.#pidfd < 0) return
+    try {
+      native.pidfdSendSignal(this.#pidfd, 'SIGKILL')
+    } catch {
+      // gone already
+    }
   }
 
   /** The init's pidfd (owned by the sandbox; -1 once it has died). */
@@ -275,6 +298,7 @@ export class Sandbox {
       message: reason === 'close' ? `the sandbox was closed (${how})` : `the sandbox's init (pid ${this.pid}) died: ${how}`,
     }
     this.#release()
+    open.delete(this)
     this.#end = end
     this.#resolve(end)
   }
