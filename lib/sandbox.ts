@@ -106,7 +106,11 @@ export class Forward extends EventEmitter {
   #onClose: () => void
 
   /** @internal */
-  constructor(fd: number, host: string, port: number, target: ForwardTarget | undefined, allow: ForwardOptions['allow'], onClose: () => void) {
+  static _create(fd: number, host: string, port: number, target: ForwardTarget | undefined, allow: ForwardOptions['allow'], onClose: () => void): Forward {
+    return new Forward(fd, host, port, target, allow, onClose)
+  }
+
+  private constructor(fd: number, host: string, port: number, target: ForwardTarget | undefined, allow: ForwardOptions['allow'], onClose: () => void) {
     super()
     this.port = port
     this.host = host
@@ -243,7 +247,11 @@ export class Sandbox {
   #forwards = new Set<Forward>()
 
   /** @internal */
-  constructor(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions) {
+  static _create(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions): Sandbox {
+    return new Sandbox(pid, pidfd, watchPidfd, types, defaults)
+  }
+
+  private constructor(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions) {
     this.pid = pid
     this.#pidfd = pidfd
     this.#types = types
@@ -394,7 +402,7 @@ export class Sandbox {
     const nstype = (this.#types.includes('user') ? native.NEWUSER | native.NEWNET : native.NEWNET) >>> 0
     const addr = host.split('.').reduce((a, b) => a * 256 + Number(b), 0)
     const fd = native._listenIn(this.#pidfd, nstype, addr, port, backlog)
-    const f: Forward = new Forward(fd, host, port, target, options.allow, () => this.#forwards.delete(f))
+    const f: Forward = Forward._create(fd, host, port, target, options.allow, () => this.#forwards.delete(f))
     this.#forwards.add(f)
     return f
   }
@@ -500,7 +508,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     throw err
   }
   try {
-    return new Sandbox(started.pid, pidfd, started.pidfd, types, defaults)
+    return Sandbox._create(started.pid, pidfd, started.pidfd, types, defaults)
   } catch (err) {
     native.pidfdSendSignal(pidfd, 'SIGKILL')
     native._closeFd(pidfd)
