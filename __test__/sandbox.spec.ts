@@ -210,6 +210,36 @@ maybe('the init killed from outside: closed settles with why, runs are refused',
   t.is((await sb.close()).reason, 'died')
 })
 
+maybe('a run that races the init\'s death fails at setns with ESRCH, saying why', async (t) => {
+  const sb = createSandbox(box())
+  process.kill(sb.pid, 'SIGKILL')
+  // Dead (a zombie, or reaped by the package's reaper thread), but the exit has not been
+  // reported to this thread yet: that needs a turn of its event loop.
+  const dead = () => {
+    try {
+      return /^ Z/.test(fs.readFileSync(`/proc/${sb.pid}/stat`, 'utf8').split(')')[1]!)
+    } catch {
+      return true
+    }
+  }
+  while (!dead()) {
+    // a few microseconds at most
+  }
+  t.false(sb.isClosed)
+  const r = sb.spawnSync('/bin/true')
+  t.true(r.error instanceof SpawnError)
+  t.is(r.error?.step, 'setns')
+  t.is(r.error?.code, 'ESRCH')
+  t.is(r.error?.errno, -3)
+  t.is(r.error?.syscall, 'setns')
+  t.regex(r.error?.message ?? '', /the sandbox's init \(pid \d+\) has died, so the sandbox can run nothing more$/)
+  const child = sb.spawn('/bin/true')
+  const [err] = await once(child, 'error')
+  t.is((err as SpawnError).step, 'setns')
+  t.regex((err as Error).message, /has died, so the sandbox can run nothing more$/)
+  t.is((await sb.closed).reason, 'died')
+})
+
 maybe('close() with runs still going kills them all', async (t) => {
   const sb = createSandbox(box())
   const runs = [sb.spawn('/bin/sleep', ['60']), sb.spawn('/bin/sh', ['-c', 'sleep 60 & wait'])]

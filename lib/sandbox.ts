@@ -347,7 +347,16 @@ export class Sandbox {
       options = args as SandboxRunOptions
       args = undefined
     }
-    return spawn(file, args as readonly string[] | undefined, this.#options(options, RUN_KEYS))
+    const child = spawn(file, args as readonly string[] | undefined, this.#options(options, RUN_KEYS))
+    // Before the caller's listeners (they are added after this returns, the error comes later).
+    child.prependListener('error', (err: unknown) => this.#explain(err))
+    return child
+  }
+
+  /** A run that raced the init's death fails at 'setns' with ESRCH: say so. */
+  #explain(err: unknown): void {
+    if (err instanceof SpawnError && err.step === 'setns' && err.code === 'ESRCH')
+      err.message += `: the sandbox's init (pid ${this.pid}) has died, so the sandbox can run nothing more`
   }
 
   /** Runs `file` in the sandbox to its end, as spawnSync() does. */
@@ -368,7 +377,9 @@ export class Sandbox {
         ),
         'ERR_SANDBOX_FORWARD_SYNC',
       )
-    return spawnSync(file, (args ?? []) as readonly string[], o as SpawnSyncOptionsWithStringEncoding)
+    const r = spawnSync(file, (args ?? []) as readonly string[], o as SpawnSyncOptionsWithStringEncoding)
+    this.#explain(r.error)
+    return r
   }
 
   /**
