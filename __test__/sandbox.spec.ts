@@ -91,6 +91,20 @@ asRootToo('every per-run option is seen from inside: ids, capabilities, seccomp,
   t.deepEqual(plain.stdout.trim().split('\n').map((l) => l.replace(/\s+/g, ' ')), ['0', 'NoNewPrivs: 0', 'Seccomp: 0', '/'])
 })
 
+maybe('the init reaps what runs leave behind: no zombie stays in the sandbox', async (t) => {
+  await using sb = createSandbox(box())
+  t.is(sb.spawnSync('/bin/sh', ['-c', 'sleep 0.1 & exit 0']).status, 0)
+  const states = () => sb.spawnSync('/bin/sh', ['-c', 'cat /proc/[0-9]*/stat'], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split(' ').slice(1, 3).join(' '))
+  t.true(states().includes('(sleep) S'), states().join(', '))
+  // The orphaned sleep ends; its parent is now the init, which reaps it.
+  let seen = states()
+  for (let i = 0; i < 100 && seen.some((s) => s.startsWith('(sleep)')); i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    seen = states()
+  }
+  t.deepEqual(seen.filter((s) => !s.startsWith('(sh)') && !s.startsWith('(cat)')), ['(init) S'])
+})
+
 maybe('defaults apply to every run, a run overrides them; relative cwd is inside the sandbox', async (t) => {
   await using sb = createSandbox(box({ defaults: { cwd: '/work', env: { A: 'default', B: 'kept' } } }))
   const r = sb.spawnSync('/bin/sh', ['-c', 'echo "$A $B"; pwd'], { encoding: 'utf8' })
