@@ -410,13 +410,26 @@ maybeBash('a forward to a unix socket, an allow callback that refuses, and no sp
   t.teardown(() => server.close())
   await using sb = createSandbox(box())
   const peers: string[] = []
-  let admit = true
-  const f = sb.forward({ port: 8080, allow: (peer) => (peers.push(peer.remoteAddress), admit) }, { path: sock })
+  let admit: boolean | 'throw' = true
+  const allow = (peer: { remoteAddress: string }) => {
+    peers.push(peer.remoteAddress)
+    if (admit === 'throw') throw new Error('allow failed')
+    return admit
+  }
+  const f = sb.forward({ port: 8080, allow }, { path: sock })
   t.deepEqual(await bash(sb, get(8080)), [0, 'via unix socket\n'])
+  // Reading first, without writing: the reset is what the read sees.
+  const listenOnly = 'exec 3<>/dev/tcp/127.0.0.1/8080 || exit 9; read -r l <&3; echo "read status $?"'
   admit = false
-  const [, refused] = await bash(sb, get(8080))
-  t.regex(refused, /Connection reset by peer/)
-  t.deepEqual(peers, ['127.0.0.1', '127.0.0.1'])
+  const [, refused] = await bash(sb, listenOnly)
+  t.regex(refused, /Connection reset by peer\nread status 1\n$/)
+  // A callback that throws refuses too, and reaches 'error' listeners.
+  admit = 'throw'
+  const failed = once(f, 'error')
+  const [, thrown] = await bash(sb, listenOnly)
+  t.regex(thrown, /Connection reset by peer\nread status 1\n$/)
+  t.is(((await failed)[0] as Error).message, 'allow failed')
+  t.deepEqual(peers, ['127.0.0.1', '127.0.0.1', '127.0.0.1'])
   const e = t.throws(() => sb.spawnSync('/bin/true'), { code: 'ERR_SANDBOX_FORWARD_SYNC' })
   t.regex(e!.message, /served by this thread's event loop, which spawnSync\(\) blocks/)
   // The same port twice: the kernel's answer, said in words.

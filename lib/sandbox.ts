@@ -116,8 +116,13 @@ export class Forward extends EventEmitter {
     this.host = host
     this.#onClose = onClose
     this.server = new Server((socket) => this.#accept(socket, target, allow))
-    this.server.on('error', (err) => this.emit('error', err))
+    this.server.on('error', (err) => this.#error(err))
     this.server.listen({ fd })
+  }
+
+  /** 'error' for whoever listens; without a listener it must not throw into the event loop. */
+  #error(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err)
   }
 
   /** Connections open now (both sides counted once). */
@@ -134,7 +139,7 @@ export class Forward extends EventEmitter {
       try {
         ok = (await allow({ remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 })) === true
       } catch (err) {
-        this.emit('error', err)
+        this.#error(err)
       }
       if (!ok) {
         socket.resetAndDestroy()
