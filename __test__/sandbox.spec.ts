@@ -443,6 +443,17 @@ maybeBash('a forward to a unix socket, an allow callback that refuses, and no sp
   t.throws(() => sb.forward({ port: 1 }), { code: 'ERR_SANDBOX_CLOSED' })
 })
 
+maybeBash('a forward without a target: each connection is a \'connection\' event, reset if nobody listens', async (t) => {
+  await using sb = createSandbox(box())
+  const f = sb.forward({ port: 7000 })
+  const read = 'exec 3<>/dev/tcp/127.0.0.1/7000 || exit 9; read -r l <&3; echo "got $l"'
+  t.regex((await bash(sb, read))[1], /Connection reset by peer\ngot \n$/)
+  f.on('connection', (socket: net.Socket) => socket.end(`hello ${socket.remoteAddress}\n`))
+  t.deepEqual(await bash(sb, read), [0, 'got hello 127.0.0.1\n'])
+  await f.close()
+  t.is(f.connections, 0)
+})
+
 asRootToo('a forwarded port in a sandbox of uid 4242', async (t) => {
   const run = await runIsolated(
     `
