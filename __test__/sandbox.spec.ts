@@ -105,6 +105,21 @@ maybe('the init reaps what runs leave behind: no zombie stays in the sandbox', a
   t.deepEqual(seen.filter((s) => !s.startsWith('(sh)') && !s.startsWith('(cat)')), ['(init) S'])
 })
 
+/** Where cgroup v2 is mounted here, if it is. */
+const cgroup2 = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => / - cgroup2 /.test(l))?.split(' ')[4]
+if (!cgroup2) console.log('skipping the sandbox cgroup test: no cgroup v2 mount here')
+;(why || !isRoot || !cgroup2 ? test.skip : test)('the sandbox\'s cgroup: its init and every run start in it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(cgroup2!, 'lc-sandbox-'))
+  t.teardown(() => fs.rmdirSync(dir))
+  const name = `0::/${path.relative(cgroup2!, dir)}`
+  {
+    await using sb = createSandbox({ namespaces: ['user', 'pid'], cgroup: dir })
+    t.true(fs.readFileSync(`/proc/${sb.pid}/cgroup`, 'utf8').split('\n').includes(name))
+    const r = sb.spawnSync('/bin/sh', ['-c', 'grep ^0:: /proc/self/cgroup'], { encoding: 'utf8' })
+    t.is(r.stdout, `${name}\n`)
+  }
+})
+
 maybe('defaults apply to every run, a run overrides them; relative cwd is inside the sandbox', async (t) => {
   await using sb = createSandbox(box({ defaults: { cwd: '/work', env: { A: 'default', B: 'kept' } } }))
   const r = sb.spawnSync('/bin/sh', ['-c', 'echo "$A $B"; pwd'], { encoding: 'utf8' })

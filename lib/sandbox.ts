@@ -250,14 +250,16 @@ export class Sandbox {
   #cwd: string
   #resolve!: (end: SandboxEnd) => void
   #forwards = new Set<Forward>()
+  #cgroup: SandboxOptions['cgroup']
 
   /** @internal */
-  static _create(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions): Sandbox {
-    return new Sandbox(pid, pidfd, watchPidfd, types, defaults)
+  static _create(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']): Sandbox {
+    return new Sandbox(pid, pidfd, watchPidfd, types, defaults, cgroup)
   }
 
-  private constructor(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions) {
+  private constructor(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']) {
     this.pid = pid
+    this.#cgroup = cgroup
     this.#pidfd = pidfd
     this.#types = types
     this.#defaults = defaults
@@ -336,9 +338,11 @@ export class Sandbox {
     const o = (options ?? {}) as T
     checkKeys(o, keys, 'options', true)
     this.#check()
+    const merged = { ...this.#defaults, ...o }
     return {
-      ...this.#defaults,
-      ...o,
+      ...merged,
+      // Runs start in the sandbox's cgroup, unless they ask for one of their own (limits).
+      ...(this.#cgroup !== undefined && merged.limits === undefined ? { cgroup: this.#cgroup } : {}),
       cwd: insideCwd(o.cwd, this.#cwd),
       join: { pidfd: this.#pidfd, types: this.#types },
     } as T & SpawnOptions
@@ -524,7 +528,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     throw err
   }
   try {
-    return Sandbox._create(started.pid, pidfd, started.pidfd, types, defaults)
+    return Sandbox._create(started.pid, pidfd, started.pidfd, types, defaults, options.cgroup)
   } catch (err) {
     native.pidfdSendSignal(pidfd, 'SIGKILL')
     native._closeFd(pidfd)
