@@ -452,6 +452,13 @@ maybeBash('a forward to a unix socket, an allow callback that refuses, and no sp
   t.is(twice.errno, -98)
   t.is(twice.syscall, 'bind')
   t.regex(twice.message, /bind\(127\.0\.0\.1:8080\) in the sandbox's network namespace failed: something in the sandbox already listens on that port/)
+  // An address the sandbox does not have.
+  const nowhere = t.throws(() => sb.forward({ port: 8081, host: '192.0.2.1' }), { code: 'EADDRNOTAVAIL' }) as Error & { errno: number; syscall: string }
+  t.is(nowhere.errno, -99)
+  t.is(nowhere.syscall, 'bind')
+  t.regex(nowhere.message, /bind\(192\.0\.2\.1:8081\) in the sandbox's network namespace failed: the sandbox's network namespace has no such address/)
+  t.throws(() => sb.forward({ port: 0 }), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => sb.forward({ port: 80, host: '::1' }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.host' must be an IPv4 address/ })
   await f.close()
   t.is(sb.spawnSync('/bin/true').status, 0)
   await sb.close()
