@@ -88,6 +88,9 @@ pub struct SpawnPlan {
     pub terminal: Option<TerminalSlot>,
     /// Install the filter refusing TIOCSTI and TIOCLINUX.
     pub tiocsti_filter: Option<bool>,
+    /// With `reaper`: the init runs no program and stays until it is killed, holding the
+    /// namespaces for programs that join them (createSandbox()).
+    pub hold: Option<bool>,
     /// Limits for a cgroup made for the run (cgroup.rs).
     pub limits: Option<crate::cgroup::LimitsSlot>,
     /// Landlock rules, applied at step 22b.
@@ -439,6 +442,7 @@ pub fn prepare(
         nlandlock: landlock.as_ref().map_or(0, |(_, paths)| paths.len()),
         landlock_file_rights: crate::landlock::file_rights(),
         reaper: plan.reaper.unwrap_or(false),
+        hold: plan.reaper.unwrap_or(false) && plan.hold.unwrap_or(false),
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
         reaper_trim: false,
