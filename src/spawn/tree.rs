@@ -593,9 +593,16 @@ pub fn build(
     rootfs: Option<&str>,
     new_pid: bool,
 ) -> Outcome<Tree> {
-    let has_file = slots.iter().any(|s| s.kind == "file");
-    // File entries need the build root for their content: without a rootfs, the old root
-    // itself becomes the new one.
+    // File entries need the build root for their content, and bind sources (a bind, the host's
+    // device nodes of a dev entry, the procfs a proc entry binds without a pid namespace) are
+    // read in the host's tree as it was before any entry, as bubblewrap reads them: without a
+    // rootfs, the old root itself becomes the new one, and stays reachable at /oldroot while
+    // the entries are mounted.
+    let needs_old_root = slots.iter().any(|s| match s.kind.as_str() {
+        "file" | "bind" | "dev" => true,
+        "proc" => !new_pid,
+        _ => false,
+    });
     let (kind, dir, attr) = match rootfs {
         Some("tmpfs") => (ROOTFS_TMPFS, None, 0),
         Some(dir) => (
@@ -603,7 +610,7 @@ pub fn build(
             Some(dir.to_string()),
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         ),
-        None if has_file => (ROOTFS_DIR, Some("/".to_string()), 0),
+        None if needs_old_root => (ROOTFS_DIR, Some("/".to_string()), 0),
         None => (ROOTFS_NONE, None, 0),
     };
     let mut b = Builder {
@@ -696,7 +703,8 @@ mod tests {
         // Over the host's root: nothing may be created.
         let t = build(&[bind("/usr", "/nowhere/usr")], &[], None, false).expect("tree");
         assert_eq!(t.ops[0].create_from, 0);
-        // Below a tmpfs of ours: from the tmpfs on.
+        // Below a tmpfs of ours: from the tmpfs on (the old root bound as the new one, so
+        // that the bind's source is read in the host's tree).
         let t = build(
             &[slot("tmpfs", "/tmp"), bind("/usr", "/tmp/a/usr")],
             &[],
@@ -704,7 +712,7 @@ mod tests {
             false,
         )
         .expect("tree");
-        assert_eq!(t.ops[1].create_from, "/tmp".len());
+        assert_eq!(t.ops[1].create_from, "/newroot/tmp".len());
         // An empty root: everything, translated under /newroot.
         let t = build(&[bind("/usr", "/usr")], &[], Some("tmpfs"), false).expect("tree");
         assert_eq!(t.ops[0].create_from, "/newroot".len());
@@ -721,6 +729,26 @@ mod tests {
         )
         .expect("tree");
         assert_eq!(t.ops[2].create_from, 0);
+    }
+
+    #[test]
+    fn bind_sources_are_read_in_the_hosts_tree() {
+        // A tmpfs over /x must not hide the source /x/y of a later bind, nor a dev tmpfs the
+        // host's /dev/null: sources are read under /oldroot, targets made under /newroot.
+        let t = build(
+            &[slot("tmpfs", "/x"), bind("/x/y", "/x/z")],
+            &[],
+            None,
+            false,
+        )
+        .expect("tree");
+        assert_eq!(t.rootfs, ROOTFS_DIR);
+        assert_eq!(t.info[1].source.as_deref(), Some("/x/y"));
+        let src = unsafe { std::ffi::CStr::from_ptr(t.ops[1].source) };
+        assert_eq!(src.to_str().ok(), Some("/oldroot/x/y"));
+        // Without a bind, dev or file entry the tree is built in place.
+        let t = build(&[slot("tmpfs", "/x")], &[], None, false).expect("tree");
+        assert_eq!(t.rootfs, ROOTFS_NONE);
     }
 
     #[test]
