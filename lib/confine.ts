@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 
 import type * as native from '../index.js'
 import { NEWNS, NEWPID } from '../index.js'
+import { placeholderNeeds, type PlaceholderNeed } from './placeholders.js'
 
 /** A capability, as capabilities(7) names it. */
 export type CapName =
@@ -81,9 +82,13 @@ export type MountEntry =
       readonly devices?: boolean
       /** A missing source skips the entry (default false). */
       readonly optional?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder (a file,
+       * or a directory for a directory source) and removed after the sandbox has ended
+       * (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
     }
   /** An empty tmpfs (`--tmpfs`, `--size`, `--perms`). Read-only is applied after every entry. */
-  | { readonly type: 'tmpfs'; readonly target: PathLike; readonly size?: number; readonly mode?: number; readonly readonly?: boolean }
+  | { readonly type: 'tmpfs'; readonly target: PathLike; readonly size?: number; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
   /** A procfs (`--proc`): fresh with a new pid namespace, else the current one bound. */
   | { readonly type: 'proc'; readonly target?: PathLike }
   /** A minimal /dev (`--dev`). */
@@ -95,7 +100,7 @@ export type MountEntry =
   /** A symlink (`--symlink`). */
   | { readonly type: 'symlink'; readonly target: PathLike; readonly linkTo: string }
   /** A file with this content (`--file`, `--ro-bind-data`). */
-  | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean }
+  | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
   /** An existing mount made read-only (`--remount-ro`), not its submounts. */
   | { readonly type: 'remount'; readonly target: PathLike; readonly readonly: true }
 
@@ -208,7 +213,7 @@ function mode(value: unknown, name: string, c: Checks): number | undefined {
   return value === undefined ? undefined : c.integer(value, name, 0, 0o7777)
 }
 
-function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>): native.MountSlot {
+function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>, placeholders: number[]): native.MountSlot {
   const at = `options.mounts[${i}]`
   if (typeof entry !== 'object' || entry === null) throw c.typeError(at, 'an object', entry)
   const e = entry as Record<string, unknown>
@@ -251,6 +256,13 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: 
       slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
       break
     }
+  }
+  if (e.placeholder !== undefined) {
+    if (type !== 'bind' && type !== 'tmpfs' && type !== 'file')
+      throw c.valueError(`${at}.placeholder`, 'is only for bind, tmpfs and file entries', e.placeholder)
+    if (c.bool(e.placeholder, `${at}.placeholder`, false)) placeholders.push(i)
+  }
+  switch (type) {
     case 'remount':
       if (e.readonly !== true) throw c.valueError(`${at}.readonly`, 'must be true (a remount makes a mount read-only)', e.readonly)
       slot.readonly = true
@@ -304,14 +316,15 @@ export function confinement(
   joinsMnt: boolean,
   cwdGiven: boolean,
   c: Checks,
-): { plan: ConfinementPlan; namespaces: number; cwd?: string } {
+): { plan: ConfinementPlan; namespaces: number; cwd?: string; placeholders: PlaceholderNeed[] } {
   const plan: ConfinementPlan = {}
   let cwd: string | undefined
+  const wanted: number[] = []
   if (o.mounts !== undefined) {
     if (!Array.isArray(o.mounts)) throw c.typeError('options.mounts', 'an array of mount entries', o.mounts)
     const files: Buffer[] = []
     const seen = new Map<string, string>()
-    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen))
+    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen, wanted))
     if (files.length > 0) plan.files = files
   }
   if (o.rootfs !== undefined)
@@ -400,5 +413,6 @@ export function confinement(
       plan.reaper = true
     }
   }
-  return { plan, namespaces, cwd }
+  const placeholders = plan.mounts && wanted.length > 0 ? placeholderNeeds(plan.mounts, wanted, plan.rootfs) : []
+  return { plan, namespaces, cwd, placeholders }
 }

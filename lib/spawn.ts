@@ -13,6 +13,7 @@ import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
 import { confinement, type ConfinementOptions } from './confine.js'
+import { Placeholders, sweep, type PlaceholderNeed } from './placeholders.js'
 
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
@@ -334,6 +335,20 @@ interface Normalized {
   killSignal: number
   timeout: number
   pipes: boolean[]
+  /** Targets to make on this host for `placeholder: true` entries. */
+  placeholders: PlaceholderNeed[]
+}
+
+let swept = false
+
+/** Placeholders left by sandboxes whose parent died are removed by the next spawn: the first
+ * of each process, and every one that makes placeholders. */
+function placeholdersFor(n: Normalized): Placeholders {
+  if (!swept || n.placeholders.length > 0) {
+    swept = true
+    sweep()
+  }
+  return new Placeholders(n.placeholders)
 }
 
 function normalize(file: unknown, args: unknown, options: unknown): Normalized {
@@ -537,6 +552,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     killSignal,
     timeout,
     pipes,
+    placeholders: confined.placeholders,
   }
 }
 
@@ -573,9 +589,14 @@ function toSpawnError(err: unknown, spawnargs: string[]): unknown {
   })
 }
 
-function start(n: Normalized): native.NativeSpawned {
+function start(n: Normalized, held: Placeholders): native.NativeSpawned {
   try {
-    return native._spawn(n.plan)
+    const started = native._spawn(n.plan)
+    held.owned(started.pid)
+    return started
+  } catch (e) {
+    held.release()
+    throw e
   } finally {
     closeAll(n.opened)
   }
@@ -626,6 +647,7 @@ export class SpawnedProcess extends EventEmitter {
   #exitArgs: [number | null, NodeJS.Signals | null] | undefined
   #abort: (() => void) | undefined
   #signal: AbortSignal | undefined
+  #placeholders: Placeholders | undefined
 
   /** @internal */
   static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
@@ -651,7 +673,13 @@ export class SpawnedProcess extends EventEmitter {
     }
     let started: native.NativeSpawned
     try {
-      started = start(n)
+      this.#placeholders = placeholdersFor(n)
+    } catch (err) {
+      closeAll(n.opened)
+      throw err
+    }
+    try {
+      started = start(n, this.#placeholders)
     } catch (err) {
       const e = toSpawnError(err, n.spawnargs)
       if (!(e instanceof SpawnError)) throw e
@@ -699,6 +727,7 @@ export class SpawnedProcess extends EventEmitter {
 
   #onExit(error: Error | null, result: WaitResult | undefined): void {
     this.pidfd = undefined
+    this.#placeholders?.release()
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)
     if (error || !result) {
@@ -815,7 +844,9 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     b === null || b === undefined ? null : encoding === 'buffer' ? b : b.toString(encoding)
 
   let done: native.NativeSpawnSync
+  let held: Placeholders | undefined
   try {
+    held = placeholdersFor(n)
     done = native._spawnSync(n.plan, input, n.timeout, n.killSignal, maxBuffer === Infinity ? 0 : maxBuffer)
   } catch (err) {
     const e = toSpawnError(err, n.spawnargs)
@@ -824,6 +855,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e }
   } finally {
     closeAll(n.opened)
+    held?.release()
   }
   const status = done.status
   const exited = (status & 0x7f) === 0
