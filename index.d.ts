@@ -192,7 +192,10 @@ export declare function mount(source: string | null, target: string, fstype: str
 
 /** One entry of `options.mounts`, as the TypeScript layer checked it. */
 export interface MountSlot {
-  /** 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'. */
+  /**
+   * 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount',
+   * 'overlay' or 'chmod'.
+   */
   kind: string
   /** A bind's source: absolute, resolved in the old root. */
   source?: string
@@ -208,6 +211,14 @@ export interface MountSlot {
   linkTo?: string
   /** A file entry's content: its index in the plan's `files`. */
   data?: number
+  /** An overlay's lower directories, the topmost first; absolute, resolved in the old root. */
+  lower?: Array<string>
+  /**
+   * An overlay's upper directory ('tmpfs': one on a tmpfs of the spawn's own), and its work
+   * directory; none: a read-only overlay.
+   */
+  upper?: string
+  work?: string
 }
 
 /** mount(): a bind mount: the file or directory `source` is seen at `target` too. */

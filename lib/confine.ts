@@ -103,6 +103,16 @@ export type MountEntry =
   | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
   /** An existing mount made read-only (`--remount-ro`), not its submounts. */
   | { readonly type: 'remount'; readonly target: PathLike; readonly readonly: true }
+  /** The mode of an existing path changed (`--chmod`), in order with the other entries. */
+  | { readonly type: 'chmod'; readonly target: PathLike; readonly mode: number }
+  /**
+   * An overlayfs (`--overlay`, `--tmp-overlay`, `--ro-overlay`): `lower` directories of this
+   * host, the topmost first; writes go to `upper` (with `work`, an empty directory on the same
+   * filesystem), to a tmpfs of the spawn's own with `upper: 'tmpfs'`, or nowhere without
+   * `upper` (read-only; the kernel then needs two lower directories at least). Rootless in a
+   * user namespace on Linux 5.11 and later. Always nosuid and nodev.
+   */
+  | { readonly type: 'overlay'; readonly target: PathLike; readonly lower: readonly PathLike[]; readonly upper?: PathLike | 'tmpfs'; readonly work?: PathLike }
 
 /** Capabilities of the program. Each list names what *remains*. A uid-0 program gets its
  * bounding set at execve (the kernel's rule for root); a program of another uid keeps only its
@@ -177,7 +187,7 @@ export interface Checks {
   fdOf(value: unknown): number | undefined
 }
 
-const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount'] as const
+const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount', 'chmod', 'overlay'] as const
 
 function pathOf(value: unknown, name: string, c: Checks): string {
   if (value instanceof URL) return fileURLToPath(value)
@@ -263,6 +273,32 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: 
     if (c.bool(e.placeholder, `${at}.placeholder`, false)) placeholders.push(i)
   }
   switch (type) {
+    case 'chmod':
+      if (e.mode === undefined) throw c.typeError(`${at}.mode`, 'of type number', e.mode)
+      slot.mode = mode(e.mode, `${at}.mode`, c)
+      break
+    case 'overlay': {
+      if (!Array.isArray(e.lower) || e.lower.length === 0) throw c.typeError(`${at}.lower`, 'a non-empty array of paths', e.lower)
+      // overlayfs options separate paths with ':' and ','; the kernel's escapes are not worth the risk.
+      const dir = (v: unknown, name: string): string => {
+        const p = source(v, name, c, seen)
+        if (/[:,\\]/.test(p)) throw c.valueError(name, "must not contain ':', ',' or '\\' (overlayfs separates its directories with them)", p)
+        return p
+      }
+      slot.lower = e.lower.map((l: unknown, k: number) => dir(l, `${at}.lower[${k}]`))
+      if (e.upper === 'tmpfs') {
+        if (e.work !== undefined) throw c.valueError(`${at}.work`, "must be left out with upper: 'tmpfs' (the work directory goes on the same tmpfs)", e.work)
+        slot.upper = 'tmpfs'
+      } else if (e.upper !== undefined) {
+        if (e.work === undefined) throw c.typeError(`${at}.work`, 'a path (an empty directory on the same filesystem as upper)', e.work)
+        slot.upper = dir(e.upper, `${at}.upper`)
+        slot.work = dir(e.work, `${at}.work`)
+      } else {
+        if (e.work !== undefined) throw c.valueError(`${at}.work`, 'needs an upper directory', e.work)
+        if (slot.lower.length < 2) throw c.valueError(`${at}.lower`, 'must name two directories at least for a read-only overlay (the kernel\'s rule); a read-only bind does the same for one', e.lower)
+      }
+      break
+    }
     case 'remount':
       if (e.readonly !== true) throw c.valueError(`${at}.readonly`, 'must be true (a remount makes a mount read-only)', e.readonly)
       slot.readonly = true
@@ -345,7 +381,7 @@ export function confinement(
     // proc without a pid namespace) is built on a tmpfs mounted over /tmp: with shared mounts it
     // would appear on this host's /tmp and stay there, and pivot_root fails.
     const newPid = (namespaces & NEWPID) !== 0
-    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => ['file', 'bind', 'dev'].includes(m.kind) || (m.kind === 'proc' && !newPid))))
+    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => ['file', 'bind', 'dev', 'overlay'].includes(m.kind) || (m.kind === 'proc' && !newPid))))
       throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs or bind, dev or file entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
     plan.propagation = o.propagation
   } else if (newMnt) {

@@ -190,7 +190,7 @@ export class Placeholders {
  */
 export function placeholderNeeds(slots: readonly native.MountSlot[], wanted: readonly number[], rootfs: string | undefined): PlaceholderNeed[] {
   const needs: PlaceholderNeed[] = []
-  const mountKinds = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'file']
+  const mountKinds = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'file', 'overlay']
   for (const i of wanted) {
     const slot = slots[i]!
     const target = slot.target

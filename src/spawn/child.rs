@@ -151,6 +151,8 @@ pub enum OpKind {
     Symlink,
     /// `data` written to a new file `source` on our own tmpfs, then bound onto target.
     File,
+    /// chmod of an existing target to `mode` (bwrap's --chmod).
+    Chmod,
 }
 
 /// Which part of an op failed, in `Report.detail`.
@@ -1580,6 +1582,16 @@ unsafe fn run_op(p: &ChildPlan, op: &MountOp) -> Result<(), (Phase, isize)> {
             }
             OpKind::Setattr => {}
             OpKind::Dir => ensure_target(p, op, CREATE_DIR)?,
+            OpKind::Chmod => check(
+                Phase::Chmod,
+                syscall(
+                    libc::SYS_fchmodat,
+                    libc::AT_FDCWD as usize,
+                    op.target as usize,
+                    op.mode as usize,
+                    0,
+                ),
+            )?,
             OpKind::Symlink => {
                 let exists = match stat_dir(op.target) {
                     Err(rc) => rc != -(libc::ENOENT as isize),

@@ -20,7 +20,8 @@ use crate::errors::{Failure, Outcome};
 /// One entry of `options.mounts`, as the TypeScript layer checked it.
 #[napi(object)]
 pub struct MountSlot {
-    /// 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'.
+    /// 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount',
+    /// 'overlay' or 'chmod'.
     pub kind: String,
     /// A bind's source: absolute, resolved in the old root.
     pub source: Option<String>,
@@ -36,6 +37,12 @@ pub struct MountSlot {
     pub link_to: Option<String>,
     /// A file entry's content: its index in the plan's `files`.
     pub data: Option<u32>,
+    /// An overlay's lower directories, the topmost first; absolute, resolved in the old root.
+    pub lower: Option<Vec<String>>,
+    /// An overlay's upper directory ('tmpfs': one on a tmpfs of the spawn's own), and its work
+    /// directory; none: a read-only overlay.
+    pub upper: Option<String>,
+    pub work: Option<String>,
 }
 
 /// What an op is, for error messages.
@@ -537,16 +544,103 @@ impl Builder<'_> {
                 self.mounted(&t, Origin::Theirs);
             }
             "remount" => self.read_only(i, &t)?,
+            "chmod" => {
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Chmod,
+                    what: "chmod",
+                    target: &t,
+                    mode: slot.mode.unwrap_or(0o755),
+                    ..Spec::default()
+                })?;
+            }
+            "overlay" => self.overlay(i, slot)?,
             other => {
                 return Err(bad(
                     i,
                     "type",
-                    "must be one of bind, tmpfs, proc, dev, mqueue, dir, symlink, file, remount"
+                    "must be one of bind, tmpfs, proc, dev, mqueue, dir, symlink, file, remount, \
+                     overlay, chmod"
                         .into(),
                     other,
                 ))
             }
         }
+        Ok(())
+    }
+
+    /// An overlayfs at the target: its lower (and upper and work) directories read in the
+    /// host's tree; an upper 'tmpfs' goes in the build root, which only the overlay keeps.
+    fn overlay(&mut self, i: usize, slot: &MountSlot) -> Outcome<()> {
+        let t = slot.target.clone();
+        let lower: Vec<String> = slot
+            .lower
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| self.source(l))
+            .collect();
+        let mut data = format!("lowerdir={}", lower.join(":"));
+        match (slot.upper.as_deref(), slot.work.as_deref()) {
+            (Some("tmpfs"), _) => {
+                let dir = format!("/overlay-{i}");
+                for d in [dir.clone(), format!("{dir}/upper"), format!("{dir}/work")] {
+                    self.push_in_build_root(i, &d)?;
+                }
+                data.push_str(&format!(",upperdir={dir}/upper,workdir={dir}/work"));
+            }
+            (Some(upper), Some(work)) => {
+                let (u, w) = (self.source(upper), self.source(work));
+                data.push_str(&format!(",upperdir={u},workdir={w}"));
+            }
+            _ => {}
+        }
+        self.push(Spec {
+            entry: i,
+            kind: OpKind::Mount,
+            what: "overlay",
+            source: Some(("overlay", "overlay".into())),
+            target: &t,
+            fstype: Some("overlay"),
+            flags: (
+                (libc::MS_NOSUID | libc::MS_NODEV) as usize,
+                "MS_NOSUID|MS_NODEV",
+            ),
+            data: Self::cdata(data),
+            create: CREATE_DIR,
+            ..Spec::default()
+        })?;
+        self.mounted(&t, Origin::Theirs);
+        Ok(())
+    }
+
+    /// A directory of the build root (the tmpfs of our own that is the root while building).
+    fn push_in_build_root(&mut self, entry: usize, path: &str) -> Outcome<()> {
+        let target = self.c(path)?;
+        self.tree.longest = self.tree.longest.max(path.len());
+        self.tree.ops.push(MountOp {
+            kind: OpKind::Dir,
+            entry: entry as u32,
+            source: ptr::null(),
+            target,
+            fstype: ptr::null(),
+            flags: 0,
+            data: ptr::null(),
+            data_len: 0,
+            attr: 0,
+            recursive: false,
+            optional: false,
+            create: CREATE_DIR,
+            // The build root is ours from "/" on.
+            create_from: 1,
+            mode: 0o755,
+        });
+        self.tree.info.push(OpInfo {
+            what: "dir",
+            source: None,
+            target: path.to_string(),
+            flags: "",
+        });
         Ok(())
     }
 
@@ -599,7 +693,7 @@ pub fn build(
     // rootfs, the old root itself becomes the new one, and stays reachable at /oldroot while
     // the entries are mounted.
     let needs_old_root = slots.iter().any(|s| match s.kind.as_str() {
-        "file" | "bind" | "dev" => true,
+        "file" | "bind" | "dev" | "overlay" => true,
         "proc" => !new_pid,
         _ => false,
     });
@@ -688,6 +782,9 @@ mod tests {
             mode: None,
             link_to: None,
             data: None,
+            lower: None,
+            upper: None,
+            work: None,
         }
     }
 
