@@ -179,3 +179,145 @@ root('--json-status-fd and --info-fd: statusFd and infoFd report the pid, the na
   t.is((sync as { code?: string } | undefined)?.code, 'ERR_INVALID_ARG_VALUE')
   t.regex(sync?.message ?? '', /options\.statusFd' is for spawn\(\)/)
 })
+
+// ---- fromBwrap(): the same command line under bwrap and under spawn() ----
+
+const OBSERVE = `
+o() { echo "@@$1"; }
+o root; ls -1 / | sort
+o dev; ls -1 /dev | sort
+o mountinfo; cat /proc/self/mountinfo
+o id; id
+o hostname; hostname
+o caps; grep -E '^(CapEff|CapPrm|CapBnd|CapAmb):' /proc/self/status
+o nnp; grep NoNewPrivs /proc/self/status
+o pid; echo $$
+o session; if [ "$(cut -d' ' -f6 /proc/$$/stat)" = "$(cut -d' ' -f6 /proc/$PPID/stat 2>/dev/null)" ] || [ "$(cut -d' ' -f6 /proc/$$/stat)" = 0 ]; then echo inherited; else echo own; fi
+o ns; for n in ipc net pid uts cgroup; do readlink /proc/self/ns/$n; done
+o env; env | grep -E '^(SANDBOXED|HOME|LANG|PATH|X)=' | sort
+o pwd; pwd
+o write; touch /usr/x 2>&1 | sed 's/.*: //'; echo written > ./out && echo ws-writable
+o secret; cat ./secret.txt 2>&1 | head -c 100; echo
+`
+
+/** Sections of the observation, with mountinfo as (point, fs type, ro/nosuid/nodev/noexec) and namespaces as same/new. */
+function observed(out: string, hostNs: string[]): Record<string, string> {
+  const r: Record<string, string> = {}
+  let name = ''
+  for (const line of out.split('\n')) {
+    if (line.startsWith('@@')) r[(name = line.slice(2))] = ''
+    else if (name) r[name] += `${line}\n`
+  }
+  const all = (r.mountinfo ?? '').split('\n').filter(Boolean).map((line) => {
+    const f = line.split(' ')
+    const type = f[f.indexOf('-') + 1]!
+    // spawn()'s procfs is noexec and covers /proc/sys and its neighbours read-only wherever
+    // they exist; bwrap's not always (bwrap.spec.ts asserts that difference).
+    const opts = f[5]!.split(',').filter((o) => ['ro', 'rw', 'nosuid', 'nodev', 'noexec'].includes(o) && !(o === 'noexec' && type === 'proc'))
+    return { point: f[4]!, text: `${f[4]} ${type} ${opts.join(',')}` }
+  })
+  r.mountinfo = all
+    // What a later mount covers is out of sight (and bwrap leaves flags on it as they were).
+    .filter((m, k) => !all.slice(k + 1).some((later) => m.point === later.point || m.point.startsWith(later.point === '/' ? '/' : `${later.point}/`)))
+    .filter((m) => !/^\/proc\/(sys|sysrq-trigger|irq|bus) /.test(m.text))
+    .map((m) => m.text)
+    .sort()
+    .join('\n')
+  // Without a pid namespace the pid is the host's, different in each run.
+  r.pid = Number(r.pid) <= 2 ? (r.pid ?? '') : 'a host pid'
+  r.ns = (r.ns ?? '').split('\n').filter(Boolean).map((l) => (hostNs.includes(l) ? 'same' : 'new')).join(' ')
+  return r
+}
+
+interface Seen {
+  bwrap: { status: number | null; stdout: string; stderr: string }
+  spawn: { status: number | null; stdout: string; stderr: string; error?: string }
+  hostNs: string[]
+}
+
+/** Runs `argv` (bwrap's options, then the command) under bwrap and under spawn(fromBwrap(argv)), in a process of its own as `uid`. */
+async function both(t: ExecutionContext, argv: string[], uid?: number): Promise<Seen> {
+  const run = await runIsolated(`
+    const cp = await import('node:child_process');
+    const argv = ${JSON.stringify(argv)};
+    const b = cp.spawnSync('bwrap', argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const { file, args, options } = lc.fromBwrap(argv);
+    const s = lc.spawnSync(file, args, { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const hostNs = ['ipc', 'net', 'pid', 'uts', 'cgroup'].map((n) => fs.readlinkSync('/proc/self/ns/' + n));
+    report({ bwrap: { status: b.status, stdout: b.stdout, stderr: b.stderr }, spawn: { status: s.status, stdout: s.stdout, stderr: s.stderr, error: s.error && s.error.message }, hostNs });
+  `, { uid })
+  return ok(t, run) as Seen
+}
+
+function workspace(t: ExecutionContext, uid?: number): string {
+  const ws = tmpdir(t, 'lc-frombwrap-')
+  fs.writeFileSync(path.join(ws, 'secret.txt'), 'TOPSECRET\n')
+  fs.chmodSync(ws, 0o755)
+  if (uid !== undefined) {
+    fs.chownSync(ws, uid, uid)
+    fs.chownSync(path.join(ws, 'secret.txt'), uid, uid)
+  }
+  return ws
+}
+
+const lines: Record<string, (ws: string) => string[]> = {
+  // As Codex and Claude Code run a command: the host read-only, the workspace writable.
+  'the Codex / Claude Code style': (ws) => ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--bind', ws, ws, '--unshare-all', '--share-net', '--die-with-parent', '--new-session', '--setenv', 'SANDBOXED', '1', '--chdir', ws, '--', '/bin/sh', '-c', OBSERVE],
+  // As Anthropic's sandbox-runtime does: no network, a secret masked, a pid namespace.
+  "sandbox-runtime's": (ws) => ['--new-session', '--die-with-parent', '--ro-bind', '/', '/', '--bind', ws, ws, '--ro-bind', '/dev/null', `${ws}/secret.txt`, '--unshare-net', '--dev', '/dev', '--unshare-pid', '--proc', '/proc', '--chdir', ws, '--', '/bin/sh', '-c', OBSERVE],
+  // A clean environment, root inside, no capabilities, its own hostname.
+  'a clean environment, uid 0 inside, --cap-drop ALL': (ws) => ['--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'X', 'y', '--unshare-user', '--uid', '0', '--gid', '0', '--unshare-uts', '--hostname', 'box', '--unshare-ipc', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/sbin', '/sbin', '--bind', ws, '/ws', '--perms', '0700', '--tmpfs', '/tmp', '--proc', '/proc', '--dev', '/dev', '--cap-drop', 'ALL', '--chdir', '/ws', '/bin/sh', '-c', OBSERVE],
+}
+
+for (const [label, line] of Object.entries(lines)) {
+  for (const uid of [undefined, 4242]) {
+    const who = uid === undefined ? 'as root' : 'as uid 4242'
+    root(`fromBwrap(): ${label} command line: what the program sees matches bwrap (${who})`, async (t) => {
+      if (!bwrapVersion) {
+        t.log('bwrap is not installed: skipped')
+        return t.pass()
+      }
+      const ws = workspace(t, uid)
+      const r = await both(t, line(ws), uid)
+      t.is(r.bwrap.status, 0, r.bwrap.stderr)
+      t.is(r.spawn.status, 0, `${r.spawn.error ?? ''}${r.spawn.stderr}`)
+      const b = observed(r.bwrap.stdout, r.hostNs)
+      const s = observed(r.spawn.stdout, r.hostNs)
+      for (const k of ['root', 'dev', 'id', 'hostname', 'caps', 'nnp', 'pid', 'session', 'ns', 'env', 'pwd', 'write', 'secret', 'mountinfo']) t.is(s[k], b[k], k)
+    })
+  }
+}
+
+test('fromBwrap(): options it cannot express are refused by name', (t) => {
+  for (const [argv, option] of [
+    [['--ro-bind', '/', '/', '--lock-file', '/x', 'true'], '--lock-file'],
+    [['--block-fd', '3', 'true'], '--block-fd'],
+    [['--sync-fd', '3', 'true'], '--sync-fd'],
+    [['--exec-label', 'x', 'true'], '--exec-label'],
+    [['--disable-userns', 'true'], '--disable-userns'],
+    [['--frobnicate', 'true'], '--frobnicate'],
+  ] as const) {
+    const e = t.throws(() => lc.fromBwrap(argv), { instanceOf: lc.BwrapOptionError })
+    t.is((e as lc.BwrapOptionError).code, 'ERR_BWRAP_UNSUPPORTED')
+    t.is((e as lc.BwrapOptionError).option, option)
+    t.true(e!.message.startsWith(`bwrap's ${option} has no spawn() equivalent: `), e!.message)
+  }
+  t.like(t.throws(() => lc.fromBwrap(['--bind', '/x'])), { code: 'ERR_INVALID_ARG_VALUE', message: "bwrap's --bind needs 2 arguments" })
+  t.like(t.throws(() => lc.fromBwrap(['--ro-bind', '/', '/'])), { code: 'ERR_INVALID_ARG_VALUE', message: "bwrap's command line needs a command after the options" })
+  t.like(t.throws(() => lc.fromBwrap('bwrap true' as unknown as string[])), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test('fromBwrap(): the spawn() spelling of each option', (t) => {
+  const { file, args, options } = lc.fromBwrap(['bwrap', '--unshare-all', '--share-net', '--as-pid-1', '--cap-drop', 'ALL', '--cap-add', 'net_raw', '--perms', '0700', '--size', '4096', '--tmpfs', '/t', '--chmod', '0755', '/t', '--die-with-parent', '--new-session', '--', 'ls', '-l'])
+  t.is(file, 'ls')
+  t.deepEqual(args, ['-l'])
+  t.deepEqual(options.namespaces, ['user', 'ipc', 'pid', 'uts', 'cgroup'])
+  t.is(options.pidns, undefined)
+  t.deepEqual(options.capabilities, { keep: ['CAP_NET_RAW'] })
+  t.deepEqual(options.mounts, [{ type: 'tmpfs', target: '/t', mode: 0o700, size: 4096 }, { type: 'chmod', target: '/t', mode: 0o755 }])
+  t.is(options.pdeathsig, 'SIGKILL')
+  t.is(options.detached, true)
+  t.is(options.rootfs, 'tmpfs')
+  t.is(options.noNewPrivs, true)
+  t.deepEqual(lc.fromBwrap(['--unshare-pid', 'true']).options.pidns, { init: 'reaper' })
+})
