@@ -35,11 +35,11 @@ export declare function _spawn(plan: SpawnPlan): NativeSpawned
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
 
 /**
- * Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
- * pidfd belongs to the reaper from now on and is closed just before the call. Returns the
- * wait's id, for `_exitRef`.
+ * Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
+ * thread when the child exits (the pidfd is the reaper's, closed just before the call).
+ * Returns the wait's id, for `_exitRef`; false if there is no such wait.
  */
-export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void): number
+export declare function _watchExit(watch: number, callback: (error: Error | null, result?: WaitResult) => void): boolean
 
 /** options.capabilities, as capability numbers. */
 export interface CapSlot {
@@ -333,6 +333,12 @@ export interface NativeSpawned {
   pid: number
   pidfd: number
   fds: Array<number>
+  /**
+   * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
+   * tell. Made here, in the same call as the child, so that no JavaScript runs between the
+   * two (a Worker terminated there would leave the child unreaped for good).
+   */
+  watch: number
 }
 
 /** What spawnSync() collected. */

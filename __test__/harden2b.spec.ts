@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { spawnSync as cpSpawnSync } from 'node:child_process'
 import * as lc from '../dist/index.js'
-import { asRoot, ok, runIsolated } from './_helpers.js'
+import { asRoot, entry, ok, runIsolated } from './_helpers.js'
 
 const root = asRoot('mount namespaces need CAP_SYS_ADMIN')
 const bwrapVersion = cpSpawnSync('bwrap', ['--version'], { encoding: 'utf8' }).stdout?.trim()
@@ -147,4 +147,93 @@ root('defect 9: a parent killed with SIGKILL: placeholders stay while the sandbo
   // Reparented, the sandbox is reaped by whoever adopted it; a zombie counts as ended.
   t.is(ok(t, await runIsolated(sweep)), 0)
   t.deepEqual(fs.readdirSync(ws).sort(), ['code.js'])
+})
+
+// ---- defect 7: zombies, judged by a subreaper that runs node and counts what it inherits ----
+
+const SUBREAPER = `
+import ctypes, os, sys, time, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: node's orphans come to us
+p = subprocess.Popen(sys.argv[1:])
+p.wait()
+time.sleep(0.5)
+me, zombies, alive = os.getpid(), 0, 0
+for name in os.listdir('/proc'):
+    if not name.isdigit(): continue
+    try: stat = open('/proc/%s/stat' % name).read()
+    except OSError: continue
+    f = stat[stat.rindex(')') + 2:].split(' ')
+    if int(f[1]) == me:
+        if f[0] == 'Z': zombies += 1
+        else: alive += 1
+print('{"status": %d, "zombies": %d, "alive": %d}' % (p.returncode, zombies, alive))
+while True:
+    try:
+        if os.waitpid(-1, os.WNOHANG)[0] == 0: time.sleep(0.05)
+    except ChildProcessError: break
+`
+
+/** Runs `script` (an ES module; `lc` is the package) under a subreaper: the zombies node left. */
+function underSubreaper(t: ExecutionContext, script: string): { status: number; zombies: number; alive: number } {
+  const dir = tmpdir(t, 'lc-d7-')
+  fs.writeFileSync(path.join(dir, 'subreaper.py'), SUBREAPER)
+  fs.writeFileSync(path.join(dir, 'main.mjs'), `import * as lc from ${JSON.stringify(entry)};\n${script}`)
+  const r = cpSpawnSync('python3', [path.join(dir, 'subreaper.py'), process.execPath, path.join(dir, 'main.mjs')], { encoding: 'utf8', timeout: 60_000 })
+  t.is(r.status, 0, r.stderr)
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { status: number; zombies: number; alive: number }
+}
+
+const python = cpSpawnSync('python3', ['-c', 'print(1)']).status === 0
+const withPython = python ? test : (console.log('skipping the subreaper tests: python3 is not installed'), test.skip as typeof test)
+
+withPython('defect 7: Workers terminated while they spawn leave no child unreaped', (t) => {
+  const r = underSubreaper(t, `
+    import { Worker } from 'node:worker_threads';
+    const workers = [];
+    for (let k = 0; k < 8; k++) {
+      const w = new Worker(\`
+        const lc = require(\${JSON.stringify(${JSON.stringify(entry)})});
+        require('worker_threads').parentPort.postMessage('go');
+        for (;;) lc.spawn('/bin/true', [], { stdio: 'ignore' });
+      \`, { eval: true });
+      w.on('error', () => {});
+      w.once('message', () => setTimeout(() => w.terminate(), 20 + 10 * k));
+      workers.push(w);
+    }
+    await Promise.all(workers.map((w) => new Promise((r) => w.on('exit', r))));
+    await new Promise((r) => setTimeout(r, 500));
+  `)
+  t.is(r.status, 0)
+  t.is(r.zombies, 0)
+  t.is(r.alive, 0)
+})
+
+withPython('defect 7: a Worker terminated during a clone() callback leaves no defunct child', (t) => {
+  const r = underSubreaper(t, `
+    import { Worker } from 'node:worker_threads';
+    const w = new Worker(\`
+      const lc = require(\${JSON.stringify(${JSON.stringify(entry)})});
+      require('worker_threads').parentPort.postMessage('go');
+      lc.clone(() => { const end = Date.now() + 2000; while (Date.now() < end); return 0 }, 0, lc.SIGCHLD);
+    \`, { eval: true, stderr: true });
+    w.once('message', () => setTimeout(() => w.terminate(), 100));
+    await new Promise((r) => w.on('exit', r));
+    // The process lives on: the child must not stay defunct for its lifetime.
+    const { execFileSync } = await import('node:child_process');
+    const children = execFileSync('sh', ['-c', 'cat /proc/' + process.pid + '/task/*/children'], { encoding: 'utf8' }).trim().split(/\\s+/).filter(Boolean);
+    const defunct = children.filter((c) => { try { return fs.readFileSync('/proc/' + c + '/stat', 'utf8').split(') ')[1].startsWith('Z') } catch { return false } });
+    if (defunct.length) { console.error('defunct', defunct); process.exit(3) }
+  `.replace("import { Worker }", "import fs from 'node:fs';\n    import { Worker }"))
+  t.is(r.status, 0)
+  t.is(r.zombies, 0)
+})
+
+withPython('defect 7: children that exited before the process ends are reaped (100 async spawns)', (t) => {
+  const r = underSubreaper(t, `
+    for (let i = 0; i < 100; i++) lc.spawn('/bin/sleep', ['0.2'], { stdio: 'ignore' }).unref();
+    const end = Date.now() + 230; while (Date.now() < end);
+    process.exit(0);
+  `)
+  t.is(r.zombies, 0)
 })

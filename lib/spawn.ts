@@ -780,7 +780,8 @@ export class SpawnedProcess extends EventEmitter {
       // The status fd was not writable: the program runs, and the caller hears why.
       process.nextTick(() => this.emit('error', err))
     }
-    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
+    this.#watch = started.watch
+    native._watchExit(started.watch, (error, result) => this.#onExit(error, result as WaitResult | undefined))
     if (n.timeout > 0) this.#timer = setTimeout(() => this.kill(this.#killSignal), n.timeout)
     if (signal) {
       this.#signal = signal

@@ -33,6 +33,9 @@ pub enum Notify {
     Callback(sys::napi_ref),
     /// A promise to settle (waitExit).
     Promise(sys::napi_deferred),
+    /// Nobody yet: spawn() starts the wait with the child and says whom to tell right after
+    /// (`claim`), with no JavaScript run in between.
+    Pending,
 }
 
 /// An environment's threadsafe function, shared with the reaper thread. `None` once Node has
@@ -269,6 +272,7 @@ fn notify_js(env: &Env, notify: Notify, exit: Exit) -> napi::Result<()> {
         Err(f) => (Some(f.to_js_value(env)?.raw()), None),
     };
     match notify {
+        Notify::Pending => Ok(()),
         Notify::Promise(deferred) => {
             // SAFETY: the deferred is this wait's, settled only here.
             let status = unsafe {
@@ -453,6 +457,28 @@ fn forget(env: &Env, notify: Notify) {
     if let Notify::Callback(reference) = notify {
         // SAFETY: the reference was made for this wait and is deleted once.
         unsafe { sys::napi_delete_reference(env.raw(), reference) };
+    }
+}
+
+/// Gives the pending wait `id` (see `Notify::Pending`) whom to tell. False, and `notify`
+/// released, if there is no such wait.
+pub fn claim(env: &Env, id: u64, notify: Notify) -> bool {
+    let left = ENV.with(|cell| {
+        let mut state = cell.borrow_mut();
+        match state.as_mut().and_then(|w| w.pending.get_mut(&id)) {
+            Some(entry) if matches!(entry.0, Notify::Pending) => {
+                entry.0 = notify;
+                None
+            }
+            _ => Some(notify),
+        }
+    });
+    match left {
+        None => true,
+        Some(notify) => {
+            forget(env, notify);
+            false
+        }
     }
 }
 
