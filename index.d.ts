@@ -36,7 +36,8 @@ export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | 
 
 /**
  * Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
- * thread when the child exits (the pidfd is the reaper's, closed just before the call).
+ * thread when the child exits (the pidfd is the reaper's, closed just before the call). The
+ * pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
  * Returns the wait's id, for `_exitRef`; false if there is no such wait.
  */
 export declare function _watchExit(watch: number, callback: (error: Error | null, result?: WaitResult) => void): boolean

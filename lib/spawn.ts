@@ -753,6 +753,9 @@ export class SpawnedProcess extends EventEmitter {
       process.nextTick(() => this.#fail(e))
       return
     }
+    // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
+    native._watchExit(started.watch, (error, result) => this.#onExit(error, result as WaitResult | undefined))
+    this.#watch = started.watch
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -780,8 +783,6 @@ export class SpawnedProcess extends EventEmitter {
       // The status fd was not writable: the program runs, and the caller hears why.
       process.nextTick(() => this.emit('error', err))
     }
-    this.#watch = started.watch
-    native._watchExit(started.watch, (error, result) => this.#onExit(error, result as WaitResult | undefined))
     if (n.timeout > 0) this.#timer = setTimeout(() => this.kill(this.#killSignal), n.timeout)
     if (signal) {
       this.#signal = signal

@@ -548,6 +548,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
     let watch = reaper::watch(&env, started.pid, pidfd, Notify::Pending)?;
     let watch = to_js(&env, watch)?;
+    reaper::hold(watch, &started.parent_fds);
     Ok(NativeSpawned {
         pid: started.pid,
         pidfd,
@@ -619,7 +620,8 @@ fn refuse_in_callback(what: &str) -> Outcome<()> {
 }
 
 /// Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
-/// thread when the child exits (the pidfd is the reaper's, closed just before the call).
+/// thread when the child exits (the pidfd is the reaper's, closed just before the call). The
+/// pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
 /// Returns the wait's id, for `_exitRef`; false if there is no such wait.
 #[napi(
     js_name = "_watchExit",
