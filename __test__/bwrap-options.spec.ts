@@ -151,9 +151,11 @@ root('--json-status-fd and --info-fd: statusFd and infoFd report the pid, the na
   const info = path.join(dir, 'info')
   const fd = fs.openSync(file, 'w')
   const ifd = fs.openSync(info, 'w')
-  const p = lc.spawn('/bin/sh', ['-c', 'readlink /proc/self/ns/net; exit 3'], { namespaces: ['net', 'pid', 'mnt'], statusFd: fd, infoFd: ifd, env, stdio: ['ignore', 'pipe', 'ignore'] })
+  // The program waits for its stdin: its namespaces are read while it runs, as bwrap's are.
+  const p = lc.spawn('/bin/sh', ['-c', 'read _; readlink /proc/self/ns/net; exit 3'], { namespaces: ['net', 'pid', 'mnt'], statusFd: fd, infoFd: ifd, env, stdio: ['pipe', 'pipe', 'ignore'] })
   let out = ''
   p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  p.stdin!.end('go\n')
   const r = await p.exited
   fs.closeSync(fd)
   fs.closeSync(ifd)

@@ -904,7 +904,7 @@ test('hostile values: refused synchronously with Node-style errors, and nothing 
   const cases: [unknown, string, RegExp][] = [
     [{ mounts: '/usr' }, T, /"options\.mounts" property must be an array of mount entries/],
     [{ mounts: [null] }, T, /"options\.mounts\[0\]" property must be an object/],
-    [{ mounts: [{ type: 'overlay', target: '/x' }] }, V, /'options\.mounts\[0\]\.type' must be one of bind, tmpfs/],
+    [{ mounts: [{ type: 'unionfs', target: '/x' }] }, V, /'options\.mounts\[0\]\.type' must be one of bind, tmpfs/],
     [{ mounts: [{ type: 'tmpfs', target: 'tmp' }] }, V, /'options\.mounts\[0\]\.target' must be an absolute path/],
     [{ mounts: [{ type: 'tmpfs' }] }, T, /"options\.mounts\[0\]\.target" property must be of type string/],
     [{ mounts: [{ type: 'tmpfs', target: '/a\0b' }] }, V, /'options\.mounts\[0\]\.target' must be a string without null bytes/],

@@ -288,7 +288,7 @@ test('defect 10: a full fd table fails spawn() and spawnSync() with EMFILE at th
   t.is(r.sync.code, 'EMFILE')
   t.is(r.sync.errno, -24)
   t.is(r.step, 'fds')
-  t.regex(r.sync.message, /Too many open files/)
+  t.regex(r.sync.message, /no free fd: its fd table is full \(at RLIMIT_NOFILE/)
   t.is(r.asyncError.code, 'EMFILE')
   t.is(r.asyncStep, 'fds')
   t.is(r.again, 'works\n')
@@ -306,6 +306,30 @@ withPython('defect 10: 2,000 concurrent spawns interleaved with child_process: e
     }
     const ok = (await Promise.all(results)).filter(Boolean).length;
     if (ok !== results.length) { console.error(ok, 'of', results.length); process.exit(3) }
+  `)
+  t.is(r.status, 0)
+  t.is(r.zombies, 0)
+  t.is(r.alive, 0)
+})
+
+withPython('defect 10: AbortSignal, kill() and a timeout at each point of set-up: every spawn settles, no zombie', (t) => {
+  const r = underSubreaper(t, `
+    const settled = [];
+    for (let i = 0; i < 300; i++) {
+      const ac = new AbortController();
+      // SIGKILL: as pid 1 of a pid namespace, sleep would ignore the default SIGTERM.
+      const o = { signal: ac.signal, killSignal: 'SIGKILL', stdio: ['pipe', 'pipe', 'pipe'], namespaces: i % 2 ? ['pid', 'mnt'] : [], timeout: i % 5 === 0 ? 1 : undefined };
+      if (i % 3 === 0) ac.abort();
+      const p = lc.spawn('/bin/sleep', ['30'], o);
+      p.on('error', () => {});
+      if (i % 3 === 1) ac.abort();
+      if (i % 3 === 2) p.on('spawn', () => p.kill('SIGKILL'));
+      settled.push(p.exited.then(() => 'exit', (e) => e.code));
+    }
+    const timer = setTimeout(() => { console.error('a spawn never settled'); process.exit(3) }, 20000);
+    const outcomes = await Promise.all(settled);
+    clearTimeout(timer);
+    if (outcomes.filter((o) => o === 'ABORT_ERR').length !== 100 || outcomes.filter((o) => o === 'exit').length !== 200) { console.error(outcomes); process.exit(4) }
   `)
   t.is(r.status, 0)
   t.is(r.zombies, 0)

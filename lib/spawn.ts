@@ -94,8 +94,9 @@ export interface SpawnOptions extends ConfinementOptions {
   timeOffsets?: { monotonic?: number; boottime?: number }
   /** bwrap's --json-status-fd, for spawn(): once started, a line of JSON with the program's
    * pid and the inode of each namespace made for it (`{ "child-pid": N, "net-namespace": N,
-   * ... }`), then, once it has ended, `{ "exit-code": N }` (128 + the signal that ended it). The
-   * fd stays the caller's to close. */
+   * ... }`; a program that has already ended when spawn() returns has none left to show),
+   * then, once it has ended, `{ "exit-code": N }` (128 + the signal that ended it). The fd
+   * stays the caller's to close. */
   statusFd?: NamespaceFd
   /** bwrap's --info-fd, for spawn(): the first of statusFd's documents, alone. */
   infoFd?: NamespaceFd

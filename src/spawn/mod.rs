@@ -65,13 +65,22 @@ impl Drop for Fds {
 }
 
 fn sys_err(step: Step, syscall: &'static str, call: String, errno: Errno) -> Failure {
+    let cause = match errno {
+        Errno::EMFILE => Some(
+            "this process has no free fd: its fd table is full (at \
+             RLIMIT_NOFILE, `ulimit -n`); close fds or raise the limit"
+                .to_string(),
+        ),
+        Errno::ENFILE => Some("the system's open file table is full (fs.file-max)".to_string()),
+        _ => None,
+    };
     Failure::Spawn {
         errno,
         step: step.name(),
         index: None,
         syscall,
         call,
-        cause: None,
+        cause,
         path: None,
     }
 }
