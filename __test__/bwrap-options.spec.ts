@@ -323,3 +323,22 @@ test('fromBwrap(): the spawn() spelling of each option', (t) => {
   t.is(options.noNewPrivs, true)
   t.deepEqual(lc.fromBwrap(['--unshare-pid', 'true']).options.pidns, { init: 'reaper' })
 })
+
+root('fromBwrap(): --file, --ro-bind-data and --args are read from their fds, as bwrap reads them', (t) => {
+  const dir = tmpdir(t, 'lc-frombwrap-fd-')
+  fs.writeFileSync(path.join(dir, 'data'), 'content\n')
+  fs.writeFileSync(path.join(dir, 'args'), '--hostname\0box\0--unshare-uts\0')
+  const data = fs.openSync(path.join(dir, 'data'), 'r')
+  const more = fs.openSync(path.join(dir, 'args'), 'r')
+  t.teardown(() => {
+    fs.closeSync(data)
+    fs.closeSync(more)
+  })
+  const { options } = lc.fromBwrap(['--args', String(more), '--perms', '0640', '--ro-bind-data', String(data), '/etc/x', 'true'])
+  t.is(options.hostname, 'box')
+  t.deepEqual(options.namespaces, ['uts'])
+  const [entry] = options.mounts as Extract<lc.MountEntry, { type: 'file' }>[]
+  t.is(Buffer.from(entry!.data).toString(), 'content\n')
+  t.is(entry!.mode, 0o640)
+  t.is(entry!.readonly, true)
+})
