@@ -335,3 +335,19 @@ withPython('defect 10: AbortSignal, kill() and a timeout at each point of set-up
   t.is(r.zombies, 0)
   t.is(r.alive, 0)
 })
+
+root('defect 9: no placeholder is made through a symlink a sandboxed program could have left in the workspace', (t) => {
+  const ws = workspace(t)
+  const elsewhere = tmpdir(t, 'lc-d9-elsewhere-')
+  fs.symlinkSync(elsewhere, path.join(ws, '.vscode'))
+  const s = lc.spawnSync('/bin/true', [], {
+    mounts: [
+      { type: 'bind', source: ws, target: ws },
+      { type: 'bind', source: '/dev/null', target: path.join(ws, '.vscode', 'settings.json'), readonly: true, placeholder: true },
+    ],
+    env,
+  })
+  // Refused as without the option, and nothing made where the link points.
+  t.is(s.error?.code, 'ENOENT')
+  t.deepEqual(fs.readdirSync(elsewhere), [])
+})

@@ -214,6 +214,13 @@ export function placeholderNeeds(slots: readonly native.MountSlot[], wanted: rea
       else if (rootfs !== 'tmpfs') host = path.join(rootfs, target)
     }
     if (host === undefined) continue
+    // Only where no symlink leads elsewhere: a writable workspace may hold links a sandboxed
+    // program left there, and a placeholder must not appear in a directory they point to.
+    try {
+      if (fs.realpathSync(path.dirname(host)) !== path.dirname(host)) continue
+    } catch {
+      continue
+    }
     let dir = slot.kind === 'tmpfs'
     if (slot.kind === 'bind' && slot.source !== undefined) {
       try {
