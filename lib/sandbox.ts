@@ -253,11 +253,11 @@ export class Sandbox {
   #cgroup: SandboxOptions['cgroup']
 
   /** @internal */
-  static _create(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']): Sandbox {
-    return new Sandbox(pid, pidfd, watchPidfd, types, defaults, cgroup)
+  static _create(pid: number, pidfd: number, watch: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']): Sandbox {
+    return new Sandbox(pid, pidfd, watch, types, defaults, cgroup)
   }
 
-  private constructor(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']) {
+  private constructor(pid: number, pidfd: number, watch: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']) {
     this.pid = pid
     this.#cgroup = cgroup
     this.#pidfd = pidfd
@@ -273,7 +273,9 @@ export class Sandbox {
       throw err
     }
     this.namespaces = Object.freeze(handles)
-    this.#watch = native._watchExit(pid, watchPidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
+    // The reaper's wait started with the init (in _spawn); this says whom it tells.
+    this.#watch = watch
+    native._watchExit(watch, (error, result) => this.#onExit(error, result as WaitResult | undefined))
     open.add(this)
     if (!hooked) {
       hooked = true
@@ -524,15 +526,15 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     pidfd = native.pidfdOpen(started.pid)
   } catch (err) {
     native.pidfdSendSignal(started.pidfd, 'SIGKILL')
-    native._watchExit(started.pid, started.pidfd, () => {})
+    native._watchExit(started.watch, () => {})
     throw err
   }
   try {
-    return Sandbox._create(started.pid, pidfd, started.pidfd, types, defaults, options.cgroup)
+    return Sandbox._create(started.pid, pidfd, started.watch, types, defaults, options.cgroup)
   } catch (err) {
     native.pidfdSendSignal(pidfd, 'SIGKILL')
     native._closeFd(pidfd)
-    native._watchExit(started.pid, started.pidfd, () => {})
+    native._watchExit(started.watch, () => {})
     throw err
   }
 }
