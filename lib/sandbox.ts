@@ -12,7 +12,6 @@ import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import { Namespace, openNamespace, type NsType } from './toolkit.js'
 import {
-  _plan,
   spawn,
   spawnSync,
   SpawnError,
@@ -20,7 +19,7 @@ import {
   type SpawnSyncOptions,
   type SpawnSyncOptionsWithStringEncoding,
   type SpawnSyncResult,
-  type SpawnedProcess,
+  SpawnedProcess,
 } from './spawn.js'
 
 /** What a sandbox is built from, once: the options of spawn() that make namespaces and mounts. */
@@ -483,7 +482,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
 
   const { defaults: _, namespaces: __, ...build } = options
   const userns = want.has('user')
-  const { plan, opened } = _plan('init', {
+  const { plan, opened } = SpawnedProcess.plan('init', {
     ...build,
     uidMap: userns ? (build.uidMap ?? 'root') : build.uidMap,
     gidMap: userns ? (build.gidMap ?? 'root') : build.gidMap,

@@ -695,9 +695,9 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 
 const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
 
-/** @internal For createSandbox(): a checked plan and the fds opened for it (the caller closes
- * them after the clone). Not part of the API. */
-export function _plan(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
+/** For createSandbox(): a checked plan and the fds opened for it (the caller closes them after
+ * the clone). Reached through SpawnedProcess.plan, so that the package exports no such name. */
+function planOf(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
   const n = normalize(file, [], options)
   return { plan: n.plan, opened: n.opened }
 }
@@ -858,6 +858,9 @@ export class SpawnedProcess extends EventEmitter {
   #signal: AbortSignal | undefined
   #placeholders: Placeholders | undefined
   #report: ((result: WaitResult) => void) | undefined
+
+  /** @internal */
+  static plan = planOf
 
   /** @internal */
   static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
