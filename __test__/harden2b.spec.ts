@@ -144,7 +144,17 @@ root('defect 9: a parent killed with SIGKILL: placeholders stay while the sandbo
   t.is(ok(t, await runIsolated(sweep)), 0)
   t.deepEqual(fs.readdirSync(ws).sort(), ['.bashrc', '.vscode', 'code.js'])
   process.kill(pid, 'SIGKILL')
-  // Reparented, the sandbox is reaped by whoever adopted it; a zombie counts as ended.
+  // Reparented, the sandbox is reaped by whoever adopted it; a zombie counts as ended. SIGKILL
+  // is delivered at once but the exit takes a moment on a loaded machine: wait for it.
+  const ended = () => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true
+    } catch {
+      return true
+    }
+  }
+  for (let i = 0; i < 250 && !ended(); i++) await new Promise((r) => setTimeout(r, 20))
+  t.true(ended(), `pid ${pid} still runs`)
   t.is(ok(t, await runIsolated(sweep)), 0)
   t.deepEqual(fs.readdirSync(ws).sort(), ['code.js'])
 })
