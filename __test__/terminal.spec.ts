@@ -116,6 +116,11 @@ root("tty names a pty of the sandbox's own devpts, on fds 0-2, and /dev/pts hold
   t.not(lines[7], String(fs.statSync('/dev/pts').dev), 'a devpts instance other than this host\'s')
 })
 
+root("a dev entry over this host's /dev (no new root): the pty comes from its devpts", async (t) => {
+  const out = await onTerminal(t, 'tty; ls -A1 /dev/pts', { namespaces: ['user', 'mnt'], uidMap: 'root', gidMap: 'root', mounts: [{ type: 'dev', target: '/dev' }] })
+  t.deepEqual(out.trim().split('\n'), ['/dev/pts/0', '0', 'ptmx'])
+})
+
 root('without a devpts of its own, the pty comes from the /dev/ptmx the program sees (the host\'s)', async (t) => {
   const [tty, dev] = (await onTerminal(t, 'tty; stat -c %d /dev/pts')).trim().split('\n')
   t.regex(tty ?? '', /^\/dev\/pts\/\d+$/)
