@@ -194,6 +194,12 @@ export interface Confinement {
   /** Whether no_new_privs is set by the options (landlock sets it unless noNewPrivs is false;
    * a seccomp filter installed without CAP_SYS_ADMIN sets it too, as the kernel requires). */
   noNewPrivs: boolean
+  /**
+   * What stops the program from pushing input into a terminal (ioctl TIOCSTI): 'filter', the
+   * package's seccomp filter (options.tiocsti, docs/terminal.md); 'kernel', none, but this
+   * kernel refuses it to programs without CAP_SYS_ADMIN (dev.tty.legacy_tiocsti = 0); 'none'.
+   */
+  tiocsti?: 'filter' | 'kernel' | 'none'
 }
 
 /** The confinement options of spawn() (see SpawnOptions). */
