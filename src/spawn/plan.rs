@@ -286,6 +286,19 @@ pub fn prepare(
         plan.rootfs.as_deref(),
         plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
     )?;
+    // Sources under an earlier entry's target are read in the host's tree, through a root
+    // built on a tmpfs over /tmp: with the host's propagation that tmpfs would appear there.
+    if plan.propagation.as_deref() == Some("unchanged") && tree.rootfs != super::child::ROOTFS_NONE
+    {
+        return Err(Failure::ArgValue(
+            "The property 'options.propagation' cannot be 'unchanged' here: an entry's source is \
+             under an earlier entry's target, so the sources are read in this host's tree \
+             through a root built on a tmpfs over /tmp, which would be mounted on this host's \
+             /tmp too; use 'private' or 'slave', or order the entries so that no source is \
+             covered. Received 'unchanged'"
+                .into(),
+        ));
+    }
     // Room for a target while making directories, and for a mount point of /proc/self/mountinfo
     // where mount attributes are set by remounts (before Linux 5.12).
     let mut path_buf = vec![0u8; (tree.longest + 1).max(4096)];
