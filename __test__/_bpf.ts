@@ -91,3 +91,32 @@ export function allowAll(): Buffer {
 export function invalid(): Buffer {
   return assemble([{ code: LD_W_ABS, k: NR }])
 }
+
+/** The calls a program needs to start and to end, for filters that allow only some of them. */
+const LIFECYCLE = {
+  execve: { x64: 59, arm64: 221 },
+  write: { x64: 1, arm64: 64 },
+  exit: { x64: 60, arm64: 93 },
+  exit_group: { x64: 231, arm64: 94 },
+} as const satisfies Record<string, Readonly<Record<Arch, number>>>
+
+export type LifecycleCall = keyof typeof LIFECYCLE
+
+/**
+ * A deny-by-default filter: `calls` are allowed, every other call fails with `errno` (x32 calls
+ * too); a call of another architecture kills the process.
+ */
+export function allowOnly(calls: readonly LifecycleCall[], errno: number, on: Arch = arch()): Buffer {
+  const numbers = calls.map((c) => LIFECYCLE[c][on])
+  const head: Insn[] = [
+    { code: LD_W_ABS, k: ARCH },
+    { code: JEQ_K, k: AUDIT_ARCH[on], jt: 1, jf: 0 },
+    { code: RET_K, k: RET_KILL_PROCESS },
+    { code: LD_W_ABS, k: NR },
+  ]
+  // x32 calls jump over the matches to the errno return.
+  if (on === 'x64') head.push({ code: JGE_K, k: X32_BIT, jt: numbers.length, jf: 0 })
+  // Each match jumps over the rest of the matches and the errno return, to the allow.
+  const matches: Insn[] = numbers.map((nr, j) => ({ code: JEQ_K, k: nr, jt: numbers.length - j, jf: 0 }))
+  return assemble([...head, ...matches, { code: RET_K, k: RET_ERRNO | (errno & 0xffff) }, { code: RET_K, k: RET_ALLOW }])
+}

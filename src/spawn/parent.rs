@@ -305,6 +305,34 @@ pub fn describe(
     }
 }
 
+/// A failure's cause completed with what the seccomp filter refused on the child's way out.
+pub fn filter_refused(mut failure: Failure, refused: u32) -> Failure {
+    use super::child::{REFUSED_EXECVE, REFUSED_EXIT, REFUSED_EXIT_GROUP};
+    if let Failure::Spawn { errno, cause, .. } = &mut failure {
+        if refused & REFUSED_EXECVE != 0 {
+            *cause = Some(format!(
+                "the seccomp filter refuses execve (it answers {}), so no program can start \
+                 under it: allow execve",
+                crate::errors::errno_code(*errno)
+            ));
+        }
+        let tail = if refused & REFUSED_EXIT != 0 {
+            Some("the seccomp filter also refuses exit_group and exit: the child ended itself with SIGILL")
+        } else if refused & REFUSED_EXIT_GROUP != 0 {
+            Some("the seccomp filter also refuses exit_group: the child ended with exit")
+        } else {
+            None
+        };
+        if let Some(tail) = tail {
+            let head = cause
+                .take()
+                .unwrap_or_else(|| crate::errors::errno_text(*errno));
+            *cause = Some(format!("{head}; {tail}"));
+        }
+    }
+    failure
+}
+
 /// What spawnSync() hands back.
 pub struct SyncDone {
     pub pid: i32,

@@ -367,6 +367,7 @@ pub fn prepare(
             .as_ref()
             .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
         reaper: plan.reaper.unwrap_or(false),
+        record: ptr::null_mut(),
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
         reaper_trim: false,
