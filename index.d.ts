@@ -30,6 +30,9 @@ export declare function _exitRef(id: number, keepAlive: boolean): boolean
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
 
+/** options.seccomp's fd read as `read` does; for the TypeScript layer. */
+export declare function _readFilter(fd: number): Buffer
+
 export declare function _spawn(plan: SpawnPlan): NativeSpawned
 
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync

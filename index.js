@@ -868,6 +868,7 @@ module.exports.__WCLONE = nativeBinding.__WCLONE
 module.exports._closeFd = nativeBinding._closeFd
 module.exports._exitRef = nativeBinding._exitRef
 module.exports._probe = nativeBinding._probe
+module.exports._readFilter = nativeBinding._readFilter
 module.exports._spawn = nativeBinding._spawn
 module.exports._spawnSync = nativeBinding._spawnSync
 module.exports._watchExit = nativeBinding._watchExit

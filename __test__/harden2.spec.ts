@@ -52,3 +52,56 @@ for (const reaper of [false, true]) {
     })
   }
 }
+
+// ---- defect 2: a seccomp fd that never ends ----
+
+test('defect 2: a seccomp fd that never ends (/dev/zero) is read only to the kernel limit and refused', async (t) => {
+  const run = await runIsolated(
+    `
+    const fd = fs.openSync('/dev/zero', 'r');
+    const big = '/tmp/lc-filter-' + process.pid;
+    fs.writeFileSync(big, Buffer.alloc(4097 * 8));
+    const fileFd = fs.openSync(big, 'r');
+    fs.rmSync(big);
+    report({ zero: attempt(() => lc.spawnSync('/bin/true', [], { seccomp: fd })),
+             file: attempt(() => lc.spawn('/bin/true', [], { seccomp: { fd: fileFd } })) });
+  `,
+    { timeout: 20_000 },
+  )
+  const r = ok(t, run) as { zero: Described; file: Described }
+  for (const e of [r.zero, r.file]) {
+    t.is(e.name, 'TypeError')
+    t.is(e.code, 'ERR_INVALID_ARG_VALUE')
+    t.regex(e.message, /^The property 'options\.seccomp' must be at most 4096 instructions \(BPF_MAXINSNS, 32768 bytes\): fd \d+ holds more \(reading stopped at 32769 bytes\)/)
+  }
+})
+
+test('defect 2: a seccomp pipe whose write end stays open is refused at once, not waited on', async (t) => {
+  // A FIFO opened read-write is a pipe that holds its own write end: it never reaches EOF.
+  const run = await runIsolated(
+    `
+    const path = '/tmp/lc-fifo-' + process.pid;
+    execFileSync('mkfifo', [path]);
+    const fd = fs.openSync(path, fs.constants.O_RDWR);
+    fs.rmSync(path);
+    const empty = attempt(() => lc.spawnSync('/bin/true', [], { seccomp: fd }));
+    fs.writeSync(fd, Buffer.alloc(16));
+    const partial = attempt(() => lc.spawnSync('/bin/true', [], { seccomp: fd }));
+    report({ empty, partial });
+  `,
+    { timeout: 20_000 },
+  )
+  const r = ok(t, run) as { empty: Described; partial: Described }
+  t.is(r.empty.code, 'ERR_INVALID_ARG_VALUE')
+  t.regex(r.empty.message, /names fd \d+, a pipe or socket with no end of file after 0 bytes: its write end is still open/)
+  t.regex(r.partial.message, /no end of file after 16 bytes: its write end is still open\. A filter is read to its end without waiting/)
+})
+
+test('defect 2: a closed seccomp fd is named as not open', async (t) => {
+  const run = await runIsolated(`
+    const fd = fs.openSync('/dev/null', 'r');
+    fs.closeSync(fd);
+    report(attempt(() => lc.spawnSync('/bin/true', [], { seccomp: fd })));
+  `)
+  isSystemError(t, ok(t, run), 'EBADF', 'read', /fd \d+ \(options\.seccomp\) is not open for reading/)
+})

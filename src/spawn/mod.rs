@@ -8,6 +8,7 @@
 
 mod child;
 mod confine;
+mod filter;
 mod parent;
 mod plan;
 mod tree;
