@@ -105,3 +105,90 @@ test('defect 2: a closed seccomp fd is named as not open', async (t) => {
   `)
   isSystemError(t, ok(t, run), 'EBADF', 'read', /fd \d+ \(options\.seccomp\) is not open for reading/)
 })
+
+// ---- defect 5: errors that name the argument and the cause, and stay short ----
+
+test('defect 5: 70,000 groups are refused up front, NGROUPS_MAX named, in a short message', async (t) => {
+  const run = await runIsolated(`
+    report(attempt(() => lc.spawnSync('/bin/true', [], { groups: Array.from({ length: 70000 }, (_, i) => i) })));
+  `)
+  const e = ok(t, run) as Described
+  t.is(e.name, 'RangeError')
+  t.is(e.code, 'ERR_OUT_OF_RANGE')
+  t.is(e.message, 'The value of "options.groups.length" is out of range. It must be <= 65536 (NGROUPS_MAX, the kernel\'s limit). Received 70000: [0, 1, 2, 3, 4, 5, 6, 7, … 69992 more]')
+})
+
+test('defect 5: options = [] is named as the wrong type', async (t) => {
+  const run = await runIsolated(`
+    report([attempt(() => lc.spawnSync('/bin/true', [], [])), attempt(() => lc.spawn('/bin/true', [], []))]);
+  `)
+  for (const e of ok(t, run) as Described[]) {
+    t.is(e.name, 'TypeError')
+    t.is(e.code, 'ERR_INVALID_ARG_TYPE')
+    t.is(e.message, 'The "options" argument must be of type object. Received an instance of Array')
+  }
+})
+
+root('defect 5: timeOffsets beyond the kernel limits are refused up front; negative fractions work', async (t) => {
+  const run = await runIsolated(`
+    const o = (timeOffsets) => ({ namespaces: ['time'], timeOffsets });
+    report({
+      below: attempt(() => lc.spawnSync('/bin/true', [], o({ monotonic: -1e12 }))),
+      above: attempt(() => lc.spawnSync('/bin/true', [], o({ boottime: 1e300 }))),
+      fraction: lc.spawnSync('/bin/true', [], o({ monotonic: -1.5, boottime: 2.25 })).error?.message ?? 'ok',
+    });
+  `)
+  const r = ok(t, run) as { below: Described; above: Described; fraction: string }
+  t.is(r.below.code, 'ERR_OUT_OF_RANGE')
+  t.regex(r.below.message, /^The value of "options\.timeOffsets\.monotonic" is out of range\. It must be >= -\d+ && <= \d+ \(the monotonic clock, at \d+ s, plus its offset must stay within 0 and 4611686018 s\)\. Received -1000000000000$/)
+  t.is(r.above.code, 'ERR_OUT_OF_RANGE')
+  t.regex(r.above.message, /"options\.timeOffsets\.boottime"/)
+  t.is(r.fraction, 'ok')
+})
+
+test('defect 5: stdio and join fds that are closed or of the wrong kind are named with the right cause', async (t) => {
+  const run = await runIsolated(`
+    const uts = fs.openSync('/proc/self/ns/uts', 'r');
+    const file = fs.openSync('/etc/hostname', 'r');
+    // The lowest free number: the next fd the spawn opens for itself would take it.
+    const closed = fs.openSync('/dev/null', 'r');
+    fs.closeSync(closed);
+    const e = (f) => { try { const x = f(); if (x.error) throw x.error; return 'no error' } catch (err) { return { ...describe(err), step: err.step } } };
+    report({
+      stdio: e(() => lc.spawnSync('/bin/true', [], { stdio: ['pipe', closed, 'pipe'] })),
+      join: e(() => lc.spawnSync('/bin/true', [], { join: { net: closed } })),
+      type: e(() => lc.spawnSync('/bin/true', [], { join: { net: uts } })),
+      pidfd: e(() => lc.spawnSync('/bin/true', [], { join: { pidfd: file, types: ['net', 'uts'] } })),
+    });
+  `)
+  const r = ok(t, run) as Record<'stdio' | 'join' | 'type' | 'pidfd', Described>
+  t.is(r.stdio.step, 'fds')
+  isSystemError(t, r.stdio, 'EBADF', 'fcntl', /fd \d+ given as options\.stdio\[1\] is not open/)
+  t.is(r.join.step, 'setns')
+  isSystemError(t, r.join, 'EBADF', 'fcntl', /fd \d+ given as options\.join net is not open/)
+  isSystemError(t, r.type, 'EINVAL', 'fcntl', /fd \d+ is a uts namespace, not a net namespace/)
+  isSystemError(t, r.pidfd, 'EINVAL', 'fcntl', /fd \d+ is neither a namespace nor a pidfd but a regular file \(\/etc\/hostname\)/)
+})
+
+test('defect 5: overlapping id-map ranges are named up front', async (t) => {
+  const run = await runIsolated(`
+    report(attempt(() => lc.spawnSync('/bin/true', [], { namespaces: ['user'], uidMap: [{ inside: 0, outside: 4242, count: 10 }, { inside: 5, outside: 100, count: 1 }] })));
+  `)
+  const e = ok(t, run) as Described
+  t.is(e.code, 'ERR_INVALID_ARG_VALUE')
+  t.is(e.message, "The property 'options.uidMap[1]' must not overlap options.uidMap[0]: both map inside ids from 5. Received '5 100 1'")
+})
+
+test('defect 5: as uid 4242, a map of ids the caller does not own names those ids', async (t) => {
+  const run = await runIsolated(
+    `
+    const e = lc.spawnSync('/bin/true', [], { namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }] }).error;
+    report(e && { ...describe(e), step: e.step });
+  `,
+    { uid: 4242 },
+  )
+  const e = ok(t, run) as Described
+  t.is(e.step, 'idmap')
+  isSystemError(t, e, 'EPERM', 'write', /outside uids \[0\] are not this process's own \(uid 4242\)/)
+  t.true(e.message.length < 400, e.message)
+})

@@ -2,7 +2,7 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, createReadStream, createWriteStream, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, createReadStream, createWriteStream, readFileSync, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
@@ -308,22 +308,55 @@ function namespaceMask(value: unknown): number {
   return mask
 }
 
+/** A long list shown short: its first entries and how many more. */
+function shortList(values: readonly unknown[], first = 8): string {
+  const shown = values.slice(0, first).map(String).join(', ')
+  return values.length > first ? `[${shown}, … ${values.length - first} more]` : `[${shown}]`
+}
+
+/** NGROUPS_MAX: setgroups(2) takes at most this many groups. */
+const NGROUPS_MAX = 65536
+/** UID_GID_MAP_MAX_EXTENTS: the most lines a uid_map or gid_map takes (Linux 4.15+). */
+const MAP_MAX_EXTENTS = 340
+/** KTIME_SEC_MAX / 2: a time namespace's clock plus its offset must stay in 0..this (seconds). */
+const TIMENS_MAX = 4611686018
+
 function idMap(value: unknown, name: string, own: number): string | undefined {
   if (value === undefined) return undefined
   if (value === 'root') return `0 ${own} 1\n`
   if (value === 'self') return `${own} ${own} 1\n`
   if (!Array.isArray(value) || value.length === 0)
     throw typeError(name, "'root', 'self' or a non-empty array of { inside, outside, count }", value)
-  return value
-    .map((r: unknown, i: number) => {
-      if (typeof r !== 'object' || r === null) throw typeError(`${name}[${i}]`, 'an object', r)
-      const range = r as Record<string, unknown>
-      const inside = integer(range.inside, `${name}[${i}].inside`, 0, 4294967294)
-      const outside = integer(range.outside, `${name}[${i}].outside`, 0, 4294967294)
-      const count = integer(range.count, `${name}[${i}].count`, 1, 4294967295)
-      return `${inside} ${outside} ${count}\n`
-    })
-    .join('')
+  if (value.length > MAP_MAX_EXTENTS)
+    throw rangeError(`${name}.length`, `<= ${MAP_MAX_EXTENTS} (the kernel's limit of ranges in a map)`, value.length)
+  const ranges = value.map((r: unknown, i: number) => {
+    if (typeof r !== 'object' || r === null) throw typeError(`${name}[${i}]`, 'an object', r)
+    const range = r as Record<string, unknown>
+    const inside = integer(range.inside, `${name}[${i}].inside`, 0, 4294967294)
+    const outside = integer(range.outside, `${name}[${i}].outside`, 0, 4294967294)
+    const count = integer(range.count, `${name}[${i}].count`, 1, 4294967295)
+    for (const [side, start] of [['inside', inside], ['outside', outside]] as const)
+      if (start + count > 4294967295)
+        throw rangeError(`${name}[${i}].count`, `<= ${4294967295 - start} (ids ${side} end below 4294967295)`, count)
+    return { inside, outside, count }
+  })
+  // The kernel refuses overlaps with EINVAL and no word on where: name the two ranges.
+  for (let i = 0; i < ranges.length; i++)
+    for (let j = 0; j < i; j++)
+      for (const side of ['inside', 'outside'] as const) {
+        const a = ranges[j]!
+        const b = ranges[i]!
+        if (a[side] < b[side] + b.count && b[side] < a[side] + a.count)
+          throw valueError(`${name}[${i}]`, `must not overlap ${name}[${j}]: both map ${side} ids from ${Math.max(a[side], b[side])}`, `${b.inside} ${b.outside} ${b.count}`)
+      }
+  return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join('')
+}
+
+/** Now on `clock` as a new time namespace's offsets are checked against, in seconds. */
+function clockNow(clock: 'monotonic' | 'boottime'): number {
+  if (clock === 'monotonic') return Number(process.hrtime.bigint()) / 1e9
+  // CLOCK_BOOTTIME, as /proc/uptime shows it (to the hundredth: the bound is a floor).
+  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0])
 }
 
 interface Normalized {
@@ -341,7 +374,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   if (f.length === 0) throw valueError('file', 'cannot be empty', f)
   if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an instance of Array', args)
   const list = ((args ?? []) as unknown[]).map((a, i) => string(a, `args[${i}]`))
-  if (options !== undefined && (typeof options !== 'object' || options === null))
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
     throw typeError('options', 'of type object', options)
   const o = (options ?? {}) as SpawnOptions
   const argv0 = o.argv0 === undefined ? f : string(o.argv0, 'options.argv0')
@@ -395,6 +428,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   let groups: number[] | undefined
   if (o.groups !== undefined) {
     if (!Array.isArray(o.groups)) throw typeError('options.groups', 'an array of numbers', o.groups)
+    if (o.groups.length > NGROUPS_MAX)
+      throw rangeError('options.groups.length', `<= ${NGROUPS_MAX} (NGROUPS_MAX, the kernel's limit)`, `${o.groups.length}: ${shortList(o.groups)}`)
     groups = o.groups.map((g, i) => integer(g, `options.groups[${i}]`, 0, 4294967294))
   }
 
@@ -493,8 +528,19 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       const v = t[clock]
       if (v === undefined) continue
       if (typeof v !== 'number' || !Number.isFinite(v)) throw typeError(`options.timeOffsets.${clock}`, 'a finite number', v)
-      const secs = Math.trunc(v)
-      const nanos = Math.round((v - secs) * 1e9)
+      // The kernel refuses (ERANGE) an offset that puts the clock below 0 or above TIMENS_MAX.
+      const now = clockNow(clock)
+      const low = -Math.floor(now)
+      const high = Math.floor(TIMENS_MAX - now)
+      if (v < low || v > high)
+        throw rangeError(`options.timeOffsets.${clock}`, `>= ${low} && <= ${high} (the ${clock} clock, at ${Math.floor(now)} s, plus its offset must stay within 0 and ${TIMENS_MAX} s)`, v)
+      // Seconds and nanoseconds as the kernel reads them: nanoseconds in 0..999999999.
+      let secs = Math.floor(v)
+      let nanos = Math.round((v - secs) * 1e9)
+      if (nanos >= 1e9) {
+        secs += 1
+        nanos = 0
+      }
       lines.push(`${clock} ${secs} ${nanos}\n`)
     }
     timeOffsets = lines.join('')

@@ -257,6 +257,7 @@ impl Drop for Blocked {
 /// Starts the program of `plan`. Returns once it has exec'd, or with the step that failed; in
 /// both cases nothing is left behind (no zombie, no fd).
 pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
+    parent::check_fds(plan)?;
     let n = plan.stdio.len().max(3);
     // fds the child gets, fds the parent keeps, fds to close once the child has them.
     let mut child_fds = vec![-1; n];
