@@ -192,3 +192,59 @@ test('defect 5: as uid 4242, a map of ids the caller does not own names those id
   isSystemError(t, e, 'EPERM', 'write', /outside uids \[0\] are not this process's own \(uid 4242\)/)
   t.true(e.message.length < 400, e.message)
 })
+
+// ---- defect 6: a spawn that fails behaves as child_process's does ----
+
+/** Records what a ChildProcess-like object shows: streams at once, then events until 'close'. */
+const observe = `
+  const observe = (c) => new Promise((resolve) => {
+    const events = [];
+    const streams = { stdin: !!c.stdin, stdout: !!c.stdout, stderr: !!c.stderr, stdio: c.stdio.map(Boolean) };
+    for (const name of ['spawn', 'error', 'exit', 'close'])
+      c.on(name, (...args) => {
+        events.push([name, ...args.map((a) => (a instanceof Error ? a.code : a))]);
+        if (name === 'close') setTimeout(() => resolve({ streams, events, exitCode: c.exitCode, killed: c.kill(),
+          destroyed: [c.stdin.destroyed, c.stdout.destroyed, c.stderr.destroyed], ended: [c.stdout.readableEnded, c.stderr.readableEnded] }), 20);
+      });
+    c.stdout.on('end', () => events.push(['stdout end']));
+  });
+`
+
+test('defect 6: a spawn that fails (ENOENT) gives stdio streams, then error and close, as child_process does', async (t) => {
+  const run = await runIsolated(
+    `${observe}
+    const ours = await observe(lc.spawn('/nonexistent/program'));
+    const theirs = await observe((await import('node:child_process')).spawn('/nonexistent/program'));
+    const thrown = lc.spawn('/nonexistent/program').on('error', () => {});
+    const exited = await thrown.exited.then(() => 'resolved', (e) => e.code);
+    report({ ours, theirs, exited });
+  `,
+    { timeout: 20_000 },
+  )
+  const r = ok(t, run) as { ours: unknown; theirs: { events: unknown[] }; exited: string }
+  t.deepEqual(r.theirs.events, [['error', 'ENOENT'], ['stdout end'], ['close', -2, null]], 'child_process as this test knows it')
+  t.deepEqual(r.ours, r.theirs)
+  t.is(r.exited, 'ENOENT')
+})
+
+test('defect 6: a spawn with an AbortSignal already aborted gives streams, then error and close', async (t) => {
+  const run = await runIsolated(
+    `${observe}
+    const ac = new AbortController();
+    ac.abort();
+    const child = lc.spawn('/bin/true', [], { signal: ac.signal });
+    const ours = await observe(child);
+    const exited = await child.exited.then(() => 'resolved', (e) => e.code);
+    report({ ours, exited, pid: child.pid ?? null });
+  `,
+    { timeout: 20_000 },
+  )
+  const r = ok(t, run) as { ours: { events: unknown[]; streams: unknown; destroyed: boolean[] }; exited: string; pid: number | null }
+  // child_process starts the program, then kills it; this never starts it: the same order of
+  // 'error' and 'close', without 'spawn' and 'exit'.
+  t.deepEqual(r.ours.events, [['error', 'ABORT_ERR'], ['stdout end'], ['close', null, null]])
+  t.deepEqual(r.ours.streams, { stdin: true, stdout: true, stderr: true, stdio: [true, true, true] })
+  t.deepEqual(r.ours.destroyed, [true, true, true])
+  t.is(r.exited, 'ABORT_ERR')
+  t.is(r.pid, null)
+})

@@ -7,7 +7,7 @@ import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Readable, Writable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
@@ -692,7 +692,7 @@ export class SpawnedProcess extends EventEmitter {
     const signal = options.signal
     if (signal?.aborted) {
       closeAll(n.opened)
-      process.nextTick(() => this.#fail(abortError(signal)))
+      this.#failEarly(abortError(signal), n.pipes, null)
       return
     }
     let started: native.NativeSpawned
@@ -701,7 +701,7 @@ export class SpawnedProcess extends EventEmitter {
     } catch (err) {
       const e = toSpawnError(err, n.spawnargs)
       if (!(e instanceof SpawnError)) throw e
-      process.nextTick(() => this.#fail(e))
+      this.#failEarly(e, n.pipes, e.errno)
       return
     }
     this.pid = started.pid
@@ -738,9 +738,47 @@ export class SpawnedProcess extends EventEmitter {
     process.nextTick(() => this.emit('spawn'))
   }
 
-  #fail(error: unknown): void {
-    this.#settle.reject(error)
-    this.emit('error', error)
+  /**
+   * A spawn that never started, as child_process reports one: the pipes exist but are at
+   * their end, 'error' comes first, then 'close' with `code` (child_process gives the negative
+   * errno, and sets exitCode to it) once the pipes have closed; no 'spawn', no 'exit'.
+   */
+  #failEarly(error: unknown, pipes: readonly boolean[], code: number | null): void {
+    pipes.forEach((pipe, i) => {
+      if (!pipe) {
+        this.stdio.push(null)
+        return
+      }
+      if (i === 0) {
+        const stdin = new Writable({ write: (_chunk, _encoding, done) => done() })
+        this.stdio.push(stdin)
+        return
+      }
+      const stream = new Readable({ read() {} })
+      this.stdio.push(stream)
+      this.#openStreams++
+      stream.once('close', () => {
+        this.#openStreams--
+        this.#maybeClose()
+      })
+    })
+    this.stdin = (this.stdio[0] as Writable | null) ?? null
+    this.stdout = (this.stdio[1] as Readable | null) ?? null
+    this.stderr = (this.stdio[2] as Readable | null) ?? null
+    process.nextTick(() => {
+      this.#settle.reject(error)
+      this.exitCode = code
+      this.#exitArgs = [code, null]
+      this.emit('error', error)
+      this.stdin?.destroy()
+      for (const s of this.stdio)
+        if (s && s !== this.stdin) {
+          // Ended, read to its end by nobody, then destroyed: 'end' and 'close' as a socket.
+          ;(s as Readable).push(null)
+          ;(s as Readable).resume()
+        }
+      this.#maybeClose()
+    })
   }
 
   #onExit(error: Error | null, result: WaitResult | undefined): void {
