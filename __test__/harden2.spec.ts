@@ -165,9 +165,9 @@ test('defect 5: stdio and join fds that are closed or of the wrong kind are name
   t.is(r.stdio.step, 'fds')
   isSystemError(t, r.stdio, 'EBADF', 'fcntl', /fd \d+ given as options\.stdio\[1\] is not open/)
   t.is(r.join.step, 'setns')
-  isSystemError(t, r.join, 'EBADF', 'fcntl', /fd \d+ given as options\.join net is not open/)
-  isSystemError(t, r.type, 'EINVAL', 'fcntl', /fd \d+ is a uts namespace, not a net namespace/)
-  isSystemError(t, r.pidfd, 'EINVAL', 'fcntl', /fd \d+ is neither a namespace nor a pidfd but a regular file \(\/etc\/hostname\)/)
+  isSystemError(t, r.join, 'EBADF', 'setns', /fd \d+ given for net in options\.join is not open/)
+  isSystemError(t, r.type, 'EINVAL', 'setns', /fd \d+ is a uts namespace, not a net namespace/)
+  isSystemError(t, r.pidfd, 'EINVAL', 'setns', /fd \d+ is neither a namespace nor a pidfd but a regular file \(\/etc\/hostname\)/)
 })
 
 test('defect 5: overlapping id-map ranges are named up front', async (t) => {

@@ -351,7 +351,7 @@ test('setns: an fd of the wrong type fails at step setns with EINVAL', (t) => {
   const fd = fs.openSync('/proc/self/ns/net', 'r')
   t.teardown(() => fs.closeSync(fd))
   const r = spawnSync('true', [], { join: { uts: fd } })
-  isSpawnError(t, r.error, 'EINVAL', 'setns', /not a namespace of that type/)
+  isSpawnError(t, r.error, 'EINVAL', 'setns', /is a net namespace, not a uts namespace/)
 })
 
 test('chdir: a missing cwd is step chdir ENOENT, not an exec error', (t) => {

@@ -232,13 +232,23 @@ fn file_type(fd: RawFd) -> Option<libc::mode_t> {
         .map(|st| st.st_mode & libc::S_IFMT)
 }
 
+/// A caller's fd refused before the clone; a join fd as setns would have refused it, with its
+/// entry's index.
 fn fd_failure(errno: Errno, step: Step, what: &str, fd: RawFd, cause: String) -> Failure {
+    let (syscall, index) = match step {
+        Step::Setns => ("setns", what.parse().ok()),
+        _ => ("fcntl", None),
+    };
+    let what = match index {
+        Some(i) => format!("options.join entry {i}"),
+        None => what.to_string(),
+    };
     Failure::Spawn {
         errno,
         step: step.name(),
-        index: None,
-        syscall: "fcntl",
-        call: format!("fcntl({what}: fd {fd})"),
+        index,
+        syscall,
+        call: format!("{syscall}({what}: fd {fd})"),
         cause: Some(cause),
         path: None,
     }
@@ -266,9 +276,21 @@ pub fn check_fds(plan: &SpawnPlan) -> Outcome<()> {
             open(fd, Step::Fds, &format!("options.stdio[{i}]"))?;
         }
     }
-    for j in &plan.join {
-        let what = format!("options.join {}", j.label);
-        open(j.fd, Step::Setns, &what)?;
+    for (i, j) in plan.join.iter().enumerate() {
+        let what = i.to_string();
+        // SAFETY: F_GETFD only reads the fd table.
+        if unsafe { libc::fcntl(j.fd, libc::F_GETFD) } < 0 {
+            return Err(fd_failure(
+                Errno::EBADF,
+                Step::Setns,
+                &what,
+                j.fd,
+                format!(
+                    "fd {} given for {} in options.join is not open",
+                    j.fd, j.label
+                ),
+            ));
+        }
         let bad = |cause: String| Err(fd_failure(Errno::EINVAL, Step::Setns, &what, j.fd, cause));
         let single = j.nstype.count_ones() == 1;
         // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
