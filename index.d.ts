@@ -38,6 +38,12 @@ export declare function _spawn(plan: SpawnPlan): NativeSpawned
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
 
 /**
+ * The exception the last clone() child of this thread died of, taken (for inNamespaces(),
+ * whose error then says what ended the child).
+ */
+export declare function _takeCloneUncaught(): string | null
+
+/**
  * Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
  * pidfd belongs to the reaper from now on and is closed just before the call. Returns the
  * wait's id, for `_exitRef`.

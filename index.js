@@ -871,6 +871,7 @@ module.exports._probe = nativeBinding._probe
 module.exports._readFilter = nativeBinding._readFilter
 module.exports._spawn = nativeBinding._spawn
 module.exports._spawnSync = nativeBinding._spawnSync
+module.exports._takeCloneUncaught = nativeBinding._takeCloneUncaught
 module.exports._watchExit = nativeBinding._watchExit
 module.exports.CHILD_CLEARTID = nativeBinding.CHILD_CLEARTID
 module.exports.CHILD_SETTID = nativeBinding.CHILD_SETTID

@@ -248,3 +248,42 @@ test('defect 6: a spawn with an AbortSignal already aborted gives streams, then 
   t.is(r.exited, 'ABORT_ERR')
   t.is(r.pid, null)
 })
+
+// ---- defect 8: inNamespaces() and clone() with values and stacks that fight back ----
+
+test('defect 8: inNamespaces() rethrows a value whose properties throw, and its child does not die of it', async (t) => {
+  const run = await runIsolated(`
+    const net = fs.openSync('/proc/self/ns/net', 'r');
+    const trap = () => { throw new Error('trap') };
+    const proxy = new Proxy({}, { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap });
+    const getters = { get message() { throw new Error('m') }, get stack() { throw new Error('s') }, get code() { throw new Error('c') } };
+    const out = {};
+    for (const [name, value] of Object.entries({ proxy, getters })) {
+      try { lc.inNamespaces({ net }, () => { throw value }); out[name] = 'no error' }
+      catch (e) { out[name] = e === value ? 'the value fn threw' : String(e?.message) }
+    }
+    report(out);
+  `)
+  t.deepEqual(ok(t, run), { proxy: 'the value fn threw', getters: 'the value fn threw' })
+  t.notRegex(run.stderr, /Thrown in a clone\(\) callback/)
+})
+
+test('defect 8: inNamespaces() and clone() nested until the stack runs out name the RangeError', async (t) => {
+  const run = await runIsolated(
+    `
+    const net = fs.openSync('/proc/self/ns/net', 'r');
+    const nested = () => lc.inNamespaces({ net }, nested);
+    let inError;
+    try { nested() } catch (e) { inError = { name: e?.name, code: e?.code, message: String(e?.message) } }
+    const f = () => lc.waitpid(lc.clone(f, 0, lc.SIGCHLD)).exitCode;
+    report({ inError, cloneExit: f() });
+  `,
+    { timeout: 60_000 },
+  )
+  const r = ok(t, run) as { inError: { name: string; code?: string; message: string }; cloneExit: number }
+  t.regex(r.inError.message, /Maximum call stack size exceeded/)
+  t.notRegex(r.inError.message, /process\.exit\(\), exit\(\) and execve\(\) end that child/)
+  t.is(r.cloneExit, 1)
+  t.regex(run.stderr, /RangeError: Maximum call stack size exceeded\n\nThrown in a clone\(\) callback/)
+  t.notRegex(run.stderr, /threw undefined|did not run to its end/)
+})
