@@ -24,8 +24,24 @@ export declare const __WCLONE: number
  */
 export declare function _closeFd(fd: number): void
 
+/** The policy compiled for `arch` (default: this machine's), as `struct sock_filter`s. */
+export declare function _compileSeccomp(policy: SeccompPolicySlot, arch?: 'x64' | 'arm64'): Uint8Array
+
 /** Whether the wait `id` keeps the event loop alive. */
 export declare function _exitRef(id: number, keepAlive: boolean): boolean
+
+/** What `slot` enforces on this kernel (never fails for compatibility: spawn() does). */
+export declare function _landlockResolve(slot: LandlockSlot): LandlockReport
+
+/** Landlock for the calling clone() child (the TypeScript layer's landlockRestrictSelf). */
+export declare function _landlockRestrictSelf(slot: LandlockSlot): LandlockReport
+
+/**
+ * The native half of `sandbox.forward()`: a listening, non-blocking TCP socket on `addr:port`
+ * (`addr` an IPv4 address as a number) inside the namespaces `nstype` of the process behind
+ * `pidfd`; returns its fd (close-on-exec).
+ */
+export declare function _listenIn(pidfd: number, nstype: number, addr: number, port: number, backlog: number): number
 
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
@@ -44,11 +60,12 @@ export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | 
 export declare function _takeCloneUncaught(): string | null
 
 /**
- * Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
- * pidfd belongs to the reaper from now on and is closed just before the call. Returns the
- * wait's id, for `_exitRef`.
+ * Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
+ * thread when the child exits (the pidfd is the reaper's, closed just before the call). The
+ * pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
+ * Returns the wait's id, for `_exitRef`; false if there is no such wait.
  */
-export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void): number
+export declare function _watchExit(watch: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void): boolean
 
 /** options.capabilities, as capability numbers. */
 export interface CapSlot {
@@ -165,6 +182,94 @@ export interface KcmpEpollSlot {
   toff: number
 }
 
+/** A path and the rights granted beneath it: raw right names, or 'read', 'write', 'execute'. */
+export interface LandlockPathSlot {
+  path: string
+  access: Array<string>
+}
+
+/** What a ruleset enforces on this kernel (`confinement.landlock`). */
+export interface LandlockReport {
+  /** The kernel's Landlock ABI version (0: Landlock is not available). */
+  abi: number
+  /** Why Landlock is not available, where it is not. */
+  unavailable?: string
+  /** Filesystem rights handled: denied unless a rule grants them. */
+  fs: Array<string>
+  /** Network rights handled ('bind_tcp', 'connect_tcp'). */
+  net: Array<string>
+  /** Scopes enforced ('abstract-unix-socket', 'signal'). */
+  scope: Array<string>
+  /**
+   * What was asked for but this kernel cannot enforce, with the ABI and Linux release that
+   * brings it: 'fs.truncate (ABI 3, Linux 6.2)'.
+   */
+  dropped: Array<string>
+}
+
+/** Landlock rules as the TypeScript layer normalised them. */
+export interface LandlockSlot {
+  /** Whether filesystem rights are handled (options.landlock.fs was given). */
+  fs: boolean
+  paths: Array<LandlockPathSlot>
+  /** TCP ports the program may connect to; none: connecting is not handled. */
+  connect?: Array<number>
+  /** TCP ports the program may bind; none: binding is not handled. */
+  bind?: Array<number>
+  /** 'abstract-unix-socket', 'signal'. */
+  scope: Array<string>
+  /** compatibility 'require': fail rather than drop what this kernel cannot enforce. */
+  require: boolean
+}
+
+/** Whether Landlock works here, and which ABI version the kernel has. */
+export interface LandlockSupport {
+  /**
+   * The kernel's Landlock ABI version (0: none). Each adds rights: 2 refer (Linux 5.19), 3
+   * truncate (6.2), 4 TCP bind/connect (6.7), 5 ioctl on devices (6.10), 6 abstract unix
+   * socket and signal scopes (6.12).
+   */
+  abi: number
+  /** Why Landlock cannot be used, where it cannot. */
+  cause?: string
+}
+
+/**
+ * options.limits after the TypeScript layer has checked it: the values as the cgroup files
+ * take them.
+ */
+export interface LimitsSlot {
+  /** memory.max, bytes. */
+  memory?: number
+  /** memory.swap.max, bytes. */
+  memorySwap?: number
+  /** memory.high, bytes. */
+  memoryHigh?: number
+  /** pids.max. */
+  pids?: number
+  /** cpu.max: "quota period", microseconds. */
+  cpuMax?: string
+  /** cpu.weight, 1..10000. */
+  cpuWeight?: number
+  /** io.weight, 1..10000. */
+  ioWeight?: number
+  /** The cgroup to make the run's leaf in (an open directory), else the default. */
+  parentFd?: number
+  /** Its path, for messages. */
+  parentPath?: string
+}
+
+/** Whether limits can work here: the parent a run's cgroup would be made in, and if not, why. */
+export interface LimitsSupport {
+  ok: boolean
+  /** The cgroup v2 directory runs are made in by default. */
+  parent?: string
+  /** Controllers that parent can hand to a run (its cgroup.controllers). */
+  controllers: Array<string>
+  /** Why not, in words, with what to do. */
+  cause?: string
+}
+
 /**
  * umount(): detach the mount at once, and free the filesystem when it is no longer in use
  * (a lazy unmount).
@@ -201,7 +306,10 @@ export declare function mount(source: string | null, target: string, fstype: str
 
 /** One entry of `options.mounts`, as the TypeScript layer checked it. */
 export interface MountSlot {
-  /** 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'. */
+  /**
+   * 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount',
+   * 'overlay' or 'chmod'.
+   */
   kind: string
   /** A bind's source: absolute, resolved in the old root. */
   source?: string
@@ -217,6 +325,14 @@ export interface MountSlot {
   linkTo?: string
   /** A file entry's content: its index in the plan's `files`. */
   data?: number
+  /** An overlay's lower directories, the topmost first; absolute, resolved in the old root. */
+  lower?: Array<string>
+  /**
+   * An overlay's upper directory ('tmpfs': one on a tmpfs of the spawn's own), and its work
+   * directory; none: a read-only overlay.
+   */
+  upper?: string
+  work?: string
 }
 
 /** mount(): a bind mount: the file or directory `source` is seen at `target` too. */
@@ -331,6 +447,12 @@ export interface NativeSpawned {
   pid: number
   pidfd: number
   fds: Array<number>
+  /**
+   * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
+   * tell. Made here, in the same call as the child, so that no JavaScript runs between the
+   * two (a Worker terminated there would leave the child unreaped for good).
+   */
+  watch: number
 }
 
 /** What spawnSync() collected. */
@@ -340,6 +462,8 @@ export interface NativeSpawnSync {
   output: Array<Buffer | undefined | null>
   /** 'ETIMEDOUT' or 'ENOBUFS' when the child was killed for the timeout or maxBuffer. */
   error?: string
+  /** What the program took and why it ended. */
+  report: RunReport
 }
 
 /**
@@ -501,6 +625,43 @@ export interface RlimitSlot {
 }
 
 /**
+ * A run's usage and why it ended as far as the kernel tells: 'exit', 'signal', 'oom' or
+ * 'pids-limit' (the TypeScript layer knows 'timeout' and 'killed').
+ */
+export interface RunReport {
+  usage: Usage
+  reason: string
+}
+
+/** An action as the TypeScript layer normalised it. */
+export interface SeccompActionSlot {
+  /** 'allow', 'kill-process', 'kill-thread', 'trap', 'log' or 'errno'. */
+  kind: string
+  /** With 'errno': the number the syscall fails with (1..4095). */
+  errno?: number
+}
+
+/** One argument condition; values are decimal strings of unsigned 64-bit numbers. */
+export interface SeccompArgSlot {
+  index: number
+  /** '==', '!=', '<', '<=', '>', '>=' or '&=='. */
+  op: string
+  value: string
+  mask?: string
+}
+
+export interface SeccompPolicySlot {
+  defaultAction: SeccompActionSlot
+  rules: Array<SeccompRuleSlot>
+}
+
+export interface SeccompRuleSlot {
+  syscalls: Array<string>
+  action: SeccompActionSlot
+  args: Array<SeccompArgSlot>
+}
+
+/**
  * Sets the NIS domain name of the calling thread's UTS namespace: setdomainname(2).
  *
  * As `sethostname()`: at most 64 bytes, the calling thread's UTS namespace, CAP_SYS_ADMIN.
@@ -594,6 +755,15 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /**
+   * With `reaper`: the init runs no program and stays until it is killed, holding the
+   * namespaces for programs that join them (createSandbox()).
+   */
+  hold?: boolean
+  /** Limits for a cgroup made for the run (cgroup.rs). */
+  limits?: LimitsSlot
+  /** Landlock rules, applied at step 22b. */
+  landlock?: LandlockSlot
 }
 
 /** What spawn() can use on this host. */
@@ -615,11 +785,15 @@ export interface SpawnSupport {
   timeNamespace: boolean
   /** Whether this process can create a user namespace with capabilities in it. */
   userNamespaces: UserNamespaceSupport
+  /** Landlock (Linux 5.13+): confinement that needs no namespace and no privilege. */
+  landlock: LandlockSupport
   /**
    * Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
    * spawn() copies the address space instead (slower with a large heap).
    */
   sharedMemoryClone: boolean
+  /** Whether `limits` can work here, under which parent cgroup, and if not, why. */
+  limits: LimitsSupport
 }
 
 /** One of the child's fds as the TypeScript layer resolved it. */
@@ -678,6 +852,29 @@ export declare function unshare(flags: number): void
 
 /** clone(): a tracer cannot force PTRACE on the child. */
 export declare const UNTRACED: number
+
+/** What the program took, in seconds and bytes. */
+export interface Usage {
+  /** From the clone to the reap. */
+  wallTime: number
+  /**
+   * CPU time in user mode: the rusage of the reaped child (its own and its waited-for
+   * children's), or with limits the run cgroup's cpu.stat user_usec (the whole tree).
+   */
+  userTime: number
+  /** CPU time in the kernel, from the same source as userTime. */
+  systemTime: number
+  /** The largest resident set of the program or one of its waited-for children (ru_maxrss). */
+  maxRss: number
+  /** With limits: memory.peak of the run's cgroup (Linux 5.19+). */
+  memoryPeak?: number
+  /** With limits: pids.peak of the run's cgroup (where the kernel has it). */
+  pidsPeak?: number
+  /** With limits: cpu.stat's throttled_usec, in seconds (with the cpu controller). */
+  cpuThrottled?: number
+  /** With limits: memory.events' oom_kill. */
+  oomKills?: number
+}
 
 /** Whether user namespaces can be made here, and if not, why. */
 export interface UserNamespaceSupport {

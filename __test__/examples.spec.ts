@@ -75,3 +75,58 @@ rootOnly('examples/demo.mjs (npm run demo): spawn, confined spawn, clone, unshar
   t.regex(out, /TCP 127\.0\.0\.1:\d+ answered: hello from inside the new network namespace/)
   t.is(hostname(), before, 'the host keeps its name')
 })
+
+const landlock = probe().landlock
+for (const uid of [undefined, 4242]) {
+  const label = uid === undefined ? `as uid ${process.getuid?.()}` : `as uid ${uid}`
+  const why = landlock.abi === 0 ? `this kernel has no Landlock: ${landlock.cause}` : uid !== undefined && !isRoot ? 'running as another user needs root (setpriv)' : undefined
+  if (why) console.log(`skipping examples/no-userns.mjs ${label}: ${why}`)
+  ;(why ? test.skip : test)(`examples/no-userns.mjs: Landlock, seccomp and limits without namespaces, every check as expected (${label})`, async (t) => {
+    const run = await runExample('no-userns.mjs', { uid })
+    t.is(run.status, 0, `${run.stdout}\n${run.stderr}`)
+    t.is(run.stderr, '')
+    t.regex(run.stdout, new RegExp(`The command as uid ${uid ?? process.getuid?.()}, no namespaces, exit status 0:`))
+    t.regex(run.stdout, new RegExp(`^user namespaces here: (allowed|refused)\\nLandlock ABI ${landlock.abi}; enforced: \\d+ file rights`))
+    const rows = table(run.stdout)
+    const seen = (check: string) => rows.get(check)?.[1]
+    t.is(seen('read task.txt in the workspace'), 'fix the bug')
+    t.is(seen('read ~/.ssh-key'), 'Permission denied')
+    t.is(seen('read /etc/passwd'), 'Permission denied')
+    t.is(seen('write result.txt in the workspace'), 'allowed')
+    t.is(seen('write a file in /tmp'), 'Permission denied')
+    t.is(seen('no_new_privs'), '1')
+    t.is(seen('open files allowed (ulimit -n)'), '64')
+    if (landlock.abi >= 6) t.is(seen('signal a process outside'), 'Operation not permitted')
+    if (python) {
+      t.is(seen('AF_UNIX socket'), 'EPERM')
+      t.is(seen('ptrace'), 'EPERM')
+      if (landlock.abi >= 4) t.regex(rows.get([...rows.keys()].find((k) => k.startsWith('connect to port')) ?? '')?.[1] ?? '', /^EACCES$/)
+    }
+    for (const [check, [expected, got, result]] of rows) if (check !== 'check') t.true(result === 'ok' || result === 'skipped', `${check}: ${got} (expected ${expected})`)
+    t.regex(run.stdout, /\nall as expected\n$/)
+  })
+}
+
+for (const uid of [undefined, 4242]) {
+  const label = uid === undefined ? `as uid ${process.getuid?.()}` : `as uid ${uid}`
+  const why = !userns.ok ? `unprivileged user namespaces are off: ${userns.cause}` : uid !== undefined && !isRoot ? 'running as another user needs root (setpriv)' : undefined
+  if (why) console.log(`skipping examples/agent-shell.mjs ${label}: ${why}`)
+  ;(why ? test.skip : test)(`examples/agent-shell.mjs: one sandbox, many commands, each seeing what the last left (${label})`, async (t) => {
+    const run = await runExample('agent-shell.mjs', { uid })
+    t.is(run.status, 0, `${run.stdout}\n${run.stderr}`)
+    t.is(run.stderr, '')
+    const said = (label: string) => new RegExp(`\\(${label}\\) status (\\d+): (.*)`).exec(run.stdout)?.slice(1)
+    t.deepEqual(said('who am I'), ['0', '0 | agent'])
+    t.deepEqual(said('write a file'), ['0', 'answer.py'])
+    t.deepEqual(said('the file is still there'), ['0', 'print(6 * 7)'])
+    // The shell, ls and grep, besides the init: nothing of the host.
+    t.true(Number(said('processes')?.[1]) <= 5, run.stdout)
+    t.deepEqual(said('network interfaces'), ['0', 'lo'])
+    t.regex(said('reach the internet')?.[1] ?? '', /(^| )unreachable( |$)/)
+    t.deepEqual(said('the proxy through port 3128'), ['0', 'proxy saw GET /pkg'])
+    t.regex(said('the host home')?.[1] ?? '', /No such file or directory/)
+    t.regex(run.stdout, /\n {2}status 0: 64 \| \/tmp\n/)
+    t.regex(run.stdout, /answer\.py holds: print\(6 \* 7\)\n/)
+    t.regex(run.stdout, /\nclosed: the sandbox was closed \(it was killed by SIGKILL\)\n$/)
+  })
+}

@@ -7,22 +7,20 @@ import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { asRoot, needs } from './_helpers.js'
-import { assemble } from './_bpf.js'
+import { compileSeccomp } from '../dist/index.js'
 
 const root = asRoot('a mount namespace without a user namespace needs CAP_SYS_ADMIN')
 
-/** Runs `script` in a Node whose mount_setattr (442 on x86-64 and arm64) fails with ENOSYS. */
-function withoutMountSetattr(script: string, deny: boolean): string {
-  const filter = assemble([
-    { code: 0x20, k: 0 }, // ld [0]: the syscall number
-    { code: 0x15, jt: 0, jf: 1, k: deny ? 442 : 0xffff }, // jeq mount_setattr
-    { code: 0x06, k: 0x00050000 | 38 }, // ret ERRNO(ENOSYS)
-    { code: 0x06, k: 0x7fff0000 }, // ret ALLOW
-  ])
+/** Runs `script` in a Node whose mount_setattr fails with ENOSYS (a filter compiled here,
+ * installed by bwrap: compileSeccomp's output is what bwrap --seccomp reads), with a tmpfs at
+ * `sub`. */
+function withoutMountSetattr(script: string, deny: boolean, sub: string): string {
+  const filter = compileSeccomp({ defaultAction: 'allow', rules: deny ? [{ syscalls: ['mount_setattr'], action: { errno: 'ENOSYS' } }] : [] })
   const file = path.join(os.tmpdir(), `lc-nosetattr-${process.pid}-${deny}`)
   fs.writeFileSync(file, filter)
   try {
-    return execFileSync('sh', ['-c', 'exec bwrap --bind / / --dev-bind /dev /dev --proc /proc --seccomp 3 "$@" 3<"$0"', file, process.execPath, '-e', script], { encoding: 'utf8' })
+    // The submount is made before the spawn: bind sources are read in the tree it starts from.
+    return execFileSync('sh', ['-c', 'exec bwrap --bind / / --dev-bind /dev /dev --proc /proc --tmpfs "$1" --seccomp 3 "$2" -e "$3" 3<"$0"', file, sub, process.execPath, script], { encoding: 'utf8' })
   } finally {
     fs.rmSync(file, { force: true })
   }
@@ -38,14 +36,13 @@ for (const deny of [true, false]) {
       const r = lc.spawnSync('/bin/sh', ['-c', 'for f in /mnt/w/x /mnt/w/sub/x; do touch $f 2>/dev/null && echo "$f written" || echo "$f read-only"; done; grep " /mnt/w" /proc/self/mountinfo | cut -d" " -f5,6'], {
         encoding: 'utf8', namespaces: ['mnt'],
         mounts: [
-          { type: 'tmpfs', target: ${JSON.stringify(path.join(dir, 'sub'))} },
           { type: 'tmpfs', target: '/mnt' },
           { type: 'bind', source: ${JSON.stringify(dir)}, target: '/mnt/w', readonly: true },
         ],
       });
       console.log(JSON.stringify({ out: r.stdout, error: r.error && r.error.message }));
     `
-    const r = JSON.parse(withoutMountSetattr(script, deny).trim()) as { out: string; error?: string }
+    const r = JSON.parse(withoutMountSetattr(script, deny, path.join(dir, 'sub')).trim()) as { out: string; error?: string }
     t.is(r.error, undefined)
     const lines = r.out.trim().split('\n')
     t.deepEqual(lines.slice(0, 2), ['/mnt/w/x read-only', '/mnt/w/sub/x read-only'])

@@ -5,7 +5,9 @@ import { posix, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import type * as native from '../index.js'
-import { NEWNS, NEWPID, _readFilter } from '../index.js'
+import { NEWNS, NEWPID, _compileSeccomp, _landlockResolve, _readFilter } from '../index.js'
+import { placeholderNeeds, type PlaceholderNeed } from './placeholders.js'
+import { isPolicy, policySlot, type SeccompPolicy } from './seccomp.js'
 
 /** A capability, as capabilities(7) names it. */
 export type CapName =
@@ -81,9 +83,13 @@ export type MountEntry =
       readonly devices?: boolean
       /** A missing source skips the entry (default false). */
       readonly optional?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder (a file,
+       * or a directory for a directory source) and removed after the sandbox has ended
+       * (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
     }
   /** An empty tmpfs (`--tmpfs`, `--size`, `--perms`). Read-only is applied after every entry. */
-  | { readonly type: 'tmpfs'; readonly target: PathLike; readonly size?: number; readonly mode?: number; readonly readonly?: boolean }
+  | { readonly type: 'tmpfs'; readonly target: PathLike; readonly size?: number; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
   /** A procfs (`--proc`): fresh with a new pid namespace, else the current one bound. */
   | { readonly type: 'proc'; readonly target?: PathLike }
   /** A minimal /dev (`--dev`). */
@@ -95,9 +101,19 @@ export type MountEntry =
   /** A symlink (`--symlink`). */
   | { readonly type: 'symlink'; readonly target: PathLike; readonly linkTo: string }
   /** A file with this content (`--file`, `--ro-bind-data`). */
-  | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean }
+  | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
   /** An existing mount made read-only (`--remount-ro`), not its submounts. */
   | { readonly type: 'remount'; readonly target: PathLike; readonly readonly: true }
+  /** The mode of an existing path changed (`--chmod`), in order with the other entries. */
+  | { readonly type: 'chmod'; readonly target: PathLike; readonly mode: number }
+  /**
+   * An overlayfs (`--overlay`, `--tmp-overlay`, `--ro-overlay`): `lower` directories of this
+   * host, the topmost first; writes go to `upper` (with `work`, an empty directory on the same
+   * filesystem), to a tmpfs of the spawn's own with `upper: 'tmpfs'`, or nowhere without
+   * `upper` (read-only; the kernel then needs two lower directories at least). Rootless in a
+   * user namespace on Linux 5.11 and later. Always nosuid and nodev.
+   */
+  | { readonly type: 'overlay'; readonly target: PathLike; readonly lower: readonly PathLike[]; readonly upper?: PathLike | 'tmpfs'; readonly work?: PathLike }
 
 /** Capabilities of the program. Each list names what *remains*. A uid-0 program gets its
  * bounding set at execve (the kernel's rule for root); a program of another uid keeps only its
@@ -128,6 +144,58 @@ const RLIMITS: Readonly<Record<RlimitName, number>> = {
   locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
 }
 
+/** A Landlock filesystem access right, as the kernel names it (LANDLOCK_ACCESS_FS_* in lower
+ * case). Each came with a Landlock ABI: refer 2, truncate 3, ioctl_dev 5, resolve_unix 9. */
+export type RawRightName =
+  | 'execute' | 'write_file' | 'read_file' | 'read_dir' | 'remove_dir' | 'remove_file'
+  | 'make_char' | 'make_dir' | 'make_reg' | 'make_sock' | 'make_fifo' | 'make_block' | 'make_sym'
+  | 'refer' | 'truncate' | 'ioctl_dev' | 'resolve_unix'
+
+/** A Landlock scope: what a program may not reach outside its Landlock domain (ABI 6). */
+export type LandlockScope = 'abstract-unix-socket' | 'signal'
+
+/**
+ * Landlock rules (Linux 5.13+): confinement that needs no namespace and no privilege. Everything
+ * a handled right covers is denied unless a rule grants it. Paths are opened by the child after
+ * its mounts and new root, so they name files as the program sees them; a rule covers the whole
+ * tree beneath a directory.
+ */
+export interface LandlockOptions {
+  /** Filesystem rules. Given at all, every filesystem right the kernel knows is handled: the
+   * program can read only beneath `read`, write only beneath `write`, execute only beneath
+   * `execute`. */
+  readonly fs?: {
+    /** read_file and read_dir. */
+    readonly read?: readonly PathLike[]
+    /** Writing, making, removing, truncating and moving files (and reading). */
+    readonly write?: readonly PathLike[]
+    /** Executing (and reading). */
+    readonly execute?: readonly PathLike[]
+    /** Raw rights beneath a path. */
+    readonly rights?: readonly { readonly path: PathLike; readonly access: readonly RawRightName[] }[]
+  }
+  /** TCP ports (Landlock ABI 4, Linux 6.7). Given, connecting (or binding) is allowed to these
+   * ports only; not given, it is not restricted. */
+  readonly net?: { readonly connect?: readonly number[]; readonly bind?: readonly number[] }
+  /** What the program cannot reach outside its domain (ABI 6, Linux 6.12): abstract unix
+   * sockets made by others, signals to processes outside. */
+  readonly scope?: readonly LandlockScope[]
+  /** 'best-effort' (default): apply what this kernel supports, report the rest in
+   * `confinement.landlock.dropped`. 'require': fail at step 'landlock' instead. */
+  readonly compatibility?: 'best-effort' | 'require'
+}
+
+/** What a spawn's confinement enforces, as this kernel applies it. */
+export interface Confinement {
+  /** With `landlock`: the ABI, the rights and scopes handled, and what was dropped. */
+  landlock?: native.LandlockReport
+  /** With `seccomp`: the filter's length. */
+  seccomp?: { instructions: number }
+  /** Whether no_new_privs is set by the options (landlock sets it unless noNewPrivs is false;
+   * a seccomp filter installed without CAP_SYS_ADMIN sets it too, as the kernel requires). */
+  noNewPrivs: boolean
+}
+
 /** The confinement options of spawn() (see SpawnOptions). */
 export interface ConfinementOptions {
   /** Mounts in a new mount namespace, in order ('mnt' is added to namespaces). */
@@ -139,9 +207,13 @@ export interface ConfinementOptions {
   capabilities?: CapabilityOptions
   /** PR_SET_NO_NEW_PRIVS: execve grants no privileges (setuid bits, file capabilities). */
   noNewPrivs?: boolean
-  /** A classic BPF seccomp filter (`struct sock_filter`s, 8 bytes each), or an fd to read it
-   * from (a file from its start, whatever its position; a pipe until EOF). */
-  seccomp?: Uint8Array | number | { readonly fd: number }
+  /** A seccomp policy by name (compiled for this machine: see compileSeccomp()), a classic BPF
+   * filter (`struct sock_filter`s, 8 bytes each), or an fd to read one from (a file from its
+   * start, whatever its position; a pipe until EOF). Installed last, just before execve. */
+  seccomp?: SeccompPolicy | Uint8Array | number | { readonly fd: number }
+  /** Landlock rules, applied after no_new_privs (which they turn on unless `noNewPrivs` is
+   * false) and before the seccomp filter. */
+  landlock?: LandlockOptions
   /** Resource limits. */
   rlimits?: { readonly [R in RlimitName]?: RlimitValue }
   /** The program's umask. */
@@ -158,7 +230,7 @@ export interface ConfinementOptions {
 /** What the checks hand to the native plan. */
 export type ConfinementPlan = Pick<
   native.SpawnPlan,
-  'mounts' | 'files' | 'rootfs' | 'propagation' | 'cwdFallback' | 'capabilities' | 'noNewPrivs' | 'seccomp' | 'rlimits' | 'umask' | 'reaper'
+  'mounts' | 'files' | 'rootfs' | 'propagation' | 'cwdFallback' | 'capabilities' | 'noNewPrivs' | 'seccomp' | 'rlimits' | 'umask' | 'reaper' | 'landlock'
 >
 
 /** Argument errors with Node's codes, from spawn.ts. */
@@ -172,7 +244,7 @@ export interface Checks {
   fdOf(value: unknown): number | undefined
 }
 
-const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount'] as const
+const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount', 'chmod', 'overlay'] as const
 
 function pathOf(value: unknown, name: string, c: Checks): string {
   if (value instanceof URL) return fileURLToPath(value)
@@ -208,7 +280,7 @@ function mode(value: unknown, name: string, c: Checks): number | undefined {
   return value === undefined ? undefined : c.integer(value, name, 0, 0o7777)
 }
 
-function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>): native.MountSlot {
+function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>, placeholders: number[]): native.MountSlot {
   const at = `options.mounts[${i}]`
   if (typeof entry !== 'object' || entry === null) throw c.typeError(at, 'an object', entry)
   const e = entry as Record<string, unknown>
@@ -251,6 +323,39 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: 
       slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
       break
     }
+  }
+  if (e.placeholder !== undefined) {
+    if (type !== 'bind' && type !== 'tmpfs' && type !== 'file')
+      throw c.valueError(`${at}.placeholder`, 'is only for bind, tmpfs and file entries', e.placeholder)
+    if (c.bool(e.placeholder, `${at}.placeholder`, false)) placeholders.push(i)
+  }
+  switch (type) {
+    case 'chmod':
+      if (e.mode === undefined) throw c.typeError(`${at}.mode`, 'of type number', e.mode)
+      slot.mode = mode(e.mode, `${at}.mode`, c)
+      break
+    case 'overlay': {
+      if (!Array.isArray(e.lower) || e.lower.length === 0) throw c.typeError(`${at}.lower`, 'a non-empty array of paths', e.lower)
+      // overlayfs options separate paths with ':' and ','; the kernel's escapes are not worth the risk.
+      const dir = (v: unknown, name: string): string => {
+        const p = source(v, name, c, seen)
+        if (/[:,\\]/.test(p)) throw c.valueError(name, "must not contain ':', ',' or '\\' (overlayfs separates its directories with them)", p)
+        return p
+      }
+      slot.lower = e.lower.map((l: unknown, k: number) => dir(l, `${at}.lower[${k}]`))
+      if (e.upper === 'tmpfs') {
+        if (e.work !== undefined) throw c.valueError(`${at}.work`, "must be left out with upper: 'tmpfs' (the work directory goes on the same tmpfs)", e.work)
+        slot.upper = 'tmpfs'
+      } else if (e.upper !== undefined) {
+        if (e.work === undefined) throw c.typeError(`${at}.work`, 'a path (an empty directory on the same filesystem as upper)', e.work)
+        slot.upper = dir(e.upper, `${at}.upper`)
+        slot.work = dir(e.work, `${at}.work`)
+      } else {
+        if (e.work !== undefined) throw c.valueError(`${at}.work`, 'needs an upper directory', e.work)
+        if (slot.lower.length < 2) throw c.valueError(`${at}.lower`, 'must name two directories at least for a read-only overlay (the kernel\'s rule); a read-only bind does the same for one', e.lower)
+      }
+      break
+    }
     case 'remount':
       if (e.readonly !== true) throw c.valueError(`${at}.readonly`, 'must be true (a remount makes a mount read-only)', e.readonly)
       slot.readonly = true
@@ -283,14 +388,15 @@ export function confinement(
   joinsMnt: boolean,
   cwdGiven: boolean,
   c: Checks,
-): { plan: ConfinementPlan; namespaces: number; cwd?: string } {
+): { plan: ConfinementPlan; namespaces: number; cwd?: string; placeholders: PlaceholderNeed[] } {
   const plan: ConfinementPlan = {}
   let cwd: string | undefined
+  const wanted: number[] = []
   if (o.mounts !== undefined) {
     if (!Array.isArray(o.mounts)) throw c.typeError('options.mounts', 'an array of mount entries', o.mounts)
     const files: Buffer[] = []
     const seen = new Map<string, string>()
-    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen))
+    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen, wanted))
     if (files.length > 0) plan.files = files
   }
   if (o.rootfs !== undefined)
@@ -307,10 +413,12 @@ export function confinement(
     if (o.propagation !== 'private' && o.propagation !== 'slave' && o.propagation !== 'unchanged')
       throw c.valueError('options.propagation', "must be 'private', 'slave' or 'unchanged'", o.propagation)
     if (!newMnt) throw c.valueError('options.propagation', "needs a new mount namespace (add 'mnt' to namespaces): it would change this host's mounts", o.propagation)
-    // A root (and file entries, which need one) is built on a tmpfs mounted over /tmp: with
-    // shared mounts it would appear on this host's /tmp and stay there, and pivot_root fails.
-    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => m.kind === 'file')))
-      throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs or file entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
+    // A root (and entries that read the host's tree or need a build root: binds, dev, file,
+    // proc without a pid namespace) is built on a tmpfs mounted over /tmp: with shared mounts it
+    // would appear on this host's /tmp and stay there, and pivot_root fails.
+    const newPid = (namespaces & NEWPID) !== 0
+    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => ['file', 'bind', 'dev', 'overlay'].includes(m.kind) || (m.kind === 'proc' && !newPid))))
+      throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs or bind, dev or file entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
     plan.propagation = o.propagation
   } else if (newMnt) {
     plan.propagation = 'private'
@@ -339,7 +447,10 @@ export function confinement(
   if (o.noNewPrivs !== undefined) plan.noNewPrivs = c.bool(o.noNewPrivs, 'options.noNewPrivs', false)
   if (o.seccomp !== undefined) {
     let prog: Buffer
-    if (o.seccomp instanceof Uint8Array) prog = Buffer.from(o.seccomp.buffer, o.seccomp.byteOffset, o.seccomp.byteLength)
+    if (isPolicy(o.seccomp)) {
+      const u = _compileSeccomp(policySlot(o.seccomp, 'options.seccomp', c))
+      prog = Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+    } else if (o.seccomp instanceof Uint8Array) prog = Buffer.from(o.seccomp.buffer, o.seccomp.byteOffset, o.seccomp.byteLength)
     else {
       const fd = c.fdOf(o.seccomp)
       if (fd === undefined) throw c.typeError('options.seccomp', 'a Uint8Array or an fd', o.seccomp)
@@ -368,6 +479,10 @@ export function confinement(
       plan.rlimits.push({ resource, name, soft, hard })
     }
   }
+  if (o.landlock !== undefined) {
+    plan.landlock = landlockSlot(o.landlock, 'options.landlock', c)
+    if (o.noNewPrivs === undefined) plan.noNewPrivs = true
+  }
   if (o.umask !== undefined) plan.umask = c.integer(o.umask, 'options.umask', 0, 0o777)
   if (o.pidns !== undefined) {
     const p = o.pidns as Record<string, unknown>
@@ -378,5 +493,71 @@ export function confinement(
       plan.reaper = true
     }
   }
-  return { plan, namespaces, cwd }
+  const placeholders = plan.mounts && wanted.length > 0 ? placeholderNeeds(plan.mounts, wanted, plan.rootfs) : []
+  return { plan, namespaces, cwd, placeholders }
+}
+
+const SCOPES: readonly LandlockScope[] = ['abstract-unix-socket', 'signal']
+
+function pathList(value: unknown, name: string, c: Checks): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw c.typeError(name, 'an array of paths', value)
+  return value.map((p: unknown, i: number) => resolvePath(pathOf(p, `${name}[${i}]`, c)))
+}
+
+function ports(value: unknown, name: string, c: Checks): number[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) throw c.typeError(name, 'an array of port numbers', value)
+  return value.map((p: unknown, i: number) => c.integer(p, `${name}[${i}]`, 0, 65535))
+}
+
+/** Landlock options checked and shaped for the native side (also for landlockRestrictSelf). */
+export function landlockSlot(value: unknown, name: string, c: Checks): native.LandlockSlot {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw c.typeError(name, 'of type object', value)
+  const l = value as Record<string, unknown>
+  const slot: native.LandlockSlot = { fs: false, paths: [], scope: [], require: false }
+  if (l.fs !== undefined) {
+    if (typeof l.fs !== 'object' || l.fs === null) throw c.typeError(`${name}.fs`, 'of type object', l.fs)
+    const fs = l.fs as Record<string, unknown>
+    slot.fs = true
+    for (const group of ['read', 'write', 'execute'] as const)
+      for (const path of pathList(fs[group], `${name}.fs.${group}`, c)) slot.paths.push({ path, access: [group] })
+    if (fs.rights !== undefined) {
+      if (!Array.isArray(fs.rights)) throw c.typeError(`${name}.fs.rights`, 'an array of { path, access }', fs.rights)
+      fs.rights.forEach((r: unknown, i: number) => {
+        const at = `${name}.fs.rights[${i}]`
+        if (typeof r !== 'object' || r === null) throw c.typeError(at, 'an object { path, access }', r)
+        const rr = r as Record<string, unknown>
+        const path = resolvePath(pathOf(rr.path, `${at}.path`, c))
+        if (!Array.isArray(rr.access)) throw c.typeError(`${at}.access`, 'an array of right names', rr.access)
+        slot.paths.push({ path, access: rr.access.map((a: unknown, j: number) => c.string(a, `${at}.access[${j}]`)) })
+      })
+    }
+  }
+  if (l.net !== undefined) {
+    if (typeof l.net !== 'object' || l.net === null) throw c.typeError(`${name}.net`, 'of type object', l.net)
+    const net = l.net as Record<string, unknown>
+    slot.connect = ports(net.connect, `${name}.net.connect`, c)
+    slot.bind = ports(net.bind, `${name}.net.bind`, c)
+  }
+  if (l.scope !== undefined) {
+    if (!Array.isArray(l.scope)) throw c.typeError(`${name}.scope`, 'an array', l.scope)
+    slot.scope = l.scope.map((s: unknown, i: number) => {
+      if (typeof s !== 'string' || !(SCOPES as readonly string[]).includes(s))
+        throw c.valueError(`${name}.scope[${i}]`, `must be ${SCOPES.map((x) => `'${x}'`).join(' or ')}`, s)
+      return s
+    })
+  }
+  if (l.compatibility !== undefined && l.compatibility !== 'best-effort' && l.compatibility !== 'require')
+    throw c.valueError(`${name}.compatibility`, "must be 'best-effort' or 'require'", l.compatibility)
+  slot.require = l.compatibility === 'require'
+  return slot
+}
+
+/** What a plan's confinement enforces on this kernel. */
+export function confinementReport(plan: ConfinementPlan): Confinement {
+  const report: Confinement = { noNewPrivs: plan.noNewPrivs === true }
+  if (plan.landlock) report.landlock = _landlockResolve(plan.landlock)
+  if (plan.seccomp) report.seccomp = { instructions: plan.seccomp.length / 8 }
+  return report
 }

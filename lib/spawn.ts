@@ -2,7 +2,7 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, createReadStream, createWriteStream, readFileSync, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, createReadStream, createWriteStream, readFileSync, readlinkSync, writeSync, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
@@ -12,7 +12,9 @@ import { Readable, Writable } from 'node:stream'
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
-import { confinement, type ConfinementOptions } from './confine.js'
+import { Placeholders, sweep, type PlaceholderNeed } from './placeholders.js'
+import { confinement, confinementReport, landlockSlot, type Confinement, type ConfinementOptions, type LandlockOptions } from './confine.js'
+import { policySlot, type SeccompArch, type SeccompPolicy } from './seccomp.js'
 
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
@@ -66,8 +68,10 @@ export interface SpawnOptions extends ConfinementOptions {
   killSignal?: NodeJS.Signals | number
   /** Aborting it kills the program with `killSignal`. */
   signal?: AbortSignal
-  /** New namespaces: names, or a NEW* mask. */
-  namespaces?: readonly NsType[] | number
+  /** New namespaces: names, or a NEW* mask. 'all' is bwrap's --unshare-all (user, ipc, pid,
+   * net, uts, cgroup, with the caller's uid and gid mapped to themselves unless uidMap/gidMap
+   * say otherwise); `{ all: true, except: ['net'] }` is --unshare-all --share-net. */
+  namespaces?: readonly NsType[] | number | 'all' | { readonly all: true; readonly except: readonly NsType[] }
   /** Existing namespaces to enter (the user namespace first). Joining a pid or time namespace
    * costs one more process step; a time namespace also a copy of the address space, as fork. */
   join?: JoinOptions
@@ -89,6 +93,50 @@ export interface SpawnOptions extends ConfinementOptions {
   cgroup?: string | NamespaceFd
   /** Clock offsets, in seconds, for a new time namespace. */
   timeOffsets?: { monotonic?: number; boottime?: number }
+  /** bwrap's --json-status-fd, for spawn(): once started, a line of JSON with the program's
+   * pid and the inode of each namespace made for it (`{ "child-pid": N, "net-namespace": N,
+   * ... }`; a program that has already ended when spawn() returns has none left to show),
+   * then, once it has ended, `{ "exit-code": N }` (128 + the signal that ended it). The fd
+   * stays the caller's to close. */
+  statusFd?: NamespaceFd
+  /** bwrap's --info-fd, for spawn(): the first of statusFd's documents, alone. */
+  infoFd?: NamespaceFd
+  /** Limits for the run, in a cgroup v2 made for it and removed after its exit (docs/limits.md). */
+  limits?: Limits
+  /** Where the run's cgroup is made (a cgroup v2 directory: path or fd); default: next to this
+   * process's own cgroup, or in it where it is the hierarchy's root. Only with `limits`. */
+  cgroupParent?: string | NamespaceFd
+}
+
+/** A run's limits: each one a cgroup v2 file of the cgroup made for the run. */
+export interface Limits {
+  /** memory.max, bytes: past it the kernel reclaims, then OOM-kills the whole run. */
+  memory?: number
+  /** memory.swap.max, bytes (0: no swap). */
+  memorySwap?: number
+  /** memory.high, bytes: past it the run is throttled and reclaimed hard. */
+  memoryHigh?: number
+  /** pids.max: processes and threads of the run at once. */
+  pids?: number
+  /** cpu.max: `quota` a fraction of one CPU (0.2: a fifth), or microseconds per period. */
+  cpu?: { quota: number | { max: number; period: number } }
+  /** cpu.weight, 1-10000 (100 by default). */
+  cpuWeight?: number
+  /** io.weight, 1-10000 (100 by default). */
+  ioWeight?: number
+}
+
+/** What a run took, in seconds and bytes (docs/limits.md lists each field's source). */
+export type Usage = native.Usage
+
+/** Why a run ended: its own exit, a signal, spawn()'s timeout, kill() or the AbortSignal (and
+ * spawnSync's maxBuffer), or one of its limits. */
+export type ExitReason = 'exit' | 'signal' | 'timeout' | 'oom' | 'pids-limit' | 'killed'
+
+/** How a program started by spawn() ended, with what it took and why. */
+export interface SpawnExit extends WaitResult {
+  usage: Usage
+  reason: ExitReason
 }
 
 export interface SpawnSyncOptions extends SpawnOptions {
@@ -104,8 +152,10 @@ export interface SpawnSyncOptionsWithStringEncoding extends SpawnSyncOptions {
   encoding: BufferEncoding
 }
 
-/** The steps of a spawn, in the order the child takes them (see the README). */
+/** The steps of a spawn, in the order they are taken (see the README): 'limits' (the run's
+ * cgroup) by the parent before the clone, the rest by the child. */
 export type SpawnStep =
+  | 'limits'
   | 'clone'
   | 'sync'
   | 'idmap'
@@ -118,6 +168,7 @@ export type SpawnStep =
   | 'propagation'
   | 'mount'
   | 'rootfs'
+  | 'landlock'
   | 'rlimit'
   | 'capabilities'
   | 'groups'
@@ -172,6 +223,12 @@ export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
   status: number | null
   signal: NodeJS.Signals | null
   error?: SpawnError
+  /** What the program took; absent only if it never started. */
+  usage?: Usage
+  /** Why it ended; absent only if it never started. */
+  reason?: ExitReason
+  /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
+  confinement: Confinement
 }
 
 /** What spawn() can use on this host (see probe()). */
@@ -182,6 +239,26 @@ export type UserNamespaceSupport = native.UserNamespaceSupport
 /** What works on this host for spawn(), and why not. */
 export function probe(): SpawnSupport {
   return native._probe()
+}
+
+/**
+ * Compiles a seccomp policy to a classic BPF program (`struct sock_filter`s) for `arch`
+ * (default: this machine's), to inspect, cache, or pass to spawn({ seccomp }) or to other tools
+ * (`bwrap --seccomp FD`). Equal policies give equal bytes.
+ */
+export function compileSeccomp(policy: SeccompPolicy, arch?: SeccompArch): Uint8Array {
+  if (arch !== undefined && arch !== 'x64' && arch !== 'arm64') throw valueError('arch', "must be 'x64' or 'arm64'", arch)
+  return native._compileSeccomp(policySlot(policy, 'policy', checks), arch)
+}
+
+/**
+ * Confines the calling clone() child with Landlock (the same rules as spawn({ landlock })):
+ * the child only, and for good. Refused on Node's own threads (`ERR_UNSAFE_WITH_THREADS`):
+ * Landlock binds only the calling thread, so the rest of Node would stay unconfined. Sets
+ * no_new_privs on the child, as Landlock requires.
+ */
+export function landlockRestrictSelf(rules: LandlockOptions): native.LandlockReport {
+  return native._landlockRestrictSelf(landlockSlot(rules, 'rules', checks))
 }
 
 // ---- argument checks, with Node's codes and wording ----
@@ -290,8 +367,24 @@ const NS_FLAGS: Readonly<Record<NsType, number>> = {
 const JOIN_ORDER: readonly NsType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'time', 'mnt']
 const ALL_NS = Object.values(NS_FLAGS).reduce((a, b) => (a | b) >>> 0, 0)
 
+/** What bwrap's --unshare-all makes. */
+const UNSHARE_ALL: readonly NsType[] = ['user', 'ipc', 'pid', 'net', 'uts', 'cgroup']
+
+/** Whether `value` is the 'all' shorthand (alone or with exceptions). */
+function isAll(value: unknown): boolean {
+  return value === 'all' || (typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { all?: unknown }).all === true)
+}
+
 function namespaceMask(value: unknown): number {
   if (value === undefined) return 0
+  if (value === 'all') return namespaceMask(UNSHARE_ALL)
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const v = value as { all?: unknown; except?: unknown }
+    if (v.all !== true) throw valueError('options.namespaces.all', "must be true ({ all: true, except: [...] } is bwrap's --unshare-all with namespaces shared)", v.all)
+    if (!Array.isArray(v.except)) throw typeError('options.namespaces.except', 'an array of namespace names', v.except)
+    const except = namespaceMask(v.except)
+    return (namespaceMask(UNSHARE_ALL) & ~except) >>> 0
+  }
   if (typeof value === 'number') {
     const mask = integer(value, 'options.namespaces', -2147483648, 4294967295) >>> 0
     if ((mask & ~ALL_NS) !== 0) throw valueError('options.namespaces', 'must only hold NEW* flags', value)
@@ -367,6 +460,50 @@ interface Normalized {
   killSignal: number
   timeout: number
   pipes: boolean[]
+  confinement: Confinement
+  /** Targets to make on this host for `placeholder: true` entries. */
+  placeholders: PlaceholderNeed[]
+  /** statusFd and infoFd. */
+  statusFd?: number
+  infoFd?: number
+}
+
+/** The namespaces bwrap names in its status, by its names. */
+const STATUS_NS: readonly NsType[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts']
+
+/** The start of statusFd/infoFd's report: the pid and the inode of each namespace made for it. */
+function reportStart(n: Normalized, pid: number): ((result: WaitResult) => void) | undefined {
+  if (n.statusFd === undefined && n.infoFd === undefined) return undefined
+  const info: Record<string, number> = { 'child-pid': pid }
+  for (const t of STATUS_NS) {
+    if ((n.plan.namespaces & NS_FLAGS[t]) === 0) continue
+    try {
+      const link = readlinkSync(`/proc/${pid}/ns/${t}`)
+      info[`${t}-namespace`] = Number(/\[(\d+)\]/.exec(link)?.[1])
+    } catch {
+      // The program has already ended: its namespaces are gone.
+    }
+  }
+  if (n.infoFd !== undefined) writeSync(n.infoFd, `${JSON.stringify(info, null, 4)}\n`)
+  const fd = n.statusFd
+  if (fd === undefined) return undefined
+  writeSync(fd, `${JSON.stringify(info)}\n`)
+  return (result) => {
+    const sig = result.signal === null ? 0 : (signals[result.signal] ?? 0)
+    writeSync(fd, `${JSON.stringify({ 'exit-code': result.exitCode ?? 128 + sig })}\n`)
+  }
+}
+
+let swept = false
+
+/** Placeholders left by sandboxes whose parent died are removed by the next spawn: the first
+ * of each process, and every one that makes placeholders. */
+function placeholdersFor(n: Normalized): Placeholders {
+  if (!swept || n.placeholders.length > 0) {
+    swept = true
+    sweep()
+  }
+  return new Placeholders(n.placeholders)
 }
 
 function normalize(file: unknown, args: unknown, options: unknown): Normalized {
@@ -477,8 +614,10 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     }
   }
 
-  const uidMap = idMap(o.uidMap, 'options.uidMap', process.geteuid?.() ?? 0)
-  const gidMap = idMap(o.gidMap, 'options.gidMap', process.getegid?.() ?? 0)
+  // 'all' maps the caller's ids to themselves, as bwrap does.
+  const selfMaps = isAll(o.namespaces) && newUser
+  const uidMap = idMap(o.uidMap ?? (selfMaps ? 'self' : undefined), 'options.uidMap', process.geteuid?.() ?? 0)
+  const gidMap = idMap(o.gidMap ?? (selfMaps ? 'self' : undefined), 'options.gidMap', process.getegid?.() ?? 0)
   if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
     throw valueError('options.uidMap', "needs a new user namespace: add 'user' to namespaces", o.uidMap ?? o.gidMap ?? o.setgroups)
   let setgroups: string | undefined
@@ -505,6 +644,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     exitSignal = n
   }
 
+  const limits = limitsSlot(o, o.cgroup !== undefined, opened)
   let cgroupFd: number | undefined
   let cgroupPath: string | undefined
   if (o.cgroup !== undefined) {
@@ -552,7 +692,17 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('options.signal', 'an instance of AbortSignal', o.signal)
 
+  const statusFds: { statusFd?: number; infoFd?: number } = {}
+  for (const name of ['statusFd', 'infoFd'] as const) {
+    const v = o[name]
+    if (v === undefined) continue
+    const fd = fdOf(v)
+    if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
+    statusFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
+  }
+
   return {
+    ...statusFds,
     plan: {
       file: f,
       args: spawnargs,
@@ -577,16 +727,85 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupPath,
       timeOffsets,
       ...confined.plan,
+      limits,
     },
     spawnargs,
     opened,
     killSignal,
     timeout,
     pipes,
+    placeholders: confined.placeholders,
+    confinement: confinementReport(confined.plan),
   }
 }
 
 const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
+
+/** For createSandbox(): a checked plan and the fds opened for it (the caller closes them after
+ * the clone). Reached through SpawnedProcess.plan, so that the package exports no such name. */
+function planOf(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
+  const n = normalize(file, [], options)
+  return { plan: n.plan, opened: n.opened }
+}
+
+/** Bytes as the cgroup files take them: a whole number up to 2^53. */
+function bytes(value: unknown, name: string): number {
+  return integer(value, name, 0, Number.MAX_SAFE_INTEGER)
+}
+
+/** options.limits and options.cgroupParent, checked, as the native plan takes them. */
+function limitsSlot(o: SpawnOptions, hasCgroup: boolean, opened: number[]): native.LimitsSlot | undefined {
+  if (o.limits === undefined) {
+    if (o.cgroupParent !== undefined) throw valueError('options.cgroupParent', 'is where the cgroup for options.limits is made: give limits too', o.cgroupParent)
+    return undefined
+  }
+  const l = o.limits
+  if (typeof l !== 'object' || l === null) throw typeError('options.limits', 'of type object', l)
+  if (hasCgroup) throw valueError('options.limits', 'makes a cgroup for the run, and options.cgroup names one already: choose one (cgroupParent says where the run\'s cgroup goes)', 'limits')
+  const known = ['memory', 'memorySwap', 'memoryHigh', 'pids', 'cpu', 'cpuWeight', 'ioWeight']
+  for (const k of Object.keys(l)) if (!known.includes(k)) throw valueError(`options.limits.${k}`, `is not a limit (${known.join(', ')})`, k)
+  const slot: native.LimitsSlot = {}
+  if (l.memory !== undefined) slot.memory = bytes(l.memory, 'options.limits.memory')
+  if (l.memorySwap !== undefined) slot.memorySwap = bytes(l.memorySwap, 'options.limits.memorySwap')
+  if (l.memoryHigh !== undefined) slot.memoryHigh = bytes(l.memoryHigh, 'options.limits.memoryHigh')
+  if (l.pids !== undefined) slot.pids = integer(l.pids, 'options.limits.pids', 1, 4194304)
+  if (l.cpu !== undefined) {
+    if (typeof l.cpu !== 'object' || l.cpu === null) throw typeError('options.limits.cpu', 'an object with a quota', l.cpu)
+    const q = l.cpu.quota
+    if (typeof q === 'number') {
+      // cpu.max over the kernel's default period of 100 ms; the kernel's smallest quota is 1 ms.
+      if (!Number.isFinite(q) || q < 0.01 || q > 4096) throw rangeError('options.limits.cpu.quota', '>= 0.01 && <= 4096 (a fraction of one CPU)', q)
+      slot.cpuMax = `${Math.round(q * 100000)} 100000`
+    } else if (typeof q === 'object' && q !== null) {
+      const period = integer(q.period, 'options.limits.cpu.quota.period', 1000, 1000000)
+      const max = integer(q.max, 'options.limits.cpu.quota.max', 1000, Number.MAX_SAFE_INTEGER)
+      slot.cpuMax = `${max} ${period}`
+    } else {
+      throw typeError('options.limits.cpu.quota', 'a number (a fraction of one CPU) or { max, period } in microseconds', q)
+    }
+  }
+  if (l.cpuWeight !== undefined) slot.cpuWeight = integer(l.cpuWeight, 'options.limits.cpuWeight', 1, 10000)
+  if (l.ioWeight !== undefined) slot.ioWeight = integer(l.ioWeight, 'options.limits.ioWeight', 1, 10000)
+  if (o.cgroupParent !== undefined) {
+    if (typeof o.cgroupParent === 'string') {
+      slot.parentPath = string(o.cgroupParent, 'options.cgroupParent')
+      slot.parentFd = openSync(o.cgroupParent, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+      opened.push(slot.parentFd)
+    } else {
+      const fd = fdOf(o.cgroupParent)
+      if (fd === undefined) throw typeError('options.cgroupParent', 'a path, an fd or a FileHandle', o.cgroupParent)
+      slot.parentFd = integer(fd, 'options.cgroupParent', 0, 2147483647)
+    }
+  }
+  return slot
+}
+
+/** Why a run ended: what this layer did to it, else what the kernel reported. */
+function reasonOf(report: native.RunReport, timedOut: boolean, killed: boolean): ExitReason {
+  if (timedOut) return 'timeout'
+  if (killed) return 'killed'
+  return report.reason as ExitReason
+}
 
 function checkJoin(types: readonly NsType[], namespaces: number): void {
   for (const t of types) {
@@ -619,9 +838,14 @@ function toSpawnError(err: unknown, spawnargs: string[]): unknown {
   })
 }
 
-function start(n: Normalized): native.NativeSpawned {
+function start(n: Normalized, held: Placeholders): native.NativeSpawned {
   try {
-    return native._spawn(n.plan)
+    const started = native._spawn(n.plan)
+    held.owned(started.pid)
+    return started
+  } catch (e) {
+    held.release()
+    throw e
   } finally {
     closeAll(n.opened)
   }
@@ -660,18 +884,29 @@ export class SpawnedProcess extends EventEmitter {
   killed = false
   readonly spawnfile: string
   readonly spawnargs: string[]
-  /** Settles with how the program ended; rejects with the SpawnError if it never started. */
-  readonly exited: Promise<WaitResult>
+  /** Settles with how the program ended, what it took and why; rejects with the SpawnError if
+   * it never started. */
+  readonly exited: Promise<SpawnExit>
+  /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
+  readonly confinement: Confinement
 
   #watch = -1
   #referenced = true
   #killSignal: number
   #timer: NodeJS.Timeout | undefined
-  #settle!: { resolve: (r: WaitResult) => void; reject: (e: unknown) => void }
+  #settle!: { resolve: (r: SpawnExit) => void; reject: (e: unknown) => void }
+  /** Whether the timeout's signal was sent, and whether kill() or the AbortSignal sent one. */
+  #timedOut = false
+  #killedByCaller = false
   #openStreams = 0
   #exitArgs: [number | null, NodeJS.Signals | null] | undefined
   #abort: (() => void) | undefined
   #signal: AbortSignal | undefined
+  #placeholders: Placeholders | undefined
+  #report: ((result: WaitResult) => void) | undefined
+
+  /** @internal */
+  static plan = planOf
 
   /** @internal */
   static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
@@ -682,8 +917,9 @@ export class SpawnedProcess extends EventEmitter {
     super()
     this.spawnfile = file
     this.spawnargs = n.spawnargs
+    this.confinement = n.confinement
     this.#killSignal = n.killSignal
-    this.exited = new Promise<WaitResult>((resolve, reject) => {
+    this.exited = new Promise<SpawnExit>((resolve, reject) => {
       this.#settle = { resolve, reject }
     })
     // A caller who only listens for 'error' must not also get an unhandled rejection.
@@ -697,13 +933,22 @@ export class SpawnedProcess extends EventEmitter {
     }
     let started: native.NativeSpawned
     try {
-      started = start(n)
+      this.#placeholders = placeholdersFor(n)
+    } catch (err) {
+      closeAll(n.opened)
+      throw err
+    }
+    try {
+      started = start(n, this.#placeholders)
     } catch (err) {
       const e = toSpawnError(err, n.spawnargs)
       if (!(e instanceof SpawnError)) throw e
       this.#failEarly(e, n.pipes, e.errno)
       return
     }
+    // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
+    native._watchExit(started.watch, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
+    this.#watch = started.watch
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -725,8 +970,16 @@ export class SpawnedProcess extends EventEmitter {
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
-    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
-    if (n.timeout > 0) this.#timer = setTimeout(() => this.kill(this.#killSignal), n.timeout)
+    try {
+      this.#report = reportStart(n, started.pid)
+    } catch (err) {
+      // The status fd was not writable: the program runs, and the caller hears why.
+      process.nextTick(() => this.emit('error', err))
+    }
+    if (n.timeout > 0)
+      this.#timer = setTimeout(() => {
+        if (this.#send(this.#killSignal)) this.#timedOut = true
+      }, n.timeout)
     if (signal) {
       this.#signal = signal
       this.#abort = () => {
@@ -781,15 +1034,17 @@ export class SpawnedProcess extends EventEmitter {
     })
   }
 
-  #onExit(error: Error | null, result: WaitResult | undefined): void {
+  #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {
     this.pidfd = undefined
+    this.#placeholders?.release()
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)
-    if (error || !result) {
+    if (error || !waited || !report) {
       this.#settle.reject(error)
       this.emit('error', error)
       return
     }
+    const result: SpawnExit = { ...waited, usage: report.usage, reason: reasonOf(report, this.#timedOut, this.#killedByCaller) }
     this.exitCode = result.exitCode
     this.signalCode = (result.signal as NodeJS.Signals | null) ?? null
     // Nobody reads the program's stdin any more. (Bun's fs stream would fail a write still under
@@ -798,6 +1053,11 @@ export class SpawnedProcess extends EventEmitter {
     else this.stdin?.destroy()
     // A Bun fs stream nobody reads never sees its end (a socket reads by itself): drain it.
     if (isBun) for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readableFlowing === null) (s as Readable).resume()
+    try {
+      this.#report?.(result)
+    } catch {
+      // The caller closed the status fd: nobody is listening any more.
+    }
     this.#settle.resolve(result)
     this.#exitArgs = [this.exitCode, this.signalCode]
     this.emit('exit', this.exitCode, this.signalCode)
@@ -818,6 +1078,12 @@ export class SpawnedProcess extends EventEmitter {
    */
   kill(signal?: NodeJS.Signals | number): boolean {
     const n = signal === undefined ? osConstants.signals.SIGTERM : signalNumber(signal, 'signal')
+    const sent = this.#send(n)
+    if (sent && n !== 0) this.#killedByCaller = true
+    return sent
+  }
+
+  #send(n: number): boolean {
     if (this.pidfd === undefined) return false
     try {
       native.pidfdSendSignal(this.pidfd, n)
@@ -884,6 +1150,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     args = undefined
   }
   const o = options ?? {}
+  for (const name of ['statusFd', 'infoFd'] as const)
+    if (o[name] !== undefined) throw valueError(`options.${name}`, 'is for spawn(): spawnSync() returns only once the program has ended, too late to report it running', o[name])
   const n = normalize(file, args, o)
   let input: Buffer | undefined
   if (o.input !== undefined) {
@@ -899,15 +1167,18 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     b === null || b === undefined ? null : encoding === 'buffer' ? b : b.toString(encoding)
 
   let done: native.NativeSpawnSync
+  let held: Placeholders | undefined
   try {
+    held = placeholdersFor(n)
     done = native._spawnSync(n.plan, input, n.timeout, n.killSignal, maxBuffer === Infinity ? 0 : maxBuffer)
   } catch (err) {
     const e = toSpawnError(err, n.spawnargs)
     if (!(e instanceof SpawnError)) throw e
     const empty = decode(Buffer.alloc(0)) as Buffer | string
-    return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e }
+    return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e, confinement: n.confinement }
   } finally {
     closeAll(n.opened)
+    held?.release()
   }
   const status = done.status
   const exited = (status & 0x7f) === 0
@@ -919,6 +1190,10 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     stderr: output[2] ?? decode(Buffer.alloc(0))!,
     status: exited ? (status >> 8) & 0xff : null,
     signal: exited ? null : signalName(status & 0x7f),
+    usage: done.report.usage,
+    // maxBuffer's kill is this layer's doing, as kill() is spawn()'s.
+    reason: reasonOf(done.report, done.error === 'ETIMEDOUT', done.error === 'ENOBUFS'),
+    confinement: n.confinement,
   }
   if (done.error) {
     const code = done.error

@@ -4,19 +4,24 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod args;
+mod cgroup;
 mod clone;
 mod errors;
 mod flags;
+mod landlock;
 mod mounts;
 mod namespaces;
 mod net;
 mod pidfd;
 mod process;
 mod reaper;
+mod sandbox;
+mod seccomp;
 mod signals;
 mod spawn;
 mod sys;
 mod threadpool;
 mod toolkit;
+mod usage;
 mod uts;
 mod wait;

@@ -38,15 +38,19 @@ pub enum Step {
     Pdeathsig,
     Umask,
     NoNewPrivs,
+    Landlock,
     Fds,
     Reaper,
     Signals,
     Seccomp,
     Execve,
+    /// The run's cgroup, made by the parent before the clone (cgroup.rs); numbered last so
+    /// that the child's steps keep their numbers.
+    Limits,
 }
 
 impl Step {
-    pub const ALL: [Step; 27] = [
+    pub const ALL: [Step; 29] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -69,11 +73,13 @@ impl Step {
         Step::Pdeathsig,
         Step::Umask,
         Step::NoNewPrivs,
+        Step::Landlock,
         Step::Fds,
         Step::Reaper,
         Step::Signals,
         Step::Seccomp,
         Step::Execve,
+        Step::Limits,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -105,11 +111,13 @@ impl Step {
             Step::Pdeathsig => "pdeathsig",
             Step::Umask => "umask",
             Step::NoNewPrivs => "no_new_privs",
+            Step::Landlock => "landlock",
             Step::Fds => "fds",
             Step::Reaper => "reaper",
             Step::Signals => "signals",
             Step::Seccomp => "seccomp",
             Step::Execve => "execve",
+            Step::Limits => crate::cgroup::STEP,
         }
     }
 }
@@ -172,6 +180,8 @@ pub enum OpKind {
     Symlink,
     /// `data` written to a new file `source` on our own tmpfs, then bound onto target.
     File,
+    /// chmod of an existing target to `mode` (bwrap's --chmod).
+    Chmod,
 }
 
 /// Which part of an op failed, in `Report.detail`.
@@ -264,6 +274,13 @@ pub struct SockFprog {
     pub filter: *const u8,
 }
 
+/// A Landlock path rule: the path as the program will see it, and the rights beneath it.
+#[repr(C)]
+pub struct LandlockPath {
+    pub path: *const c_char,
+    pub access: u64,
+}
+
 /// Everything the child needs, built before the clone. Pointers point into the `Prepared`
 /// that owns this plan (see plan.rs) and stay valid until the child has exec'd or exited.
 #[repr(C)]
@@ -346,10 +363,18 @@ pub struct ChildPlan {
     pub no_new_privs: bool,
     /// NULL: no filter.
     pub seccomp: *const SockFprog,
+    /// A Landlock ruleset made by the parent (-1: none), and the path rules to add to it.
+    pub landlock_fd: i32,
+    pub landlock_paths: *const LandlockPath,
+    pub nlandlock: usize,
+    /// The rights that apply to a file that is not a directory.
+    pub landlock_file_rights: u64,
     /// Stay as pid 1 and run the program as our child (options.pidns.init 'reaper').
     pub reaper: bool,
     /// This spawn's `Record`.
     pub record: *mut Record,
+    /// Under a reaper: no program; the init holds the namespaces until it is killed.
+    pub hold: bool,
     /// Where the program's stack starts (its top) under a reaper.
     pub program_stack: usize,
     /// What the reaper keeps of its copy of the memory (its stack, this addon's code), and
@@ -1046,6 +1071,75 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             }
         }
 
+        // 22b. landlock: the path rules, opened here because only now are the paths what the
+        // program will see (after its mounts, new root and ids: a path its user cannot reach
+        // fails here), then the ruleset enforced. After no_new_privs, which the kernel wants
+        // first; before fds, which could reuse the ruleset's fd number; before the reaper, so
+        // that an init is confined too; before seccomp, whose filter need not allow these calls.
+        if p.landlock_fd >= 0 {
+            for i in 0..p.nlandlock {
+                let rule = &*p.landlock_paths.add(i);
+                if rule.access == 0 {
+                    // Only rights this kernel cannot enforce: nothing to add (the kernel
+                    // refuses an empty rule).
+                    continue;
+                }
+                let fd = syscall6(
+                    libc::SYS_openat,
+                    [
+                        libc::AT_FDCWD as usize,
+                        rule.path as usize,
+                        (libc::O_PATH | libc::O_CLOEXEC) as usize,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                if fd < 0 {
+                    fail(p, Step::Landlock, i, 0, fd);
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                let is_dir = syscall(
+                    libc::SYS_fstat,
+                    fd as usize,
+                    &mut st as *mut _ as usize,
+                    0,
+                    0,
+                ) < 0
+                    || st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+                let attr = crate::landlock::PathBeneathAttr {
+                    allowed_access: if is_dir {
+                        rule.access
+                    } else {
+                        rule.access & p.landlock_file_rights
+                    },
+                    parent_fd: fd as i32,
+                };
+                let rc = syscall(
+                    libc::SYS_landlock_add_rule,
+                    p.landlock_fd as usize,
+                    crate::landlock::RULE_PATH_BENEATH,
+                    &attr as *const _ as usize,
+                    0,
+                );
+                syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Landlock, i, 1, rc);
+                }
+            }
+            let rc = syscall(
+                libc::SYS_landlock_restrict_self,
+                p.landlock_fd as usize,
+                0,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Landlock, 0, 2, rc);
+            }
+            syscall(libc::SYS_close, p.landlock_fd as usize, 0, 0, 0);
+        }
+
         // 23. fds: the caller's stdio mapping, then close-on-exec for every other fd. Late, so
         // that nothing above opens an fd into the mapped range.
         let rc = arrange_fds(p);
@@ -1055,7 +1149,12 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
 
         // 24. reaper: we are pid 1 of a new pid namespace and stay, as its init; the program
         // becomes our child (sharing our copy of the memory until it execs) and goes on from
-        // step 25. Last, so that it inherits everything above.
+        // step 25. Last, so that it inherits everything above. Holding (a sandbox), there is no
+        // program: the init stays alone, and closing every fd (the error pipe too) tells the
+        // parent the sandbox is ready, as an exec would.
+        if p.reaper && p.hold {
+            init(0, p.reaper_keep, p.reaper_trim);
+        }
         if p.reaper {
             let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
             let pid = crate::sys::clone_into(
@@ -1405,6 +1504,8 @@ unsafe fn remount(target: *const c_char, attr: u64) -> isize {
 }
 
 const PROC_SELF_MOUNTINFO: &[u8] = b"/proc/self/mountinfo\0";
+/// The same while a root is built: the build root has no /proc, the old root under it does.
+const OLDROOT_PROC_SELF_MOUNTINFO: &[u8] = b"/oldroot/proc/self/mountinfo\0";
 
 /// remount() of every mount strictly below `target`, as /proc/self/mountinfo lists them.
 unsafe fn remount_below(p: &ChildPlan, target: *const c_char, attr: u64) -> isize {
@@ -1450,10 +1551,15 @@ fn unreachable_is_fine(rc: isize) -> isize {
 unsafe fn each_mount(p: &ChildPlan, mut visit: impl FnMut(*mut u8, usize) -> isize) -> isize {
     // SAFETY: reads into a local buffer and the plan's path buffer; raw calls.
     unsafe {
+        let path = if p.rootfs == ROOTFS_NONE {
+            PROC_SELF_MOUNTINFO
+        } else {
+            OLDROOT_PROC_SELF_MOUNTINFO
+        };
         let fd = syscall(
             libc::SYS_openat,
             libc::AT_FDCWD as usize,
-            PROC_SELF_MOUNTINFO.as_ptr() as usize,
+            path.as_ptr() as usize,
             (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
             0,
         );
@@ -1649,6 +1755,16 @@ unsafe fn run_op(p: &ChildPlan, op: &MountOp) -> Result<(), (Phase, isize)> {
             }
             OpKind::Setattr => {}
             OpKind::Dir => ensure_target(p, op, CREATE_DIR)?,
+            OpKind::Chmod => check(
+                Phase::Chmod,
+                syscall(
+                    libc::SYS_fchmodat,
+                    libc::AT_FDCWD as usize,
+                    op.target as usize,
+                    op.mode as usize,
+                    0,
+                ),
+            )?,
             OpKind::Symlink => {
                 let exists = match stat_dir(op.target) {
                     Err(rc) => rc != -(libc::ENOENT as isize),
@@ -1872,7 +1988,8 @@ unsafe fn enter_root() -> (usize, isize) {
 /// Pid 1 under a reaper, once the program has exec'd (or failed): forwards every signal it
 /// gets to the program, reaps every child (orphans of the namespace come to us), and exits
 /// with the program's status (128 + the signal if a signal ended it: pid 1 cannot be killed by
-/// its own signal). We run on a copy of the parent's memory: first everything but `keep` (our
+/// its own signal). Holding (`program` 0) it passes no signal on, so that nothing inside can
+/// end it: only SIGKILL from outside the namespace does. We run on a copy of the parent's memory: first everything but `keep` (our
 /// stack, this addon's code, and the C library's rseq area, which the kernel writes on every
 /// return to us and would answer with SIGSEGV if it were gone) is unmapped, so that we hold no
 /// copy of the parent's heap however long the program runs. From here nothing calls into the C
@@ -1918,7 +2035,10 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
                 continue;
             }
             if sig as i32 != libc::SIGCHLD {
-                syscall(libc::SYS_kill, program as usize, sig as usize, 0, 0);
+                // kill(0, sig) would signal our whole process group: holding, nobody gets it.
+                if program > 0 {
+                    syscall(libc::SYS_kill, program as usize, sig as usize, 0, 0);
+                }
                 continue;
             }
             loop {
@@ -1933,7 +2053,7 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
                 if pid <= 0 {
                     break;
                 }
-                if pid as i32 == program {
+                if program > 0 && pid as i32 == program {
                     let code = if status & 0x7f == 0 {
                         (status >> 8) & 0xff
                     } else {

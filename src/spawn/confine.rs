@@ -187,6 +187,23 @@ pub fn describe(
                         }),
                     )
                 }
+                Some(Phase::Chmod) if what == "chmod" => (
+                    "fchmodat",
+                    format!("fchmodat({target:?})"),
+                    Some(match errno {
+                        Errno::ENOENT => {
+                            format!("{target} does not exist (chmod changes only an existing path)")
+                        }
+                        Errno::EROFS => format!(
+                            "{target} is on a read-only mount: put the chmod entry before the \
+                             entry that makes it read-only"
+                        ),
+                        Errno::EPERM => {
+                            format!("{target} is not owned by the program's user, nor mapped to it")
+                        }
+                        _ => format!("the mode of {target} could not be changed"),
+                    }),
+                ),
                 Some(Phase::Write) | Some(Phase::Chmod) => (
                     "write",
                     format!("write({target:?} content)"),
@@ -211,9 +228,19 @@ pub fn describe(
                             add 'ipc' to namespaces"
                             .into(),
                         Errno::EPERM => mount_admin(plan),
+                        Errno::ENOENT if what == "overlay" => format!(
+                            "a lower, upper or work directory of the overlay at {target} does \
+                             not exist"
+                        ),
                         Errno::ENOENT => format!("{target} does not exist"),
                         Errno::ENOTDIR => format!(
                             "{target} and its source must both be directories or both files"
+                        ),
+                        Errno::EINVAL if what == "overlay" => format!(
+                            "the kernel refused the overlay at {target}: its lower directories \
+                             must exist (two at least without an upper one), the upper and work \
+                             directories must be on the same filesystem, and none of them may \
+                             overlap another overlay in use"
                         ),
                         Errno::ENODEV => {
                             format!("this kernel has no {what} filesystem{of_entry}")
@@ -338,6 +365,38 @@ pub fn describe(
         Step::NoNewPrivs => {
             index_out = None;
             ("prctl", "prctl(PR_SET_NO_NEW_PRIVS, 1)".into(), None)
+        }
+        Step::Landlock => {
+            let rule = plan
+                .landlock
+                .as_ref()
+                .and_then(|l| l.paths.get(index as usize));
+            match (detail, rule) {
+                (0, Some(rule)) => {
+                    path = Some(rule.path.clone());
+                    (
+                        "open",
+                        format!("open('{}', O_PATH)", rule.path),
+                        Some(crate::landlock::path_cause(errno)),
+                    )
+                }
+                (1, Some(rule)) => {
+                    path = Some(rule.path.clone());
+                    (
+                        "landlock_add_rule",
+                        format!("landlock_add_rule(PATH_BENEATH, '{}')", rule.path),
+                        Some(crate::landlock::add_rule_cause(errno)),
+                    )
+                }
+                _ => {
+                    index_out = None;
+                    (
+                        "landlock_restrict_self",
+                        "landlock_restrict_self()".into(),
+                        Some(crate::landlock::restrict_cause(errno)),
+                    )
+                }
+            }
         }
         Step::Reaper => {
             index_out = None;

@@ -26,6 +26,7 @@ use nix::errno::Errno;
 use crate::errors::{to_js, Failure, Outcome};
 use crate::reaper::{self, Notify};
 use crate::sys;
+use crate::usage::{self, Run, RunReport};
 use child::{Report, Step};
 pub use plan::SpawnPlan;
 
@@ -48,6 +49,8 @@ pub struct Started {
     pub pidfd: OwnedFd,
     /// The parent's end for each child fd that is a pipe, else -1.
     pub parent_fds: Vec<RawFd>,
+    /// When it started, and the cgroup made for it.
+    pub run: Run,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -66,13 +69,22 @@ impl Drop for Fds {
 }
 
 fn sys_err(step: Step, syscall: &'static str, call: String, errno: Errno) -> Failure {
+    let cause = match errno {
+        Errno::EMFILE => Some(
+            "this process has no free fd: its fd table is full (at \
+             RLIMIT_NOFILE, `ulimit -n`); close fds or raise the limit"
+                .to_string(),
+        ),
+        Errno::ENFILE => Some("the system's open file table is full (fs.file-max)".to_string()),
+        _ => None,
+    };
     Failure::Spawn {
         errno,
         step: step.name(),
         index: None,
         syscall,
         call,
-        cause: None,
+        cause,
         path: None,
     }
 }
@@ -258,6 +270,22 @@ impl Drop for Blocked {
 /// both cases nothing is left behind (no zombie, no fd).
 pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     parent::check_fds(plan)?;
+    // The run's cgroup first: a refusal costs no clone. Dropped on failure, which removes it.
+    let run_cgroup = match &plan.limits {
+        Some(limits) => Some(crate::cgroup::create(limits)?),
+        None => None,
+    };
+    // The cgroup the child starts in: the run's, or the caller's `cgroup`.
+    let cgroup: Option<(RawFd, String)> = match &run_cgroup {
+        Some(run) => Some((run.dir.as_raw_fd(), run.path.clone())),
+        None => plan.cgroup_fd.map(|fd| {
+            let label = plan
+                .cgroup_path
+                .clone()
+                .unwrap_or_else(|| format!("cgroup fd {fd}"));
+            (fd, label)
+        }),
+    };
     let n = plan.stdio.len().max(3);
     // fds the child gets, fds the parent keeps, fds to close once the child has them.
     let mut child_fds = vec![-1; n];
@@ -297,7 +325,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
     let maps =
         new_user && (plan.uid_map.is_some() || plan.gid_map.is_some() || plan.setgroups.is_some());
-    let want_cgroup = plan.cgroup_fd.is_some();
+    let want_cgroup = cgroup.is_some();
     let mut prepared = plan::prepare(
         plan,
         child_fds,
@@ -343,10 +371,12 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
     let arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
+    let started_at = std::time::Instant::now();
     let rc = {
         let _blocked = Blocked::all();
         let mut rc = -(libc::ENOSYS as isize);
-        if let Some(cgroup) = plan.cgroup_fd {
+        if let Some((cgroup, _)) = &cgroup {
+            let cgroup = *cgroup;
             let args = CloneArgs {
                 flags: vm_flag as u64
                     | (libc::CLONE_PIDFD as u64)
@@ -381,7 +411,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pidfd = -1;
             }
         }
-        if plan.cgroup_fd.is_none() || via_procs {
+        if cgroup.is_none() || via_procs {
             let flags = vm_flag | pidfd_flag | clone_ns | exit_signal;
             // SAFETY: as above.
             rc = unsafe {
@@ -448,7 +478,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(err_write);
     drop(sync_read);
 
-    let parent_part = parent::parent_part(plan, pid, via_procs);
+    let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
+    let parent_part = parent::parent_part(plan, pid, moved_by_parent);
     let mut grandchild = None;
     let outcome = match parent_part {
         Ok(()) => {
@@ -491,6 +522,10 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pid,
                 pidfd,
                 parent_fds,
+                run: Run {
+                    started: started_at,
+                    cgroup: run_cgroup,
+                },
             })
         }
         Ok(Some(failure)) | Err(failure) => {
@@ -582,6 +617,10 @@ pub struct NativeSpawned {
     pub pid: i32,
     pub pidfd: i32,
     pub fds: Vec<i32>,
+    /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
+    /// tell. Made here, in the same call as the child, so that no JavaScript runs between the
+    /// two (a Worker terminated there would leave the child unreaped for good).
+    pub watch: f64,
 }
 
 #[napi(js_name = "_spawn")]
@@ -590,10 +629,22 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         &env,
         refuse_in_callback("spawn").and_then(|()| start_for_process(plan)),
     )?;
+    let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
+    usage::register(started.pid, started.run);
+    let watch = reaper::watch(
+        &env,
+        started.pid,
+        pidfd,
+        Notify::Pending,
+        usage::take(started.pid),
+    )?;
+    let watch = to_js(&env, watch)?;
+    reaper::hold(watch, &started.parent_fds);
     Ok(NativeSpawned {
         pid: started.pid,
-        pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
+        pidfd,
         fds: started.parent_fds,
+        watch: watch as f64,
     })
 }
 
@@ -659,26 +710,29 @@ fn refuse_in_callback(what: &str) -> Outcome<()> {
     Ok(())
 }
 
-/// Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
-/// pidfd belongs to the reaper from now on and is closed just before the call. Returns the
-/// wait's id, for `_exitRef`.
+/// Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
+/// thread when the child exits (the pidfd is the reaper's, closed just before the call). The
+/// pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
+/// Returns the wait's id, for `_exitRef`; false if there is no such wait.
 #[napi(
     js_name = "_watchExit",
-    ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void"
+    ts_args_type = "watch: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void"
 )]
 pub fn watch_exit(
     env: Env,
-    pid: i32,
-    pidfd: i32,
+    watch: f64,
     callback: Function<'_, Unknown<'_>, ()>,
-) -> napi::Result<f64> {
+) -> napi::Result<bool> {
     let mut reference = ptr::null_mut();
     // SAFETY: callback is a live function of env.
     let status =
         unsafe { napi::sys::napi_create_reference(env.raw(), callback.raw(), 1, &mut reference) };
     napi::check_status!(status)?;
-    let id = reaper::watch(&env, pid, pidfd, Notify::Callback(reference))?;
-    to_js(&env, id).map(|id| id as f64)
+    Ok(reaper::claim(
+        &env,
+        watch as u64,
+        Notify::Callback(reference),
+    ))
 }
 
 /// Whether the wait `id` keeps the event loop alive.
@@ -695,6 +749,8 @@ pub struct NativeSpawnSync {
     pub output: Vec<Option<Buffer>>,
     /// 'ETIMEDOUT' or 'ENOBUFS' when the child was killed for the timeout or maxBuffer.
     pub error: Option<String>,
+    /// What the program took and why it ended.
+    pub report: RunReport,
 }
 
 #[napi(js_name = "_spawnSync")]
@@ -727,6 +783,7 @@ pub fn native_spawn_sync(
             .map(|o| o.map(Buffer::from))
             .collect(),
         error: done.error.map(str::to_string),
+        report: done.report,
     })
 }
 
@@ -734,6 +791,17 @@ pub fn native_spawn_sync(
 #[napi(object)]
 pub struct UserNamespaceSupport {
     pub ok: bool,
+    pub cause: Option<String>,
+}
+
+/// Whether Landlock works here, and which ABI version the kernel has.
+#[napi(object)]
+pub struct LandlockSupport {
+    /// The kernel's Landlock ABI version (0: none). Each adds rights: 2 refer (Linux 5.19), 3
+    /// truncate (6.2), 4 TCP bind/connect (6.7), 5 ioctl on devices (6.10), 6 abstract unix
+    /// socket and signal scopes (6.12).
+    pub abi: u32,
+    /// Why Landlock cannot be used, where it cannot.
     pub cause: Option<String>,
 }
 
@@ -755,9 +823,13 @@ pub struct SpawnSupport {
     pub time_namespace: bool,
     /// Whether this process can create a user namespace with capabilities in it.
     pub user_namespaces: UserNamespaceSupport,
+    /// Landlock (Linux 5.13+): confinement that needs no namespace and no privilege.
+    pub landlock: LandlockSupport,
     /// Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
     /// spawn() copies the address space instead (slower with a large heap).
     pub shared_memory_clone: bool,
+    /// Whether `limits` can work here, under which parent cgroup, and if not, why.
+    pub limits: crate::cgroup::LimitsSupport,
 }
 
 fn raw(nr: i64, a: [usize; 4]) -> isize {
@@ -806,6 +878,14 @@ pub fn probe() -> SpawnSupport {
         into_cgroup: clone3 && at_least_5_7 && cgroup2,
         time_namespace: std::path::Path::new("/proc/self/ns/time").exists(),
         user_namespaces: vm::user_namespaces(),
+        landlock: match crate::landlock::kernel_abi() {
+            Ok(abi) => LandlockSupport { abi, cause: None },
+            Err(e) => LandlockSupport {
+                abi: 0,
+                cause: Some(crate::landlock::unavailable_cause(e)),
+            },
+        },
         shared_memory_clone: vm::shared(),
+        limits: crate::cgroup::probe(),
     }
 }
