@@ -44,7 +44,7 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     // 4. Threads the callback started (a Worker, inspector.open()) belong to this child's
     //    thread group but run on the parent's memory: they can neither outlive the child nor
     //    be stopped safely. The parent takes the fatal path; exit_group below ends them.
-    if other_threads_ran() && thread_count() > 1 {
+    if thread_count() > 1 {
         frame.set_stage(Stage::ThreadsLeft);
         // SAFETY: ends the whole thread group at once.
         unsafe { libc::_exit(1) };
@@ -96,30 +96,6 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     //     function returns: nothing of this process may run on once the child has ended.
     // SAFETY: _exit runs no atexit handlers and flushes nothing of the parent's.
     unsafe { libc::_exit(status) }
-}
-
-/// Whether any thread of this child's thread group but this one has used CPU time: the
-/// group's CPU clock read before this thread's exceeds it only then. A thread that never ran
-/// (or ran less than the time between the two reads, a few hundred ns) is taken for none; it
-/// cannot be holding anything of the heap's. Two clock reads instead of a /proc lookup, whose
-/// dentries for the child cost ten times more to make and to tear down at its exit; the exact
-/// count follows only when this says yes (a thread that ran and exited says yes too).
-fn other_threads_ran() -> bool {
-    let read = |clock: libc::clockid_t| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime into a local timespec.
-        (unsafe { libc::clock_gettime(clock, &mut ts) } == 0)
-            .then(|| ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128)
-    };
-    let group = read(libc::CLOCK_PROCESS_CPUTIME_ID);
-    let this = read(libc::CLOCK_THREAD_CPUTIME_ID);
-    match (group, this) {
-        (Some(group), Some(this)) => group > this,
-        _ => true,
-    }
 }
 
 /// Threads in this child's thread group. One stat(2): procfs gives /proc/self/task a link
