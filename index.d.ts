@@ -46,9 +46,18 @@ export declare function _listenIn(pidfd: number, nstype: number, addr: number, p
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
 
+/** options.seccomp's fd read as `read` does; for the TypeScript layer. */
+export declare function _readFilter(fd: number): Buffer
+
 export declare function _spawn(plan: SpawnPlan): NativeSpawned
 
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
+
+/**
+ * The exception the last clone() child of this thread died of, taken (for inNamespaces(),
+ * whose error then says what ended the child).
+ */
+export declare function _takeCloneUncaught(): string | null
 
 /**
  * shutdown(SHUT_RDWR) of JavaScript's end of the relay: a read blocked on it returns, and the

@@ -24,3 +24,12 @@ export function allowAll(): Buffer {
 export function invalid(): Buffer {
   return Buffer.from([0x20, 0, 0, 0, 0, 0, 0, 0])
 }
+
+/** The calls a program needs to start and to end, for filters that allow only some of them. */
+export type LifecycleCall = 'execve' | 'write' | 'exit' | 'exit_group'
+
+/** A deny-by-default filter: `calls` are allowed, every other call fails with `errno`. */
+export function allowOnly(calls: readonly LifecycleCall[], errno: number, on: Arch = arch()): Buffer {
+  const rules = calls.length === 0 ? [] : [{ syscalls: calls, action: 'allow' as const }]
+  return Buffer.from(compileSeccomp({ defaultAction: { errno }, rules }, on))
+}

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { getSystemErrorName } from 'node:util'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -182,5 +182,32 @@ export function isSystemError(
 export function asRoot(reason: string): typeof test {
   if (isRoot) return test
   console.log(`skipping a test that needs root (${reason}): running as uid ${process.getuid?.()}`)
+  return test.skip as typeof test
+}
+
+/** Whether `tool` is a program on this PATH, as `command -v` finds it. */
+export function has(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      accessSync(join(dir || '.', tool), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+/** Debian packages of the tools tests run, for the skip message. */
+const packageOf: Record<string, string> = { bwrap: 'bubblewrap', ip: 'iproute2', python3: 'python3', gcc: 'gcc', newuidmap: 'uidmap', nsenter: 'util-linux', unshare: 'util-linux', setpriv: 'util-linux' }
+
+/**
+ * `base` (test, or asRoot's) when every tool is on the PATH, else `test.skip` with the missing
+ * ones printed: a fresh machine runs `npm test` before .ci/run installed them.
+ */
+export function needs(tools: string | readonly string[], base: typeof test = test): typeof test {
+  const missing = (typeof tools === 'string' ? [tools] : tools).filter((tool) => !has(tool))
+  if (missing.length === 0) return base
+  const what = missing.map((tool) => `${tool} (apt-get install ${packageOf[tool] ?? tool})`).join(', ')
+  console.log(`skipping a test that runs ${what}: not installed; .ci/run installs it`)
   return test.skip as typeof test
 }

@@ -19,7 +19,7 @@ import {
   type SpawnOptions,
   type SpawnStep,
 } from '../dist/index.js'
-import { asRoot, isRoot, ok, runIsolated } from './_helpers.js'
+import { asRoot, isRoot, needs, ok, runIsolated } from './_helpers.js'
 import { allowAll, deny, invalid } from './_bpf.js'
 
 // ---- helpers ----
@@ -593,7 +593,7 @@ userns('capabilities keep wider than bounding: the inheritable set stays inside 
   t.regex(e?.message ?? '', /ambient' must only name capabilities in capabilities\.bounding .*Received 'CAP_KILL'/)
 })
 
-root('capabilities ambient: a program that is not uid 0 keeps them and can use them', (t) => {
+needs('python3', root)('capabilities ambient: a program that is not uid 0 keeps them and can use them', (t) => {
   const script = `python3 -c "import socket; socket.socket().bind(('127.0.0.1', 80)); print('bound')" 2>&1 | tail -n 1; ${STATUS}`
   const options: SpawnOptions = { namespaces: ['net'], uid: 4242, gid: 4242 }
   const nbs: CapName[] = ['CAP_NET_BIND_SERVICE']

@@ -310,15 +310,25 @@ test('12: process.exit reached any way ends only the child; its exit handlers st
   t.notRegex(run.stderr, /FATAL|Thrown in a clone/)
 })
 
-test('12: with process frozen, clone() refuses before anything happens', async (t) => {
+test('12: guards that cannot be put back refuse clone() before anything happens; a process frozen after loading keeps them', async (t) => {
   const run = await runIsolated(`
+    // Frozen after the package loaded: the guards are in place already and still work.
     Object.freeze(process);
+    // (process.exit() itself cannot run on a frozen process: it sets process.exitCode.)
+    const frozen = lc.waitpid(lc.clone(() => { process.reallyExit(7) }, 0, lc.SIGCHLD)).exitCode;
+    report({ frozen });
+    process.reallyExit(0); // Node's own exit path cannot run on a frozen process
+  `)
+  t.deepEqual(ok(t, run), { frozen: 7 })
+  const replaced = await runIsolated(`
+    // Someone puts a reallyExit of their own in place, for good: the guard cannot come back.
+    const own = process.reallyExit;
+    Object.defineProperty(process, 'reallyExit', { value: (code) => own.call(process, code), writable: false, configurable: false });
     let ran = false;
     const e = attempt(() => lc.clone(() => { ran = true }, 0, lc.SIGCHLD));
     report({ e, ran, children: attempt(() => lc.waitpid(-1, lc.WNOHANG)).code });
-    process.reallyExit(0); // Node's own exit path cannot run on a frozen process
   `)
-  const r = ok(t, run) as { e: Described; ran: boolean; children: string }
+  const r = ok(t, replaced) as { e: Described; ran: boolean; children: string }
   t.is(r.e.code, 'ERR_CLONE_UNGUARDED')
   t.regex(r.e.message, /^clone\(\) refused: process\.reallyExit cannot be replaced .*process\.exit\(\) would end this process/)
   t.false(r.ran)

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { asRoot } from './_helpers.js'
+import { asRoot, needs } from './_helpers.js'
 import { compileSeccomp } from '../dist/index.js'
 
 const root = asRoot('a mount namespace without a user namespace needs CAP_SYS_ADMIN')
@@ -27,7 +27,7 @@ function withoutMountSetattr(script: string, deny: boolean, sub: string): string
 }
 
 for (const deny of [true, false]) {
-  root(`readonly reaches every submount ${deny ? 'without mount_setattr (remounts)' : 'with mount_setattr'}; nosuid and a submount's own flags stay`, (t) => {
+  needs('bwrap', root)(`readonly reaches every submount ${deny ? 'without mount_setattr (remounts)' : 'with mount_setattr'}; nosuid and a submount's own flags stay`, (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lc-fallback-'))
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
     fs.mkdirSync(path.join(dir, 'sub'))

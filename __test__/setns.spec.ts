@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { NEWNET, NEWUTS, setns } from '../dist/index.js'
-import { asRoot, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
+import { asRoot, isSystemError, needs, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('entering namespaces needs CAP_SYS_ADMIN')
 
@@ -21,7 +21,7 @@ async function target(): Promise<ChildProcess & { pid: number }> {
   return child as ChildProcess & { pid: number }
 }
 
-root('setns() through a pidfd with NEWNET|NEWUTS enters both namespaces of a process at once', async (t) => {
+needs('ip', root)('setns() through a pidfd with NEWNET|NEWUTS enters both namespaces of a process at once', async (t) => {
   const child = await target()
   try {
     const r = ok(

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import * as lc from '../dist/index.js'
-import { asRoot, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
+import { asRoot, isSystemError, needs, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const { Namespace, openNamespace, namespaceOf, listNamespaces, netns, inNamespaces } = lc
 const root = asRoot('namespaces of other processes, netns and setns need CAP_SYS_ADMIN')
@@ -406,7 +406,7 @@ root('listNamespaces() of the whole system has every namespace lsns -J lists who
 
 // netns, against iproute2
 
-root('netns.add() makes a namespace that ip netns lists and enters, with only lo; delete() removes it', (t) => {
+needs('ip', root)('netns.add() makes a namespace that ip netns lists and enters, with only lo; delete() removes it', (t) => {
   const name = netnsName(t)
   netns.add(name)
   t.true(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some((l) => l.split(' ')[0] === name))
@@ -428,7 +428,7 @@ root('netns.add() makes a namespace that ip netns lists and enters, with only lo
   t.is(`net:[${fs.fstatSync(ns.fd, { bigint: true }).ino}]`, seen)
 })
 
-root('netns.open() and netns.delete() work on what ip netns add made', (t) => {
+needs('ip', root)('netns.open() and netns.delete() work on what ip netns add made', (t) => {
   const name = netnsName(t)
   execFileSync('ip', ['netns', 'add', name])
   t.true(netns.list().includes(name))

@@ -1,7 +1,7 @@
 import test from 'ava'
 import os from 'node:os'
 import fs from 'node:fs'
-import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
+import { asRoot, entry, isSystemError, needs, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('creating namespaces needs CAP_SYS_ADMIN')
 
@@ -20,7 +20,7 @@ root('unshare(NEWUTS): the hostname changes for this process and what it spawns,
   t.not(before, 'lc-test')
 })
 
-root('unshare(NEWNET): only lo, which configureLoopback() brings up for a TCP server on 127.0.0.1', async (t) => {
+needs('ip', root)('unshare(NEWNET): only lo, which configureLoopback() brings up for a TCP server on 127.0.0.1', async (t) => {
   const r = ok(
     t,
     await runIsolated(`

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import * as lc from '../dist/index.js'
 import { pidfdOpen, pidfdSendSignal, waitExit, waitpid, WNOHANG, __WALL, __WCLONE } from '../dist/index.js'
-import { asRoot, entry, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
+import { asRoot, entry, isSystemError, needs, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('a pid namespace of its own, whose init adopts orphans to reap')
 
@@ -421,7 +421,7 @@ async function deadPid(): Promise<number> {
   return r.result as number
 }
 
-test('at exit, pending waitExit() waits still reap the children that have exited: none is left to a subreaper', async (t) => {
+needs('python3')('at exit, pending waitExit() waits still reap the children that have exited: none is left to a subreaper', async (t) => {
   // A subreaper (python3, through prctl) runs a node that starts 100 children which exit at once
   // and 20 that outlive it, waits for all with waitExit(), and exits at once. The subreaper then
   // counts the zombies it was handed: the 20 late ones are its own to reap, as any orphan's

@@ -130,39 +130,36 @@ function refuseInspector(): never {
   refusedInCallback(`inspector.open() ${threadWhy}: open the inspector before clone()`)
 }
 
+/** clone() callbacks running now on this thread (a callback may clone again). */
+let depth = 0
+/** What a callback did through the guards; per clone() call (saved around nested ones). */
+let exitCalled = false
+let chdirCalled = false
+
 /**
- * Runs `run` with the callback's guards in place, and takes them down afterwards, whatever
- * happened. Throws before anything happens if they cannot be put in place.
+ * One guard: a wrapper put once in `obj[key]` that acts only while a callback runs (depth > 0)
+ * and otherwise hands the call to what it replaced. Installed once per process and checked
+ * (one property read) on each clone(): redefining properties on every call made clone() slow
+ * and threw away V8's inline caches for process and EventEmitter each time.
  */
-function guarded(flags: number, run: () => number): number {
-  const exitCode = proc.exitCode
-  const exiting = proc._exiting
-  const exitListeners = proc.rawListeners('exit')
-  let exitCalled = false
-  let chdirCalled = false
-  const chdir = proc.chdir
-  const events = EventEmitter as unknown as { init: (this: unknown, ...args: unknown[]) => unknown }
-  const init = events.init
-  const restores: (() => void)[] = []
-  const put = (obj: object, key: PropertyKey, value: unknown, what: string): void => {
-    const restore = swap(obj, key, value)
-    if (!restore) {
-      throw codedError(
-        'ERR_CLONE_UNGUARDED',
-        `clone() refused: ${what} cannot be replaced for the callback (is process or a core module ` +
-          `frozen or sealed?), and without that the callback could reach Node.js itself instead of ` +
-          `its child${key === 'reallyExit' ? ' (process.exit() would end this process)' : ''}: leave it writable to use clone()`,
-      )
-    }
-    restores.push(restore)
-  }
-  try {
+interface Guard {
+  obj: object
+  key: PropertyKey
+  what: string
+  wrap(original: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown
+  installed?: unknown
+}
+
+const guards: Guard[] = [
+  {
     // process.exit() leads here however it is reached (process.exit, a saved reference to it,
     // process.reallyExit); Node's own exit() has checked and coerced the code by then.
-    put(
-      proc,
-      'reallyExit',
-      function reallyExit(code: unknown): never {
+    obj: proc,
+    key: 'reallyExit',
+    what: 'process.reallyExit',
+    wrap: (original) =>
+      function reallyExit(this: unknown, code: unknown): unknown {
+        if (depth === 0) return original.call(this, code)
         exitCalled = true
         let n = 0
         try {
@@ -172,57 +169,111 @@ function guarded(flags: number, run: () => number): number {
         }
         return binding.exit(n & 0xff)
       },
-      'process.reallyExit',
-    )
-    // Node's exit() emits 'exit' first: the handlers are the parent's, so the event goes
-    // nowhere while the callback runs. (Setting process._exiting instead would also drop every
-    // process.nextTick() the callback schedules.)
-    const emit = proc.emit
-    put(
-      proc,
-      'emit',
-      function (this: unknown, event: string | symbol, ...args: unknown[]) {
-        if (event === 'exit') return false
-        return (emit as (...a: unknown[]) => boolean).call(this, event, ...args)
+  },
+  {
+    // Node's 'exit' handlers belong to the parent: the child's exit must not run them.
+    obj: proc,
+    key: 'emit',
+    what: 'process.emit',
+    wrap: (original) =>
+      function emit(this: unknown, event: unknown): unknown {
+        if (depth > 0 && event === 'exit') return false
+        return Reflect.apply(original, this, arguments)
       },
-      'process.emit',
-    )
-    put(ChildProcess.prototype, 'spawn', refuseSpawn, 'ChildProcess.prototype.spawn')
-    // A Worker's constructor calls EventEmitter.init before it starts its thread.
-    put(
-      events,
-      'init',
-      function (this: unknown, ...args: unknown[]) {
-        if (this instanceof Worker) refusedInCallback(`new Worker() ${threadWhy}: start Workers before or after clone()`)
-        return init.apply(this, args)
+  },
+  {
+    obj: ChildProcess.prototype,
+    key: 'spawn',
+    what: 'ChildProcess.prototype.spawn',
+    wrap: (original) =>
+      function spawn(this: unknown): unknown {
+        if (depth > 0) refuseSpawn()
+        return Reflect.apply(original, this, arguments)
       },
-      'EventEmitter.init',
-    )
-    if (inspector && typeof inspector.open === 'function') {
-      put(inspector, 'open', refuseInspector, 'inspector.open')
-    }
-    if (isMainThread && typeof chdir === 'function') {
-      put(
-        proc,
-        'chdir',
-        function (this: unknown, directory: string) {
-          chdirCalled = true
-          return chdir.call(proc, directory)
-        },
-        'process.chdir',
+  },
+  {
+    // Every EventEmitter runs this; a Worker is one.
+    obj: EventEmitter,
+    key: 'init',
+    what: 'EventEmitter.init',
+    wrap: (original) =>
+      function init(this: unknown): unknown {
+        if (depth > 0 && this instanceof Worker) refusedInCallback(`new Worker() ${threadWhy}: start Workers before or after clone()`)
+        return Reflect.apply(original, this, arguments)
+      },
+  },
+]
+if (inspector && typeof inspector.open === 'function') {
+  guards.push({
+    obj: inspector,
+    key: 'open',
+    what: 'inspector.open',
+    wrap: (original) =>
+      function open(this: unknown): unknown {
+        if (depth > 0) refuseInspector()
+        return Reflect.apply(original, this, arguments)
+      },
+  })
+}
+if (isMainThread && typeof proc.chdir === 'function') {
+  guards.push({
+    obj: proc,
+    key: 'chdir',
+    what: 'process.chdir',
+    wrap: (original) =>
+      function chdir(this: unknown, directory: unknown): unknown {
+        if (depth > 0) chdirCalled = true
+        return original.call(proc, directory)
+      },
+  })
+}
+
+/** Puts each guard in place where it is not (the first clone(), or someone replaced it). */
+function installGuards(): void {
+  for (const g of guards) {
+    const current = (g.obj as Record<PropertyKey, unknown>)[g.key]
+    if (current === g.installed) continue
+    const wrapper = g.wrap(current as (...args: unknown[]) => unknown)
+    if (!swap(g.obj, g.key, wrapper)) {
+      throw codedError(
+        'ERR_CLONE_UNGUARDED',
+        `clone() refused: ${g.what} cannot be replaced for the callback (is process or a core module ` +
+          `frozen or sealed?), and without that the callback could reach Node.js itself instead of ` +
+          `its child${g.key === 'reallyExit' ? ' (process.exit() would end this process)' : ''}: leave it writable to use clone()`,
       )
     }
-  } catch (e) {
-    for (const restore of restores.reverse()) restore()
-    throw e
+    g.installed = wrapper
   }
+}
+
+// In place from the start, so that process.exit and the others a program captures after
+// loading this package stay the same functions across clone() calls. Where they cannot be
+// replaced (a frozen process), clone() says so when it is called.
+try {
+  installGuards()
+} catch {
+  // reported by clone()
+}
+
+/**
+ * Runs `run` with the callback's guards active, and puts back what the callback changed of
+ * this process's view (exit state, a cached cwd) afterwards, whatever happened. Throws before
+ * anything happens if the guards cannot be put in place.
+ */
+function guarded(flags: number, run: () => number): number {
+  installGuards()
+  const exitCode = proc.exitCode
+  const exiting = proc._exiting
+  const exitListeners = proc.rawListeners('exit')
+  const outer = [exitCalled, chdirCalled] as const
+  exitCalled = false
+  chdirCalled = false
+  depth++
   try {
     return run()
   } finally {
-    for (const restore of restores.reverse()) restore()
+    depth--
     if (exitCalled) {
-      // Node's exit() stored the child's code, marked the process as exiting and let go of one
-      // of its own 'exit' listeners.
       proc._exiting = exiting
       proc.exitCode = exitCode
       const now = proc.rawListeners('exit')
@@ -232,13 +283,15 @@ function guarded(flags: number, run: () => number): number {
     }
     // process.cwd() caches the directory a callback's process.chdir() moved the child to; the
     // parent's own stayed where it was unless the two share it (FS). chdir('.') empties the cache.
-    if (chdirCalled && (flags & FS) === 0) {
+    const chdir = guards.find((g) => g.key === 'chdir')?.installed as ((d: string) => void) | undefined
+    if (chdirCalled && (flags & FS) === 0 && chdir) {
       try {
         chdir.call(proc, '.')
       } catch {
         // The parent's cwd is gone; the cache keeps the child's answer, as before.
       }
     }
+    ;[exitCalled, chdirCalled] = outer
   }
 }
 

@@ -1,11 +1,11 @@
 // spawn()'s confinement options (mounts, a new root, capabilities, no_new_privs, seccomp,
 // rlimits, umask, the pid 1 reaper): their types, and their checks into the native plan.
-import { readSync, realpathSync } from 'node:fs'
+import { realpathSync } from 'node:fs'
 import { posix, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import type * as native from '../index.js'
-import { NEWNS, NEWPID, _compileSeccomp, _landlockResolve } from '../index.js'
+import { NEWNS, NEWPID, _compileSeccomp, _landlockResolve, _readFilter } from '../index.js'
 import { placeholderNeeds, type PlaceholderNeed } from './placeholders.js'
 import { isPolicy, policySlot, type SeccompPolicy } from './seccomp.js'
 
@@ -370,27 +370,6 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: 
   return slot
 }
 
-/** The whole of a file from its start (a file or memfd just written is at its end), or what a
- * pipe or socket holds until EOF. */
-function readProgram(fd: number): Buffer {
-  const chunks: Buffer[] = []
-  let position: number | null = 0
-  for (;;) {
-    const chunk = Buffer.alloc(65536)
-    let n: number
-    try {
-      n = readSync(fd, chunk, 0, chunk.length, position)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESPIPE' || position === null) throw e
-      position = null
-      continue
-    }
-    if (n === 0) return Buffer.concat(chunks)
-    chunks.push(chunk.subarray(0, n))
-    if (position !== null) position += n
-  }
-}
-
 function capList(value: unknown, name: string, c: Checks): number[] {
   if (!Array.isArray(value)) throw c.typeError(name, 'an array of capability names', value)
   return value.map((v: unknown, i: number) => {
@@ -481,7 +460,8 @@ export function confinement(
     else {
       const fd = c.fdOf(o.seccomp)
       if (fd === undefined) throw c.typeError('options.seccomp', 'a Uint8Array or an fd', o.seccomp)
-      prog = readProgram(fd)
+      // At most the kernel's limit + 1 bytes; a pipe only as far as it holds data now.
+      prog = _readFilter(fd)
     }
     if (prog.length === 0 || prog.length % 8 !== 0)
       throw c.valueError('options.seccomp', 'must be a whole number of 8-byte sock_filter instructions', `${prog.length} bytes`)

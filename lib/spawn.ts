@@ -8,7 +8,7 @@ import { isatty } from 'node:tty'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Duplex, type Readable, type Writable } from 'node:stream'
+import { Duplex, Readable, Writable } from 'node:stream'
 
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
@@ -428,22 +428,55 @@ function namespaceMask(value: unknown): number {
   return mask
 }
 
+/** A long list shown short: its first entries and how many more. */
+function shortList(values: readonly unknown[], first = 8): string {
+  const shown = values.slice(0, first).map(String).join(', ')
+  return values.length > first ? `[${shown}, … ${values.length - first} more]` : `[${shown}]`
+}
+
+/** NGROUPS_MAX: setgroups(2) takes at most this many groups. */
+const NGROUPS_MAX = 65536
+/** UID_GID_MAP_MAX_EXTENTS: the most lines a uid_map or gid_map takes (Linux 4.15+). */
+const MAP_MAX_EXTENTS = 340
+/** KTIME_SEC_MAX / 2: a time namespace's clock plus its offset must stay in 0..this (seconds). */
+const TIMENS_MAX = 4611686018
+
 function idMap(value: unknown, name: string, own: number): string | undefined {
   if (value === undefined) return undefined
   if (value === 'root') return `0 ${own} 1\n`
   if (value === 'self') return `${own} ${own} 1\n`
   if (!Array.isArray(value) || value.length === 0)
     throw typeError(name, "'root', 'self' or a non-empty array of { inside, outside, count }", value)
-  return value
-    .map((r: unknown, i: number) => {
-      if (typeof r !== 'object' || r === null) throw typeError(`${name}[${i}]`, 'an object', r)
-      const range = r as Record<string, unknown>
-      const inside = integer(range.inside, `${name}[${i}].inside`, 0, 4294967294)
-      const outside = integer(range.outside, `${name}[${i}].outside`, 0, 4294967294)
-      const count = integer(range.count, `${name}[${i}].count`, 1, 4294967295)
-      return `${inside} ${outside} ${count}\n`
-    })
-    .join('')
+  if (value.length > MAP_MAX_EXTENTS)
+    throw rangeError(`${name}.length`, `<= ${MAP_MAX_EXTENTS} (the kernel's limit of ranges in a map)`, value.length)
+  const ranges = value.map((r: unknown, i: number) => {
+    if (typeof r !== 'object' || r === null) throw typeError(`${name}[${i}]`, 'an object', r)
+    const range = r as Record<string, unknown>
+    const inside = integer(range.inside, `${name}[${i}].inside`, 0, 4294967294)
+    const outside = integer(range.outside, `${name}[${i}].outside`, 0, 4294967294)
+    const count = integer(range.count, `${name}[${i}].count`, 1, 4294967295)
+    for (const [side, start] of [['inside', inside], ['outside', outside]] as const)
+      if (start + count > 4294967295)
+        throw rangeError(`${name}[${i}].count`, `<= ${4294967295 - start} (ids ${side} end below 4294967295)`, count)
+    return { inside, outside, count }
+  })
+  // The kernel refuses overlaps with EINVAL and no word on where: name the two ranges.
+  for (let i = 0; i < ranges.length; i++)
+    for (let j = 0; j < i; j++)
+      for (const side of ['inside', 'outside'] as const) {
+        const a = ranges[j]!
+        const b = ranges[i]!
+        if (a[side] < b[side] + b.count && b[side] < a[side] + a.count)
+          throw valueError(`${name}[${i}]`, `must not overlap ${name}[${j}]: both map ${side} ids from ${Math.max(a[side], b[side])}`, `${b.inside} ${b.outside} ${b.count}`)
+      }
+  return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join('')
+}
+
+/** Now on `clock` as a new time namespace's offsets are checked against, in seconds. */
+function clockNow(clock: 'monotonic' | 'boottime'): number {
+  if (clock === 'monotonic') return Number(process.hrtime.bigint()) / 1e9
+  // CLOCK_BOOTTIME, as /proc/uptime shows it (to the hundredth: the bound is a floor).
+  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0])
 }
 
 interface Normalized {
@@ -555,7 +588,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   if (f.length === 0) throw valueError('file', 'cannot be empty', f)
   if (args !== undefined && !Array.isArray(args)) throw typeError('args', 'an instance of Array', args)
   const list = ((args ?? []) as unknown[]).map((a, i) => string(a, `args[${i}]`))
-  if (options !== undefined && (typeof options !== 'object' || options === null))
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
     throw typeError('options', 'of type object', options)
   const o = (options ?? {}) as SpawnOptions
   const argv0 = o.argv0 === undefined ? f : string(o.argv0, 'options.argv0')
@@ -619,6 +652,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   let groups: number[] | undefined
   if (o.groups !== undefined) {
     if (!Array.isArray(o.groups)) throw typeError('options.groups', 'an array of numbers', o.groups)
+    if (o.groups.length > NGROUPS_MAX)
+      throw rangeError('options.groups.length', `<= ${NGROUPS_MAX} (NGROUPS_MAX, the kernel's limit)`, `${o.groups.length}: ${shortList(o.groups)}`)
     groups = o.groups.map((g, i) => integer(g, `options.groups[${i}]`, 0, 4294967294))
   }
 
@@ -720,8 +755,19 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       const v = t[clock]
       if (v === undefined) continue
       if (typeof v !== 'number' || !Number.isFinite(v)) throw typeError(`options.timeOffsets.${clock}`, 'a finite number', v)
-      const secs = Math.trunc(v)
-      const nanos = Math.round((v - secs) * 1e9)
+      // The kernel refuses (ERANGE) an offset that puts the clock below 0 or above TIMENS_MAX.
+      const now = clockNow(clock)
+      const low = -Math.floor(now)
+      const high = Math.floor(TIMENS_MAX - now)
+      if (v < low || v > high)
+        throw rangeError(`options.timeOffsets.${clock}`, `>= ${low} && <= ${high} (the ${clock} clock, at ${Math.floor(now)} s, plus its offset must stay within 0 and ${TIMENS_MAX} s)`, v)
+      // Seconds and nanoseconds as the kernel reads them: nanoseconds in 0..999999999.
+      let secs = Math.floor(v)
+      let nanos = Math.round((v - secs) * 1e9)
+      if (nanos >= 1e9) {
+        secs += 1
+        nanos = 0
+      }
       lines.push(`${clock} ${secs} ${nanos}\n`)
     }
     timeOffsets = lines.join('')
@@ -1031,7 +1077,7 @@ export class SpawnedProcess extends EventEmitter {
     const signal = options.signal
     if (signal?.aborted) {
       closeAll(n.opened)
-      process.nextTick(() => this.#fail(abortError(signal)))
+      this.#failEarly(abortError(signal), n.pipes, null)
       return
     }
     let started: native.NativeSpawned
@@ -1046,7 +1092,7 @@ export class SpawnedProcess extends EventEmitter {
     } catch (err) {
       const e = toSpawnError(err, n.spawnargs)
       if (!(e instanceof SpawnError)) throw e
-      process.nextTick(() => this.#fail(e))
+      this.#failEarly(e, n.pipes, e.errno)
       return
     }
     // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
@@ -1111,9 +1157,47 @@ export class SpawnedProcess extends EventEmitter {
     process.nextTick(() => this.emit('spawn'))
   }
 
-  #fail(error: unknown): void {
-    this.#settle.reject(error)
-    this.emit('error', error)
+  /**
+   * A spawn that never started, as child_process reports one: the pipes exist but are at
+   * their end, 'error' comes first, then 'close' with `code` (child_process gives the negative
+   * errno, and sets exitCode to it) once the pipes have closed; no 'spawn', no 'exit'.
+   */
+  #failEarly(error: unknown, pipes: readonly boolean[], code: number | null): void {
+    pipes.forEach((pipe, i) => {
+      if (!pipe) {
+        this.stdio.push(null)
+        return
+      }
+      if (i === 0) {
+        const stdin = new Writable({ write: (_chunk, _encoding, done) => done() })
+        this.stdio.push(stdin)
+        return
+      }
+      const stream = new Readable({ read() {} })
+      this.stdio.push(stream)
+      this.#openStreams++
+      stream.once('close', () => {
+        this.#openStreams--
+        this.#maybeClose()
+      })
+    })
+    this.stdin = (this.stdio[0] as Writable | null) ?? null
+    this.stdout = (this.stdio[1] as Readable | null) ?? null
+    this.stderr = (this.stdio[2] as Readable | null) ?? null
+    process.nextTick(() => {
+      this.#settle.reject(error)
+      this.exitCode = code
+      this.#exitArgs = [code, null]
+      this.emit('error', error)
+      this.stdin?.destroy()
+      for (const s of this.stdio)
+        if (s && s !== this.stdin) {
+          // Ended, read to its end by nobody, then destroyed: 'end' and 'close' as a socket.
+          ;(s as Readable).push(null)
+          ;(s as Readable).resume()
+        }
+      this.#maybeClose()
+    })
   }
 
   #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {

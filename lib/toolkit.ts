@@ -24,6 +24,7 @@ import {
   nsStat,
   setns,
   waitpid,
+  _takeCloneUncaught,
 } from '../index.js'
 
 export type NsType = 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
@@ -418,13 +419,21 @@ export function inNamespaces<T>(join: JoinSpec, fn: () => T): T {
     }
   }
   let outcome: { value: T } | { error: unknown } | undefined
+  _takeCloneUncaught()
   const pid = clone(() => {
     try {
       enter(plan)
       outcome = { value: fn() }
     } catch (error) {
-      // exit(), execve() and process.exit() must go on unwinding to clone().
-      if ((error as { code?: unknown } | null)?.code === CHILD_EXITING) throw error
+      // exit(), execve() and process.exit() must go on unwinding to clone(). A thrown value
+      // whose properties throw (a Proxy) is none of those: it is rethrown here as it is.
+      let exiting = false
+      try {
+        exiting = (error as { code?: unknown } | null)?.code === CHILD_EXITING
+      } catch {
+        // not ours
+      }
+      if (exiting) throw error
       outcome = { error }
     }
     return 0
@@ -432,12 +441,12 @@ export function inNamespaces<T>(join: JoinSpec, fn: () => T): T {
   const status = waitpid(pid)
   if (!outcome) {
     const how = status?.signal ? `was killed by ${status.signal}` : `exited with ${status?.exitCode}`
-    throw codedError(
-      new Error(
-        `inNamespaces(): the child that ran fn ${how} before fn returned: process.exit(), exit() and execve() end that child, not this process`,
-      ),
-      CHILD_ENDED,
-    )
+    // What the child died of, if it died of an exception (a stack that ran out, say).
+    const uncaught = _takeCloneUncaught()
+    const why = uncaught
+      ? `: it threw ${uncaught}${/Maximum call stack size exceeded/.test(uncaught) ? ' (the stack ran out in the child: inNamespaces() and clone() nested too deep)' : ''}`
+      : ': process.exit(), exit() and execve() end that child, not this process'
+    throw codedError(new Error(`inNamespaces(): the child that ran fn ${how} before fn returned${why}`), CHILD_ENDED)
   }
   if ('error' in outcome) throw outcome.error
   const { value } = outcome

@@ -197,7 +197,7 @@ impl Failure {
 }
 
 /// The C library's text for `errno`, as strerror(3) gives it.
-fn errno_text(errno: Errno) -> String {
+pub(crate) fn errno_text(errno: Errno) -> String {
     let text = std::io::Error::from_raw_os_error(errno as i32).to_string();
     match text.find(" (os error") {
         Some(end) => text[..end].to_string(),

@@ -121,11 +121,44 @@ pub unsafe fn clone_into(nr: i64, a: [usize; 5], child: ChildFn, arg: *mut c_voi
 
 /// The calling process's exit, as the last act of a child that failed: no atexit handlers, no
 /// stdio flush (those belong to the parent, whose memory the child shares).
+///
+/// A seccomp filter can refuse exit_group (and exit): looping on it would leave a child that
+/// never ends and a parent waiting for it forever. So: exit (a single-threaded child ends with
+/// its only thread), then a fault, whose signal the kernel delivers even to a pid 1 and which
+/// no filter can refuse, after asking for no core dump (the memory may be the parent's).
 pub fn exit_group(code: i32) -> ! {
-    loop {
-        // SAFETY: exit_group takes a plain integer and does not return.
-        unsafe { syscall6(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+    // SAFETY: plain integers; neither call returns unless a filter refuses it.
+    unsafe {
+        syscall6(libc::SYS_exit_group, [code as usize, 0, 0, 0, 0, 0]);
+        syscall6(libc::SYS_exit, [code as usize, 0, 0, 0, 0, 0]);
+        let none = [0u64; 2];
+        syscall6(
+            libc::SYS_prlimit64,
+            [
+                0,
+                libc::RLIMIT_CORE as usize,
+                none.as_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        );
     }
+    fault()
+}
+
+/// An illegal instruction: SIGILL, forced on the task whatever its mask and dispositions.
+#[cfg(target_arch = "x86_64")]
+pub fn fault() -> ! {
+    // SAFETY: traps; never returns.
+    unsafe { asm!("ud2", options(noreturn, nomem, nostack)) }
+}
+
+/// An illegal instruction: SIGILL, forced on the task whatever its mask and dispositions.
+#[cfg(target_arch = "aarch64")]
+pub fn fault() -> ! {
+    // SAFETY: traps; never returns.
+    unsafe { asm!("udf #0", options(noreturn, nomem, nostack)) }
 }
 
 /// Shorthand for calls with fewer arguments.

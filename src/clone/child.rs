@@ -38,13 +38,28 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     // 3. Run the callback. The stage tells the parent, should this child die now, that the
     //    shared heap may be mid-update.
     frame.set_stage(Stage::RunningJs);
+    // SAFETY: open of a constant path; the fd is closed at step 4.
+    let last_pid_fd = unsafe {
+        libc::open(
+            c"/proc/sys/kernel/ns_last_pid".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    let before = last_pid(last_pid_fd);
     let status = run_callback(frame);
     frame.set_stage(Stage::Exiting);
 
     // 4. Threads the callback started (a Worker, inspector.open()) belong to this child's
     //    thread group but run on the parent's memory: they can neither outlive the child nor
     //    be stopped safely. The parent takes the fatal path; exit_group below ends them.
-    if thread_count() > 1 {
+    //    No pid allocated in this pid namespace since the callback began means no thread
+    //    either: the exact count (a /proc lookup, costly for a child) only when one was.
+    let created = before.is_none() || before != last_pid(last_pid_fd);
+    if last_pid_fd >= 0 {
+        // SAFETY: the fd opened above.
+        unsafe { libc::close(last_pid_fd) };
+    }
+    if created && thread_count() > 1 {
         frame.set_stage(Stage::ThreadsLeft);
         // SAFETY: ends the whole thread group at once.
         unsafe { libc::_exit(1) };
@@ -98,9 +113,37 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     unsafe { libc::_exit(status) }
 }
 
-/// Threads in this child's thread group: the entries of /proc/self/task, read with one
-/// getdents64 into a buffer on the stack (the cheapest way to ask; 1 if it cannot be read).
+/// The last pid allocated in this task's pid namespace (/proc/sys/kernel/ns_last_pid: the
+/// kernel answers for the reader's namespace). A sysctl file, unlike /proc/self, costs the
+/// child no dentries of its own.
+fn last_pid(fd: c_int) -> Option<[u8; 16]> {
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    // SAFETY: pread into a local buffer.
+    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    (n > 0).then_some(buf)
+}
+
+/// Threads in this child's thread group. One stat(2): procfs gives /proc/self/task a link
+/// count of 2 plus the number of threads; listing it (three calls) where that does not hold.
 fn thread_count() -> usize {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: stat of a constant path into a local buffer.
+    if unsafe { libc::stat(c"/proc/self/task".as_ptr(), st.as_mut_ptr()) } == 0 {
+        // SAFETY: stat succeeded and filled it.
+        let links = unsafe { st.assume_init() }.st_nlink as usize;
+        if links >= 3 {
+            return links - 2;
+        }
+    }
+    list_threads()
+}
+
+/// The entries of /proc/self/task, read with one getdents64 into a buffer on the stack (1 if
+/// it cannot be read).
+fn list_threads() -> usize {
     let mut buf = [0u8; 2048];
     // SAFETY: open, getdents64 and close on a path and a buffer that live through the calls.
     let len = unsafe {

@@ -107,8 +107,17 @@ pub(super) fn uncaught(env: sys::napi_env, error: sys::napi_value) -> bool {
     args::clear_exception(env);
     // Nothing could be read: no JavaScript may run any more (a Worker being terminated).
     let Some(text) = text else {
+        remember("a value that could not be described (reading it threw)".into());
         return !not_run(sys::Status::napi_pending_exception);
     };
+    remember(
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect(),
+    );
     write_stderr(&format!(
         "{text}\n\nThrown in a clone() callback: the child (pid {}) exits with status 1\n",
         crate::sys::getpid()
@@ -303,4 +312,22 @@ impl std::fmt::Write for StackText {
         self.len += n;
         Ok(())
     }
+}
+
+thread_local! {
+    /// The first line of the last exception a clone() child of this thread died of. The child
+    /// runs on this thread's memory and TLS (CLONE_VM, no CLONE_SETTLS), so it writes here, and
+    /// the thread reads it once the child has exited.
+    static LAST_UNCAUGHT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+fn remember(text: String) {
+    LAST_UNCAUGHT.with(|last| *last.borrow_mut() = Some(text));
+}
+
+/// The exception the last clone() child of this thread died of, taken (for inNamespaces(),
+/// whose error then says what ended the child).
+#[napi_derive::napi(js_name = "_takeCloneUncaught")]
+pub fn take_clone_uncaught() -> Option<String> {
+    LAST_UNCAUGHT.with(|last| last.borrow_mut().take())
 }

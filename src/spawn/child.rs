@@ -137,6 +137,27 @@ pub struct Report {
     pub detail: u32,
 }
 
+/// What a failed child leaves where the parent reads it whatever the clone shared (a
+/// MAP_SHARED page, shared even with a reaper's or a time namespace's copy of the memory):
+/// its report, for when a seccomp filter refuses the write to the error pipe, and what the
+/// filter refused on the way out (REFUSED_*). Plain stores, which no filter can refuse.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Record {
+    pub failed: u32,
+    pub refused: u32,
+    pub report: Report,
+}
+
+/// The write of the report to the error pipe failed.
+pub const REFUSED_WRITE: u32 = 1;
+/// exit_group returned.
+pub const REFUSED_EXIT_GROUP: u32 = 2;
+/// exit returned too: the child ended with SIGILL.
+pub const REFUSED_EXIT: u32 = 4;
+/// execve itself is refused (not only the program's path).
+pub const REFUSED_EXECVE: u32 = 8;
+
 /// A namespace to enter: an open fd and its CLONE_NEW* type (0: whatever it is).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -364,6 +385,8 @@ pub struct ChildPlan {
     pub landlock_file_rights: u64,
     /// Stay as pid 1 and run the program as our child (options.pidns.init 'reaper').
     pub reaper: bool,
+    /// This spawn's `Record`.
+    pub record: *mut Record,
     /// Under a reaper: no program; the init holds the namespaces until it is killed.
     pub hold: bool,
     /// Where the program's stack starts (its top) under a reaper.
@@ -426,16 +449,62 @@ fn fail(plan: &ChildPlan, step: Step, index: usize, detail: u32, rc: isize) -> !
         errno: (-rc) as u32,
         detail,
     };
-    // SAFETY: writes the report from this stack frame to the error pipe.
+    // SAFETY: the record is this spawn's alone; then the report from this stack frame to the
+    // error pipe.
     unsafe {
-        syscall(
+        if !plan.record.is_null() {
+            ptr::write_volatile(&raw mut (*plan.record).report, report);
+            ptr::write_volatile(&raw mut (*plan.record).failed, 1);
+        }
+        let rc = syscall(
             libc::SYS_write,
             plan.err_fd as usize,
             &report as *const Report as usize,
             std::mem::size_of::<Report>(),
             0,
-        )
-    };
+        );
+        if rc < 0 {
+            refused(plan, REFUSED_WRITE);
+        }
+    }
+    end(plan)
+}
+
+/// Notes in the record what a seccomp filter refused.
+unsafe fn refused(plan: &ChildPlan, what: u32) {
+    if plan.record.is_null() {
+        return;
+    }
+    // SAFETY: the record is this spawn's alone.
+    unsafe {
+        let at = &raw mut (*plan.record).refused;
+        ptr::write_volatile(at, ptr::read_volatile(at) | what);
+    }
+}
+
+/// Step 27's failure. Under a filter, first whether it is execve itself that is refused:
+/// without a path the kernel answers EFAULT, so anything else is the filter's answer.
+fn execve_failed(p: &ChildPlan, index: usize, rc: isize) -> ! {
+    // SAFETY: execve with no path fails before it reads anything.
+    unsafe {
+        if !p.seccomp.is_null() && syscall(libc::SYS_execve, 0, 0, 0, 0) != -(libc::EFAULT as isize)
+        {
+            refused(p, REFUSED_EXECVE);
+        }
+    }
+    fail(p, Step::Execve, index, 0, rc)
+}
+
+/// exit_group, noting in the record what a filter refused before `sys::exit_group` falls back
+/// to exit and then to a fault.
+fn end(plan: &ChildPlan) -> ! {
+    // SAFETY: plain integers; returns only if a filter refuses the call.
+    unsafe {
+        syscall(libc::SYS_exit_group, 127, 0, 0, 0);
+        refused(plan, REFUSED_EXIT_GROUP);
+        syscall(libc::SYS_exit, 127, 0, 0, 0);
+        refused(plan, REFUSED_EXIT);
+    }
     exit_group(127)
 }
 
@@ -642,7 +711,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
             match -rc as i32 {
                 libc::EACCES => seen_eacces = true,
                 libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => fail(p, Step::Execve, i, 0, rc),
+                _ => execve_failed(p, i, rc),
             }
             last = rc;
             i += 1;
@@ -650,7 +719,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
         if seen_eacces {
             last = -(libc::EACCES as isize);
         }
-        fail(p, Step::Execve, 0, 0, last)
+        execve_failed(p, 0, last)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod child;
 mod confine;
+mod filter;
 mod parent;
 mod plan;
 mod terminal;
@@ -189,6 +190,44 @@ impl Drop for Stack {
     }
 }
 
+/// One page shared with every process the spawn makes, copies of the memory included: the
+/// child's `Record`. Zeroed by the kernel, unmapped when dropped.
+struct RecordPage(*mut child::Record);
+
+impl RecordPage {
+    fn new() -> Outcome<RecordPage> {
+        // SAFETY: a fresh shared mapping.
+        let page = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                GUARD,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if page == libc::MAP_FAILED {
+            return Err(last(Step::Clone, "mmap", "mmap(record page)"));
+        }
+        Ok(RecordPage(page.cast()))
+    }
+
+    /// What the child left, once it has exec'd or exited.
+    fn read(&self) -> child::Record {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: the page is mapped until drop; the child no longer writes it.
+        unsafe { ptr::read_volatile(self.0) }
+    }
+}
+
+impl Drop for RecordPage {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in new().
+        unsafe { libc::munmap(self.0.cast(), GUARD) };
+    }
+}
+
 /// clone3(2)'s argument block.
 #[repr(C)]
 #[derive(Default)]
@@ -233,6 +272,7 @@ impl Drop for Blocked {
 /// Starts the program of `plan`. Returns once it has exec'd, or with the step that failed; in
 /// both cases nothing is left behind (no zombie, no fd).
 pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
+    parent::check_fds(plan)?;
     // The run's cgroup first: a refusal costs no clone. Dropped on failure, which removes it.
     let run_cgroup = match &plan.limits {
         Some(limits) => Some(crate::cgroup::create(limits)?),
@@ -315,6 +355,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let reaper = plan.reaper.unwrap_or(false);
     let regions = 1 + needs_grandchild as usize + reaper as usize;
     let stack = Stack::new(regions * STACK)?;
+    let record = RecordPage::new()?;
+    prepared.child.record = record.0;
     if needs_grandchild {
         prepared.child.grandchild_stack = stack.top() - STACK;
         prepared.child.grandchild_copies = joins_time;
@@ -459,8 +501,12 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
-            read_reports(err_read.as_raw_fd(), &mut grandchild)
-                .map(|r| r.map(|r| report_failure(plan, &prepared.tree, r)))
+            read_reports(err_read.as_raw_fd(), &mut grandchild).map(|r| {
+                // A filter may have refused the report's write: the record has it then.
+                let left = record.read();
+                let r = r.or((left.failed != 0).then_some(left.report));
+                r.map(|r| report_failure(plan, &prepared.tree, r, left.refused))
+            })
         }
         Err(f) => Ok(Some(f)),
     };
@@ -578,10 +624,13 @@ fn read_report(fd: RawFd) -> Outcome<Option<Report>> {
     }
 }
 
-fn report_failure(plan: &SpawnPlan, tree: &tree::Tree, r: Report) -> Failure {
+fn report_failure(plan: &SpawnPlan, tree: &tree::Tree, r: Report, refused: u32) -> Failure {
     let step = Step::from_u32(r.step).unwrap_or(Step::Execve);
     let errno = Errno::from_raw(r.errno as i32);
-    parent::describe(plan, tree, step, r.index, r.detail, errno)
+    parent::filter_refused(
+        parent::describe(plan, tree, step, r.index, r.detail, errno),
+        refused,
+    )
 }
 
 /// The native half of `spawn()`: starts the program and returns its pid, pidfd and the parent's

@@ -100,10 +100,72 @@ fn idmap_failure(errno: Errno, index: u32, path: String, cause: String) -> Failu
     }
 }
 
+/// A list shown short: its first entries and how many more.
+pub fn short_list<T: std::fmt::Display>(items: &[T]) -> String {
+    const FIRST: usize = 8;
+    let shown: Vec<String> = items.iter().take(FIRST).map(T::to_string).collect();
+    if items.len() > FIRST {
+        format!("[{}, … {} more]", shown.join(", "), items.len() - FIRST)
+    } else {
+        format!("[{}]", shown.join(", "))
+    }
+}
+
+/// A map's lines as `inside outside count` ranges, shown short.
+fn short_map(map: &str) -> String {
+    let lines: Vec<&str> = map.lines().collect();
+    short_list(&lines)
+}
+
+/// The outside ranges of `map` that are not the caller's own id `own`, shown short.
+fn foreign(map: &str, own: u32) -> String {
+    let ranges: Vec<String> = map
+        .lines()
+        .filter_map(|l| {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let (outside, count) = (*v.get(1)?, *v.get(2)?);
+            (outside != own as u64 || count != 1).then(|| {
+                if count == 1 {
+                    outside.to_string()
+                } else {
+                    format!("{}-{}", outside, outside + count - 1)
+                }
+            })
+        })
+        .collect();
+    short_list(&ranges)
+}
+
 fn write_map(pid: i32, file: &str, tool: &str, map: &str, index: u32) -> Outcome<()> {
     let path = proc_path(pid, file);
     let Err(errno) = write_file(&path, map) else {
         return Ok(());
+    };
+    let (kind, own, sub) = if file == "uid_map" {
+        ("uid", nix::unistd::geteuid().as_raw(), "/etc/subuid")
+    } else {
+        ("gid", nix::unistd::getegid().as_raw(), "/etc/subgid")
+    };
+    let not_own = || {
+        let others = foreign(map, own);
+        if others == "[]" {
+            return if kind == "gid" {
+                "without CAP_SETGID a gid map needs setgroups 'deny' first (setgroups: 'deny')"
+                    .to_string()
+            } else {
+                format!("the kernel refused even this process's own uid ({own})")
+            };
+        }
+        format!(
+            "outside {kind}s {} are not this process's own ({kind} {own}): without \
+             CAP_SET{} over the parent user namespace a map can hold only that one, or the \
+             ranges {sub} grants through {tool}",
+            others,
+            kind.to_uppercase(),
+        )
     };
     if errno == Errno::EPERM {
         match via_helper(tool, pid, map) {
@@ -113,7 +175,7 @@ fn write_map(pid: i32, file: &str, tool: &str, map: &str, index: u32) -> Outcome
                     errno,
                     index,
                     path,
-                    format!("{tool} refused the map: {said}"),
+                    format!("{}; {tool} refused too: {said}", not_own()),
                 ))
             }
             None => {}
@@ -122,15 +184,12 @@ fn write_map(pid: i32, file: &str, tool: &str, map: &str, index: u32) -> Outcome
     let cause = match errno {
         Errno::EPERM => userns_restriction().unwrap_or_else(|| {
             format!(
-                "mapping ids other than your own needs CAP_SETUID/CAP_SETGID over the parent \
-                 user namespace, or {tool} (the uidmap package) with entries in /etc/sub{}id",
-                if file == "uid_map" { "u" } else { "g" }
+                "{} ({tool}, from the uidmap package, is not installed)",
+                not_own()
             )
         }),
-        Errno::EINVAL => {
-            format!("the map is not valid for {file} (overlapping or out-of-range ranges): {map:?}")
-        }
-        _ => format!("the kernel refused the map {map:?}"),
+        Errno::EINVAL => format!("the kernel refused the ranges {}", short_map(map)),
+        _ => format!("the kernel refused the map {}", short_map(map)),
     };
     Err(idmap_failure(errno, index, path, cause))
 }
@@ -145,6 +204,139 @@ fn write_at(dir: RawFd, name: &std::ffi::CStr, text: &str) -> Result<(), Errno> 
     // SAFETY: the fd was just opened and is owned here.
     let file = unsafe { OwnedFd::from_raw_fd(fd) };
     nix::unistd::write(&file, text.as_bytes()).map(drop)
+}
+
+/// What kind of file `fd` is, in words, for errors about an fd of the wrong kind.
+fn fd_kind(fd: RawFd) -> String {
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match file_type(fd) {
+        Some(t) => match t {
+            libc::S_IFREG => format!("a regular file ({link})"),
+            libc::S_IFDIR => format!("a directory ({link})"),
+            libc::S_IFCHR => format!("a character device ({link})"),
+            libc::S_IFIFO => "a pipe".into(),
+            libc::S_IFSOCK => "a socket".into(),
+            _ => link,
+        },
+        None => link,
+    }
+}
+
+/// S_IFMT of `fd`'s file.
+fn file_type(fd: RawFd) -> Option<libc::mode_t> {
+    // SAFETY: fstat of an fd the caller checked is open, borrowed for the call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    nix::sys::stat::fstat(fd)
+        .ok()
+        .map(|st| st.st_mode & libc::S_IFMT)
+}
+
+/// A caller's fd refused before the clone; a join fd as setns would have refused it, with its
+/// entry's index.
+fn fd_failure(errno: Errno, step: Step, what: &str, fd: RawFd, cause: String) -> Failure {
+    let (syscall, index) = match step {
+        Step::Setns => ("setns", what.parse().ok()),
+        _ => ("fcntl", None),
+    };
+    let what = match index {
+        Some(i) => format!("options.join entry {i}"),
+        None => what.to_string(),
+    };
+    Failure::Spawn {
+        errno,
+        step: step.name(),
+        index,
+        syscall,
+        call: format!("{syscall}({what}: fd {fd})"),
+        cause: Some(cause),
+        path: None,
+    }
+}
+
+/// Checks, before this spawn opens any fd of its own, that the fds the caller named are open
+/// and of the right kind: a closed one's number could otherwise be reused by the spawn's own
+/// pipes and reach the child as the wrong file, or fail later with a cause that misleads.
+pub fn check_fds(plan: &SpawnPlan) -> Outcome<()> {
+    let open = |fd: RawFd, step: Step, what: &str| -> Outcome<()> {
+        // SAFETY: F_GETFD only reads the fd table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(fd_failure(
+                Errno::EBADF,
+                step,
+                what,
+                fd,
+                format!("fd {fd} given as {what} is not open"),
+            ));
+        }
+        Ok(())
+    };
+    for (i, slot) in plan.stdio.iter().enumerate() {
+        if let (true, Some(fd)) = (slot.kind == "fd", slot.fd) {
+            open(fd, Step::Fds, &format!("options.stdio[{i}]"))?;
+        }
+    }
+    for (i, j) in plan.join.iter().enumerate() {
+        let what = i.to_string();
+        // SAFETY: F_GETFD only reads the fd table.
+        if unsafe { libc::fcntl(j.fd, libc::F_GETFD) } < 0 {
+            return Err(fd_failure(
+                Errno::EBADF,
+                Step::Setns,
+                &what,
+                j.fd,
+                format!(
+                    "fd {} given for {} in options.join is not open",
+                    j.fd, j.label
+                ),
+            ));
+        }
+        let bad = |cause: String| Err(fd_failure(Errno::EINVAL, Step::Setns, &what, j.fd, cause));
+        let single = j.nstype.count_ones() == 1;
+        // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
+        let t = unsafe { libc::ioctl(j.fd, crate::flags::NS_GET_NSTYPE as _) };
+        if t >= 0 && !single {
+            return bad(format!(
+                "fd {} is a namespace, not a pidfd: join several types through a pidfd, or \
+                 each type by its own fd",
+                j.fd
+            ));
+        }
+        if t >= 0 && t as u32 != j.nstype {
+            return bad(format!(
+                "fd {} is a {} namespace, not a {} namespace",
+                j.fd,
+                crate::flags::ns_type_name(t as u32),
+                crate::flags::ns_type_name(j.nstype)
+            ));
+        }
+        // Not a namespace: a pidfd (an anon inode named so) is the one other kind setns takes.
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", j.fd))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if t < 0 && link != "anon_inode:[pidfd]" {
+            return bad(format!(
+                "fd {} is neither a namespace nor a pidfd but {}",
+                j.fd,
+                fd_kind(j.fd)
+            ));
+        }
+    }
+    if let Some(fd) = plan.cgroup_fd {
+        let what = "options.cgroup";
+        open(fd, Step::Cgroup, what)?;
+        if file_type(fd) != Some(libc::S_IFDIR) {
+            return Err(fd_failure(
+                Errno::ENOTDIR,
+                Step::Cgroup,
+                what,
+                fd,
+                format!("fd {fd} is not a cgroup v2 directory but {}", fd_kind(fd)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The parent's part while the child waits at its sync step: the id maps of a new user
@@ -246,7 +438,7 @@ pub fn describe(
             (sys, format!("{sys}({name:?})"), cause)
         }
         Step::Loopback => ("ioctl", "ioctl(SIOCSIFFLAGS, 'lo' up)".into(), None),
-        Step::Groups => ("setgroups", format!("setgroups({:?})", plan.groups.clone().unwrap_or_default()), match errno {
+        Step::Groups => ("setgroups", format!("setgroups({})", short_list(plan.groups.as_deref().unwrap_or_default())), match errno {
             Errno::EPERM => Some("setting supplementary groups needs CAP_SETGID, and in a user namespace whose setgroups is 'deny' it is never allowed (setgroups: 'allow' needs a gid map written by a privileged parent)".into()),
             _ => None,
         }),
@@ -302,6 +494,34 @@ pub fn describe(
         cause,
         path,
     }
+}
+
+/// A failure's cause completed with what the seccomp filter refused on the child's way out.
+pub fn filter_refused(mut failure: Failure, refused: u32) -> Failure {
+    use super::child::{REFUSED_EXECVE, REFUSED_EXIT, REFUSED_EXIT_GROUP};
+    if let Failure::Spawn { errno, cause, .. } = &mut failure {
+        if refused & REFUSED_EXECVE != 0 {
+            *cause = Some(format!(
+                "the seccomp filter refuses execve (it answers {}), so no program can start \
+                 under it: allow execve",
+                crate::errors::errno_code(*errno)
+            ));
+        }
+        let tail = if refused & REFUSED_EXIT != 0 {
+            Some("the seccomp filter also refuses exit_group and exit: the child ended itself with SIGILL")
+        } else if refused & REFUSED_EXIT_GROUP != 0 {
+            Some("the seccomp filter also refuses exit_group: the child ended with exit")
+        } else {
+            None
+        };
+        if let Some(tail) = tail {
+            let head = cause
+                .take()
+                .unwrap_or_else(|| crate::errors::errno_text(*errno));
+            *cause = Some(format!("{head}; {tail}"));
+        }
+    }
+    failure
 }
 
 /// What spawnSync() hands back.

@@ -455,6 +455,7 @@ pub fn prepare(
         nlandlock: landlock.as_ref().map_or(0, |(_, paths)| paths.len()),
         landlock_file_rights: crate::landlock::file_rights(),
         reaper: plan.reaper.unwrap_or(false),
+        record: ptr::null_mut(),
         hold: plan.reaper.unwrap_or(false) && plan.hold.unwrap_or(false),
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
