@@ -16,7 +16,10 @@ import { confinement, type ConfinementOptions } from './confine.js'
 
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
-export type NamespaceFd = number | { readonly fd: number }
+export type NamespaceFd = number | {
+  /** The namespace fd. */
+  readonly fd: number
+}
 
 /** One of the child's fds. */
 export type StdioEntry =
@@ -24,7 +27,10 @@ export type StdioEntry =
   | 'ignore'
   | 'inherit'
   | number
-  | { readonly fd: number }
+  | {
+      /** An fd of this process, given to the child as it is. */
+      readonly fd: number
+    }
   | NodeJS.ReadableStream
   | NodeJS.WritableStream
   | null
@@ -32,8 +38,11 @@ export type StdioEntry =
 
 /** One range of an id map: ids `inside..inside+count` in the child are `outside..` here. */
 export interface IdMapRange {
+  /** The first id inside the new user namespace. */
   readonly inside: number
+  /** The id it is here (in this process's user namespace). */
   readonly outside: number
+  /** How many consecutive ids the range holds. */
   readonly count: number
 }
 
@@ -43,7 +52,12 @@ export type IdMap = 'root' | 'self' | readonly IdMapRange[]
 /** Namespaces to enter: by type (an fd, FileHandle or path each), or several through a pidfd. */
 export type JoinOptions =
   | { readonly [T in NsType]?: NamespaceFd | string }
-  | { readonly pidfd: NamespaceFd; readonly types: readonly NsType[] }
+  | {
+      /** A pidfd of the process whose namespaces are entered. */
+      readonly pidfd: NamespaceFd
+      /** Which of its namespaces to enter, all at once. */
+      readonly types: readonly NsType[]
+    }
 
 export interface SpawnOptions extends ConfinementOptions {
   /** Working directory of the program, resolved against this process's. */
@@ -56,7 +70,9 @@ export interface SpawnOptions extends ConfinementOptions {
   stdio?: 'pipe' | 'ignore' | 'inherit' | readonly StdioEntry[]
   /** A session of its own (setsid). */
   detached?: boolean
+  /** The program's uid (setuid after the namespaces are made; in a new user namespace, an id inside it). */
   uid?: number
+  /** The program's gid (setgid, likewise). */
   gid?: number
   /** Supplementary groups. */
   groups?: readonly number[]
@@ -77,7 +93,9 @@ export interface SpawnOptions extends ConfinementOptions {
   gidMap?: IdMap
   /** /proc/PID/setgroups (default 'deny' where an unprivileged gid map needs it). */
   setgroups?: 'deny' | 'allow'
+  /** The hostname in the program's new UTS namespace (refused without one: it would rename the host). */
   hostname?: string
+  /** The NIS domain name in the program's new UTS namespace. */
   domainname?: string
   /** lo up in a new network namespace (default true). */
   loopback?: boolean
@@ -88,7 +106,12 @@ export interface SpawnOptions extends ConfinementOptions {
   /** A cgroup v2 directory (path or fd) to start the program in. */
   cgroup?: string | NamespaceFd
   /** Clock offsets, in seconds, for a new time namespace. */
-  timeOffsets?: { monotonic?: number; boottime?: number }
+  timeOffsets?: {
+    /** Seconds added to CLOCK_MONOTONIC inside. */
+    monotonic?: number
+    /** Seconds added to CLOCK_BOOTTIME inside. */
+    boottime?: number
+  }
 }
 
 export interface SpawnSyncOptions extends SpawnOptions {
@@ -104,7 +127,7 @@ export interface SpawnSyncOptionsWithStringEncoding extends SpawnSyncOptions {
   encoding: BufferEncoding
 }
 
-/** The steps of a spawn, in the order the child takes them (see the README). */
+/** The steps of a spawn, in the order the child takes them (docs/errors.md). */
 export type SpawnStep =
   | 'clone'
   | 'sync'
@@ -137,12 +160,19 @@ export type SpawnStep =
 /** A spawn that failed, with the step that failed. Timeouts and maxBuffer in spawnSync have
  * step 'timeout' and 'maxBuffer'. */
 export class SpawnError extends Error {
+  /** The errno name ('ENOENT'), or 'ETIMEDOUT'/'ENOBUFS' for spawnSync's timeout and maxBuffer. */
   code: string
+  /** The negative errno: `util.getSystemErrorName(errno) === code`. */
   errno: number
+  /** The system call that failed ('chdir', 'mount', 'execve', ...). */
   syscall: string
+  /** The path involved, where there is one (a mount target, the cwd, the program). */
   declare path?: string
+  /** The program's argv. */
   spawnargs: string[]
+  /** The step that failed, in the child or in this process (docs/errors.md lists them in order). */
   step: SpawnStep | 'timeout' | 'maxBuffer'
+  /** Which entry of the option failed: a `mounts` or `rlimits` entry, a `join` namespace, an id map. */
   declare index?: number
 
   constructor(
@@ -163,21 +193,34 @@ export class SpawnError extends Error {
 
 /** What spawnSync() returns; `T` is string with an `encoding`, else Buffer. */
 export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
+  /** The program's pid (0 if it never started). */
   pid: number
   /** Index i holds what the program wrote to fd i if it was a pipe (0 is always null). */
   output: (T | null)[]
+  /** What the program wrote to stdout (empty unless it was a pipe). */
   stdout: T
+  /** What the program wrote to stderr (empty unless it was a pipe). */
   stderr: T
   /** The exit code, or null if a signal ended the program (or it never started). */
   status: number | null
+  /** The signal that ended the program, or null. */
   signal: NodeJS.Signals | null
+  /** Why the program did not start or was stopped: a failed step, a timeout, maxBuffer. Never thrown. */
   error?: SpawnError
 }
 
-/** What spawn() can use on this host (see probe()). */
-export type SpawnSupport = native.SpawnSupport
+/** What spawn() can use on this host: probe()'s answer. */
+export interface SpawnSupport extends native.SpawnSupport {
+  /** Whether this process can create a user namespace with capabilities in it, and if not, why. */
+  userNamespaces: UserNamespaceSupport
+}
 /** Whether user namespaces can be made here, and if not, why. */
-export type UserNamespaceSupport = native.UserNamespaceSupport
+export interface UserNamespaceSupport extends native.UserNamespaceSupport {
+  /** Whether a user namespace could be made and used (measured, not guessed). */
+  ok: boolean
+  /** Why not, naming the setting that refuses it (a sysctl, AppArmor, a seccomp profile); absent when `ok`. */
+  cause?: string
+}
 
 /** What works on this host for spawn(), and why not. */
 export function probe(): SpawnSupport {
@@ -603,16 +646,23 @@ export class SpawnedProcess extends EventEmitter {
   pid: number | undefined
   /** A pidfd of the program, owned by this object and closed once it has exited. */
   pidfd: number | undefined
+  /** The program's stdin, when it is a pipe. */
   stdin: Writable | null = null
+  /** The program's stdout, when it is a pipe. */
   stdout: Readable | null = null
+  /** The program's stderr, when it is a pipe. */
   stderr: Readable | null = null
   /** Streams for the child's fds that are pipes, by fd number; null for the others. */
   readonly stdio: (Readable | Writable | null)[] = []
+  /** The exit code once the program has exited, else null. */
   exitCode: number | null = null
+  /** The signal that ended the program, else null. */
   signalCode: NodeJS.Signals | null = null
   /** Whether a signal was sent successfully by kill(). */
   killed = false
+  /** The file given to spawn(). */
   readonly spawnfile: string
+  /** The program's argv. */
   readonly spawnargs: string[]
   /** Settles with how the program ended; rejects with the SpawnError if it never started. */
   readonly exited: Promise<WaitResult>
