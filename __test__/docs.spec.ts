@@ -143,6 +143,31 @@ test('README.md is a front page: at most 300 lines, with the commands CI depends
   t.true(readme.includes('npm test'))
 })
 
+// The TypeScript blocks are also type-checked, as a user's strict project would check them.
+const typed = runnable.filter((b) => b.lang === 'ts')
+;(typed.length && !('bun' in process.versions) ? test : test.skip)('the ts blocks type-check (tsc --strict)', async (t) => {
+  const dir = join(work, 'typecheck')
+  mkdirSync(dir, { recursive: true })
+  const files = typed.map((b) => {
+    const file = join(dir, `${b.file.replace(/[^\w.-]+/g, '_')}_${b.line}.mts`)
+    writeFileSync(file, b.code)
+    return file
+  })
+  const compilerOptions = {
+    target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
+    skipLibCheck: true, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')],
+  }
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }))
+  const result = await new Promise<{ status: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: work })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.on('close', (status) => resolve({ status, out }))
+  })
+  t.is(result.status, 0, result.out)
+})
+
 // Guides written on other branches, linked from here before they land: a missing one is logged.
 const pending = new Set(['docs/landlock-seccomp.md', 'docs/terminal.md', 'docs/limits.md', 'docs/migrating-from-bwrap.md'])
 
