@@ -246,17 +246,33 @@ export const UMOUNT_NOFOLLOW = binding.UMOUNT_NOFOLLOW as UmountFlag
 
 // Functions. Each is the binding's own; only the declared types differ.
 
-/** unshare(2): moves the calling thread into new namespaces. See docs/threads.md for what that changes. */
+/**
+ * unshare(2): moves the calling thread into new namespaces. See docs/threads.md for what that changes.
+ *
+ * @function
+ */
 export const unshare: <F extends number>(flags: F & Only<F, UnshareFlags>) => void = binding.unshare
 
-/** setns(2): moves the calling thread into the namespace behind `fd` (a namespace fd or a pidfd). */
+/**
+ * setns(2): moves the calling thread into the namespace behind `fd` (a namespace fd or a pidfd).
+ *
+ * @function
+ */
 export const setns: <F extends number = 0>(fd: FdLike, nstype?: F & Only<F, 'namespace'>) => void = binding.setns
 
-/** The nsfs ioctls: NS_GET_NSTYPE, NS_GET_USERNS, NS_GET_PARENT, NS_GET_OWNER_UID. */
+/**
+ * The nsfs ioctls: NS_GET_NSTYPE, NS_GET_USERNS, NS_GET_PARENT, NS_GET_OWNER_UID.
+ *
+ * @function
+ */
 export const nsIoctl: <F extends number>(fd: FdLike, request: F & Only<F, 'nsfs ioctl'>) => number =
   binding.nsIoctl
 
-/** kcmp(2): 0 if two processes share the resource, 1 or 2 ordered, 3 unordered. */
+/**
+ * kcmp(2): 0 if two processes share the resource, 1 or 2 ordered, 3 unordered.
+ *
+ * @function
+ */
 export const kcmp: <F extends number>(
   pid1: number,
   pid2: number,
@@ -265,27 +281,49 @@ export const kcmp: <F extends number>(
   idx2?: number | KcmpEpollSlot,
 ) => number = binding.kcmp
 
-/** waitpid(2), synchronous; null only with WNOHANG while the child runs. */
+/**
+ * waitpid(2), synchronous; null only with WNOHANG while the child runs.
+ *
+ * @function
+ */
 export const waitpid = binding.waitpid as <F extends number = 0>(
   pid: number,
   options?: F & Only<F, 'wait option'>,
 ) => WaitResult | null
 
-/** Resolves when child `pid` ends, and reaps it. */
+/**
+ * Resolves when child `pid` ends, and reaps it.
+ *
+ * @function
+ */
 export const waitExit = binding.waitExit as (pid: number) => Promise<WaitResult>
 
-/** pidfd_open(2): an fd that refers to process `pid` (close-on-exec). */
+/**
+ * pidfd_open(2): an fd that refers to process `pid` (close-on-exec).
+ *
+ * @function
+ */
 export const pidfdOpen: (pid: number) => number = binding.pidfdOpen
 
-/** pidfd_send_signal(2): a number (0 to check), or a name as process.kill() takes it. */
+/**
+ * pidfd_send_signal(2): a number (0 to check), or a name as process.kill() takes it.
+ *
+ * @function
+ */
 export const pidfdSendSignal: (pidfd: FdLike, signal: number | SignalName) => void = binding.pidfdSendSignal
 
-/** pivot_root(2). */
+/**
+ * pivot_root(2).
+ *
+ * @function
+ */
 export const pivotRoot: (newRoot: string, putOld: string) => void = binding.pivotRoot
 
 /**
  * mount(2), in the calling thread's mount namespace (in a clone() callback with NEWNS, the
  * child's). `source` and `fstype` may be null; `data` is the filesystem's options.
+ *
+ * @function
  */
 export const mount: <F extends number>(
   source: string | null,
@@ -295,30 +333,60 @@ export const mount: <F extends number>(
   data?: string | null,
 ) => void = binding.mount
 
-/** umount2(2): detaches the mount at `target`; MNT_DETACH lazily, while it is still in use. */
+/**
+ * umount2(2): detaches the mount at `target`; MNT_DETACH lazily, while it is still in use.
+ *
+ * @function
+ */
 export const umount: <F extends number = 0>(target: string, flags?: F & Only<F, 'umount flag'>) => void =
   binding.umount
 
-/** sethostname(2), for the calling thread's UTS namespace (in a clone() callback with NEWUTS, the child's). */
+/**
+ * sethostname(2), for the calling thread's UTS namespace (in a clone() callback with NEWUTS, the child's).
+ *
+ * @function
+ */
 export const sethostname: (name: string) => void = binding.sethostname
 
-/** setdomainname(2), for the calling thread's UTS namespace. */
+/**
+ * setdomainname(2), for the calling thread's UTS namespace.
+ *
+ * @function
+ */
 export const setdomainname: (name: string) => void = binding.setdomainname
 
-/** Brings `lo` up in the calling thread's network namespace. */
+/**
+ * Brings `lo` up in the calling thread's network namespace.
+ *
+ * @function
+ */
 export const configureLoopback: () => void = binding.configureLoopback
 
-/** getpid(2), uncached: inside a clone() callback, the child's pid. */
+/**
+ * getpid(2), uncached: inside a clone() callback, the child's pid.
+ *
+ * @function
+ */
 export const getpid: () => number = binding.getpid
 
-/** gettid(2), uncached. */
+/**
+ * gettid(2), uncached.
+ *
+ * @function
+ */
 export const gettid: () => number = binding.gettid
 
-/** Inside a clone() callback: ends the child with status `code` (0 to 255). */
+/**
+ * Inside a clone() callback: ends the child with status `code` (0 to 255).
+ *
+ * @function
+ */
 export const exit: (code: number) => never = binding.exit
 
 /**
  * Inside a clone() callback: replaces the child with the program at `path`. `argv` includes
  * argv[0]; `env` is `process.env` or names to strings, and defaults to this process's.
+ *
+ * @function
  */
 export const execve: (path: string, argv: readonly string[], env?: Environment) => never = binding.execve
