@@ -24,8 +24,17 @@ export declare const __WCLONE: number
  */
 export declare function _closeFd(fd: number): void
 
+/** The policy compiled for `arch` (default: this machine's), as `struct sock_filter`s. */
+export declare function _compileSeccomp(policy: SeccompPolicySlot, arch?: 'x64' | 'arm64'): Uint8Array
+
 /** Whether the wait `id` keeps the event loop alive. */
 export declare function _exitRef(id: number, keepAlive: boolean): boolean
+
+/** What `slot` enforces on this kernel (never fails for compatibility: spawn() does). */
+export declare function _landlockResolve(slot: LandlockSlot): LandlockReport
+
+/** Landlock for the calling clone() child (the TypeScript layer's landlockRestrictSelf). */
+export declare function _landlockRestrictSelf(slot: LandlockSlot): LandlockReport
 
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
@@ -154,6 +163,58 @@ export interface KcmpEpollSlot {
   efd: number
   tfd: number
   toff: number
+}
+
+/** A path and the rights granted beneath it: raw right names, or 'read', 'write', 'execute'. */
+export interface LandlockPathSlot {
+  path: string
+  access: Array<string>
+}
+
+/** What a ruleset enforces on this kernel (`confinement.landlock`). */
+export interface LandlockReport {
+  /** The kernel's Landlock ABI version (0: Landlock is not available). */
+  abi: number
+  /** Why Landlock is not available, where it is not. */
+  unavailable?: string
+  /** Filesystem rights handled: denied unless a rule grants them. */
+  fs: Array<string>
+  /** Network rights handled ('bind_tcp', 'connect_tcp'). */
+  net: Array<string>
+  /** Scopes enforced ('abstract-unix-socket', 'signal'). */
+  scope: Array<string>
+  /**
+   * What was asked for but this kernel cannot enforce, with the ABI and Linux release that
+   * brings it: 'fs.truncate (ABI 3, Linux 6.2)'.
+   */
+  dropped: Array<string>
+}
+
+/** Landlock rules as the TypeScript layer normalised them. */
+export interface LandlockSlot {
+  /** Whether filesystem rights are handled (options.landlock.fs was given). */
+  fs: boolean
+  paths: Array<LandlockPathSlot>
+  /** TCP ports the program may connect to; none: connecting is not handled. */
+  connect?: Array<number>
+  /** TCP ports the program may bind; none: binding is not handled. */
+  bind?: Array<number>
+  /** 'abstract-unix-socket', 'signal'. */
+  scope: Array<string>
+  /** compatibility 'require': fail rather than drop what this kernel cannot enforce. */
+  require: boolean
+}
+
+/** Whether Landlock works here, and which ABI version the kernel has. */
+export interface LandlockSupport {
+  /**
+   * The kernel's Landlock ABI version (0: none). Each adds rights: 2 refer (Linux 5.19), 3
+   * truncate (6.2), 4 TCP bind/connect (6.7), 5 ioctl on devices (6.10), 6 abstract unix
+   * socket and signal scopes (6.12).
+   */
+  abi: number
+  /** Why Landlock cannot be used, where it cannot. */
+  cause?: string
 }
 
 /**
@@ -491,6 +552,34 @@ export interface RlimitSlot {
   hard?: number
 }
 
+/** An action as the TypeScript layer normalised it. */
+export interface SeccompActionSlot {
+  /** 'allow', 'kill-process', 'kill-thread', 'trap', 'log' or 'errno'. */
+  kind: string
+  /** With 'errno': the number the syscall fails with (1..4095). */
+  errno?: number
+}
+
+/** One argument condition; values are decimal strings of unsigned 64-bit numbers. */
+export interface SeccompArgSlot {
+  index: number
+  /** '==', '!=', '<', '<=', '>', '>=' or '&=='. */
+  op: string
+  value: string
+  mask?: string
+}
+
+export interface SeccompPolicySlot {
+  defaultAction: SeccompActionSlot
+  rules: Array<SeccompRuleSlot>
+}
+
+export interface SeccompRuleSlot {
+  syscalls: Array<string>
+  action: SeccompActionSlot
+  args: Array<SeccompArgSlot>
+}
+
 /**
  * Sets the NIS domain name of the calling thread's UTS namespace: setdomainname(2).
  *
@@ -585,6 +674,8 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /** Landlock rules, applied at step 22b. */
+  landlock?: LandlockSlot
 }
 
 /** What spawn() can use on this host. */
@@ -606,6 +697,8 @@ export interface SpawnSupport {
   timeNamespace: boolean
   /** Whether this process can create a user namespace with capabilities in it. */
   userNamespaces: UserNamespaceSupport
+  /** Landlock (Linux 5.13+): confinement that needs no namespace and no privilege. */
+  landlock: LandlockSupport
   /**
    * Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
    * spawn() copies the address space instead (slower with a large heap).

@@ -28,9 +28,9 @@ export interface Run {
  */
 export async function runIsolated(
   body: string,
-  options: { uid?: number; prefix?: string[]; timeout?: number; extraFd?: boolean } = {},
+  options: { uid?: number; prefix?: string[]; timeout?: number; extraFd?: boolean; noUserns?: boolean } = {},
 ): Promise<Run> {
-  const module = options.uid === undefined ? entry : worldReadableCopy()
+  const module = options.uid === undefined && !options.noUserns ? entry : worldReadableCopy()
   const source = `
     import * as lc from ${JSON.stringify(module)};
     import fs from 'node:fs';
@@ -46,7 +46,11 @@ export async function runIsolated(
     ${body}
   `
   const argv = ['--input-type=module', '-e', source]
-  const prefix = options.uid === undefined ? (options.prefix ?? []) : asUser(options.uid)
+  const prefix = options.noUserns
+    ? withoutUserns(options.uid ?? 4242)
+    : options.uid === undefined
+      ? (options.prefix ?? [])
+      : asUser(options.uid)
   // extraFd: an fd 3 without close-on-exec, as child_process passes it.
   const run = await collect([...prefix, process.execPath, ...argv], {
     extraFd: options.extraFd,
@@ -63,6 +67,23 @@ export async function runIsolated(
 }
 
 const asUser = (uid: number): string[] => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']
+
+/**
+ * Runs a command as `uid` under a container-style seccomp filter (Docker's default profile
+ * refuses new namespaces the same way: EPERM for unshare and for clone with a CLONE_NEW* flag,
+ * ENOSYS for clone3): a host where user namespaces are refused.
+ */
+const withoutUserns = (uid: number): string[] => [
+  process.execPath,
+  '--input-type=module',
+  '-e',
+  `import { spawnSync, seccompPresets } from ${JSON.stringify(worldReadableCopy())};
+   const [file, ...args] = process.argv.slice(1);
+   const r = spawnSync(file, args, { uid: ${uid}, gid: ${uid}, groups: [], seccomp: seccompPresets.noNamespaces, stdio: 'inherit' });
+   if (r.error) { console.error(r.error.message); process.exit(126) }
+   process.exit(r.status ?? 128 + 1);`,
+  '--',
+]
 
 /** Runs a command to its end, collecting its output. */
 async function collect(argv: string[], options: { extraFd?: boolean; timeout?: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<Run> {

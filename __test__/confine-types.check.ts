@@ -1,6 +1,6 @@
 // Type-level tests for spawn()'s confinement options, checked by `tsc --noEmit -p .` (npm run
 // lint): each mount entry takes only its own fields, capabilities and resources are named.
-import { CAPABILITIES, spawnSync, type CapName, type MountEntry } from '../dist/index.js'
+import { CAPABILITIES, compileSeccomp, seccompPresets, spawnSync, type CapName, type MountEntry, type SeccompPolicy } from '../dist/index.js'
 
 export function accepted(fd: number, filter: Uint8Array): void {
   const mounts: MountEntry[] = [
@@ -31,6 +31,20 @@ export function accepted(fd: number, filter: Uint8Array): void {
   })
   spawnSync('true', [], { seccomp: fd, capabilities: { keep: 'all', bounding: [] } })
   spawnSync('true', [], { seccomp: { fd }, capabilities: { keep: 'none' } })
+  const policy: SeccompPolicy = {
+    defaultAction: { errno: 'EPERM' },
+    rules: [
+      { syscalls: ['read', 'write', 'exit_group', 'execve'], action: 'allow' },
+      { syscalls: ['ioctl'], action: 'log', args: [{ index: 1, op: '&==', mask: 0xffffffff, value: 0x5412 }] },
+      { syscalls: ['kill'], action: { errno: 1 }, args: [{ index: 0, op: '<=', value: -1n }] },
+    ],
+  }
+  const bytes: Uint8Array = compileSeccomp(policy, 'arm64')
+  spawnSync('true', [], { seccomp: policy, landlock: { fs: { read: ['/usr', new URL('file:///etc')], write: ['/tmp'], execute: ['/usr'], rights: [{ path: '/dev/null', access: ['write_file', 'truncate'] }] }, net: { connect: [443], bind: [] }, scope: ['signal'], compatibility: 'require' } })
+  const result = spawnSync('true', [], { seccomp: seccompPresets.noPtrace, landlock: { scope: ['abstract-unix-socket'] } })
+  const dropped: string[] | undefined = result.confinement.landlock?.dropped
+  void bytes
+  void dropped
 }
 
 export function refused(): void {
@@ -50,4 +64,14 @@ export function refused(): void {
   spawnSync('true', [], { pidns: { init: 'tini' } })
   // @ts-expect-error propagation names
   spawnSync('true', [], { propagation: 'shared' })
+  // @ts-expect-error Landlock rights are the kernel's names
+  spawnSync('true', [], { landlock: { fs: { rights: [{ path: '/x', access: ['fly'] }] } } })
+  // @ts-expect-error scopes are named
+  spawnSync('true', [], { landlock: { scope: ['network'] } })
+  // @ts-expect-error an action is a name or { errno }
+  compileSeccomp({ defaultAction: 'deny', rules: [] })
+  // @ts-expect-error only the two architectures
+  compileSeccomp(seccompPresets.noTiocsti, 'riscv64')
+  // @ts-expect-error comparison operators are listed
+  compileSeccomp({ defaultAction: 'allow', rules: [{ syscalls: ['kill'], action: 'allow', args: [{ index: 0, op: '=~', value: 1 }] }] })
 }

@@ -75,3 +75,34 @@ rootOnly('examples/demo.mjs (npm run demo): spawn, confined spawn, clone, unshar
   t.regex(out, /TCP 127\.0\.0\.1:\d+ answered: hello from inside the new network namespace/)
   t.is(hostname(), before, 'the host keeps its name')
 })
+
+const landlock = probe().landlock
+for (const uid of [undefined, 4242]) {
+  const label = uid === undefined ? `as uid ${process.getuid?.()}` : `as uid ${uid}`
+  const why = landlock.abi === 0 ? `this kernel has no Landlock: ${landlock.cause}` : uid !== undefined && !isRoot ? 'running as another user needs root (setpriv)' : undefined
+  if (why) console.log(`skipping examples/no-userns.mjs ${label}: ${why}`)
+  ;(why ? test.skip : test)(`examples/no-userns.mjs: Landlock, seccomp and limits without namespaces, every check as expected (${label})`, async (t) => {
+    const run = await runExample('no-userns.mjs', { uid })
+    t.is(run.status, 0, `${run.stdout}\n${run.stderr}`)
+    t.is(run.stderr, '')
+    t.regex(run.stdout, new RegExp(`The command as uid ${uid ?? process.getuid?.()}, no namespaces, exit status 0:`))
+    t.regex(run.stdout, new RegExp(`^user namespaces here: (allowed|refused)\\nLandlock ABI ${landlock.abi}; enforced: \\d+ file rights`))
+    const rows = table(run.stdout)
+    const seen = (check: string) => rows.get(check)?.[1]
+    t.is(seen('read task.txt in the workspace'), 'fix the bug')
+    t.is(seen('read ~/.ssh-key'), 'Permission denied')
+    t.is(seen('read /etc/passwd'), 'Permission denied')
+    t.is(seen('write result.txt in the workspace'), 'allowed')
+    t.is(seen('write a file in /tmp'), 'Permission denied')
+    t.is(seen('no_new_privs'), '1')
+    t.is(seen('open files allowed (ulimit -n)'), '64')
+    if (landlock.abi >= 6) t.is(seen('signal a process outside'), 'Operation not permitted')
+    if (python) {
+      t.is(seen('AF_UNIX socket'), 'EPERM')
+      t.is(seen('ptrace'), 'EPERM')
+      if (landlock.abi >= 4) t.regex(rows.get([...rows.keys()].find((k) => k.startsWith('connect to port')) ?? '')?.[1] ?? '', /^EACCES$/)
+    }
+    for (const [check, [expected, got, result]] of rows) if (check !== 'check') t.true(result === 'ok' || result === 'skipped', `${check}: ${got} (expected ${expected})`)
+    t.regex(run.stdout, /\nall as expected\n$/)
+  })
+}

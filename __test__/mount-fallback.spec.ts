@@ -7,18 +7,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { asRoot } from './_helpers.js'
-import { assemble } from './_bpf.js'
+import { compileSeccomp } from '../dist/index.js'
 
 const root = asRoot('a mount namespace without a user namespace needs CAP_SYS_ADMIN')
 
-/** Runs `script` in a Node whose mount_setattr (442 on x86-64 and arm64) fails with ENOSYS. */
+/** Runs `script` in a Node whose mount_setattr fails with ENOSYS (a filter compiled here,
+ * installed by bwrap: compileSeccomp's output is what bwrap --seccomp reads). */
 function withoutMountSetattr(script: string, deny: boolean): string {
-  const filter = assemble([
-    { code: 0x20, k: 0 }, // ld [0]: the syscall number
-    { code: 0x15, jt: 0, jf: 1, k: deny ? 442 : 0xffff }, // jeq mount_setattr
-    { code: 0x06, k: 0x00050000 | 38 }, // ret ERRNO(ENOSYS)
-    { code: 0x06, k: 0x7fff0000 }, // ret ALLOW
-  ])
+  const filter = compileSeccomp({ defaultAction: 'allow', rules: deny ? [{ syscalls: ['mount_setattr'], action: { errno: 'ENOSYS' } }] : [] })
   const file = path.join(os.tmpdir(), `lc-nosetattr-${process.pid}-${deny}`)
   fs.writeFileSync(file, filter)
   try {

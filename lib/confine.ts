@@ -5,7 +5,8 @@ import { posix, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import type * as native from '../index.js'
-import { NEWNS, NEWPID } from '../index.js'
+import { NEWNS, NEWPID, _compileSeccomp, _landlockResolve } from '../index.js'
+import { isPolicy, policySlot, type SeccompPolicy } from './seccomp.js'
 
 /** A capability, as capabilities(7) names it. */
 export type CapName =
@@ -191,6 +192,71 @@ const RLIMITS: Readonly<Record<RlimitName, number>> = {
   locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
 }
 
+/** A Landlock filesystem access right, as the kernel names it (LANDLOCK_ACCESS_FS_* in lower
+ * case). Each came with a Landlock ABI: refer 2, truncate 3, ioctl_dev 5, resolve_unix 9. */
+export type RawRightName =
+  | 'execute' | 'write_file' | 'read_file' | 'read_dir' | 'remove_dir' | 'remove_file'
+  | 'make_char' | 'make_dir' | 'make_reg' | 'make_sock' | 'make_fifo' | 'make_block' | 'make_sym'
+  | 'refer' | 'truncate' | 'ioctl_dev' | 'resolve_unix'
+
+/** A Landlock scope: what a program may not reach outside its Landlock domain (ABI 6). */
+export type LandlockScope = 'abstract-unix-socket' | 'signal'
+
+/**
+ * Landlock rules (Linux 5.13+): confinement that needs no namespace and no privilege. Everything
+ * a handled right covers is denied unless a rule grants it. Paths are opened by the child after
+ * its mounts and new root, so they name files as the program sees them; a rule covers the whole
+ * tree beneath a directory.
+ */
+export interface LandlockOptions {
+  /** Filesystem rules. Given at all, every filesystem right the kernel knows is handled: the
+   * program can read only beneath `read`, write only beneath `write`, execute only beneath
+   * `execute`. */
+  readonly fs?: {
+    /** read_file and read_dir. */
+    readonly read?: readonly PathLike[]
+    /** Writing, making, removing, truncating and moving files (and reading). */
+    readonly write?: readonly PathLike[]
+    /** Executing (and reading). */
+    readonly execute?: readonly PathLike[]
+    /** Raw rights beneath a path. */
+    readonly rights?: readonly {
+      /** The file or directory the rights apply beneath. */
+      readonly path: PathLike
+      /** The rights, by Landlock's names. */
+      readonly access: readonly RawRightName[]
+    }[]
+  }
+  /** TCP ports (Landlock ABI 4, Linux 6.7). Given, connecting (or binding) is allowed to these
+   * ports only; not given, it is not restricted. */
+  readonly net?: {
+    /** The TCP ports the program may connect to. */
+    readonly connect?: readonly number[]
+    /** The TCP ports the program may bind. */
+    readonly bind?: readonly number[]
+  }
+  /** What the program cannot reach outside its domain (ABI 6, Linux 6.12): abstract unix
+   * sockets made by others, signals to processes outside. */
+  readonly scope?: readonly LandlockScope[]
+  /** 'best-effort' (default): apply what this kernel supports, report the rest in
+   * `confinement.landlock.dropped`. 'require': fail at step 'landlock' instead. */
+  readonly compatibility?: 'best-effort' | 'require'
+}
+
+/** What a spawn's confinement enforces, as this kernel applies it. */
+export interface Confinement {
+  /** With `landlock`: the ABI, the rights and scopes handled, and what was dropped. */
+  landlock?: native.LandlockReport
+  /** With `seccomp`: the filter's length. */
+  seccomp?: {
+    /** How many BPF instructions the installed filter has. */
+    instructions: number
+  }
+  /** Whether no_new_privs is set by the options (landlock sets it unless noNewPrivs is false;
+   * a seccomp filter installed without CAP_SYS_ADMIN sets it too, as the kernel requires). */
+  noNewPrivs: boolean
+}
+
 /** The confinement options of spawn() (see SpawnOptions). */
 export interface ConfinementOptions {
   /** Mounts in a new mount namespace, in order ('mnt' is added to namespaces). */
@@ -203,12 +269,16 @@ export interface ConfinementOptions {
   capabilities?: CapabilityOptions
   /** PR_SET_NO_NEW_PRIVS: execve grants no privileges (setuid bits, file capabilities). */
   noNewPrivs?: boolean
-  /** A classic BPF seccomp filter (`struct sock_filter`s, 8 bytes each), or an fd to read it
-   * from (a file from its start, whatever its position; a pipe until EOF). */
-  seccomp?: Uint8Array | number | {
+  /** A seccomp policy by name (compiled for this machine: see compileSeccomp()), a classic BPF
+   * filter (`struct sock_filter`s, 8 bytes each), or an fd to read one from (a file from its
+   * start, whatever its position; a pipe until EOF). Installed last, just before execve. */
+  seccomp?: SeccompPolicy | Uint8Array | number | {
     /** The fd to read the filter from. */
     readonly fd: number
   }
+  /** Landlock rules, applied after no_new_privs (which they turn on unless `noNewPrivs` is
+   * false) and before the seccomp filter. */
+  landlock?: LandlockOptions
   /** Resource limits, by their `ulimit`/prlimit names (RlimitName), set with prlimit64 before the ids change. */
   rlimits?: {
     /** RLIMIT_CPU: CPU seconds. */
@@ -261,7 +331,7 @@ export interface ConfinementOptions {
 /** What the checks hand to the native plan. */
 export type ConfinementPlan = Pick<
   native.SpawnPlan,
-  'mounts' | 'files' | 'rootfs' | 'propagation' | 'cwdFallback' | 'capabilities' | 'noNewPrivs' | 'seccomp' | 'rlimits' | 'umask' | 'reaper'
+  'mounts' | 'files' | 'rootfs' | 'propagation' | 'cwdFallback' | 'capabilities' | 'noNewPrivs' | 'seccomp' | 'rlimits' | 'umask' | 'reaper' | 'landlock'
 >
 
 /** Argument errors with Node's codes, from spawn.ts. */
@@ -463,7 +533,10 @@ export function confinement(
   if (o.noNewPrivs !== undefined) plan.noNewPrivs = c.bool(o.noNewPrivs, 'options.noNewPrivs', false)
   if (o.seccomp !== undefined) {
     let prog: Buffer
-    if (o.seccomp instanceof Uint8Array) prog = Buffer.from(o.seccomp.buffer, o.seccomp.byteOffset, o.seccomp.byteLength)
+    if (isPolicy(o.seccomp)) {
+      const u = _compileSeccomp(policySlot(o.seccomp, 'options.seccomp', c))
+      prog = Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+    } else if (o.seccomp instanceof Uint8Array) prog = Buffer.from(o.seccomp.buffer, o.seccomp.byteOffset, o.seccomp.byteLength)
     else {
       const fd = c.fdOf(o.seccomp)
       if (fd === undefined) throw c.typeError('options.seccomp', 'a Uint8Array or an fd', o.seccomp)
@@ -491,6 +564,10 @@ export function confinement(
       plan.rlimits.push({ resource, name, soft, hard })
     }
   }
+  if (o.landlock !== undefined) {
+    plan.landlock = landlockSlot(o.landlock, 'options.landlock', c)
+    if (o.noNewPrivs === undefined) plan.noNewPrivs = true
+  }
   if (o.umask !== undefined) plan.umask = c.integer(o.umask, 'options.umask', 0, 0o777)
   if (o.pidns !== undefined) {
     const p = o.pidns as Record<string, unknown>
@@ -502,4 +579,69 @@ export function confinement(
     }
   }
   return { plan, namespaces, cwd }
+}
+
+const SCOPES: readonly LandlockScope[] = ['abstract-unix-socket', 'signal']
+
+function pathList(value: unknown, name: string, c: Checks): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw c.typeError(name, 'an array of paths', value)
+  return value.map((p: unknown, i: number) => resolvePath(pathOf(p, `${name}[${i}]`, c)))
+}
+
+function ports(value: unknown, name: string, c: Checks): number[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) throw c.typeError(name, 'an array of port numbers', value)
+  return value.map((p: unknown, i: number) => c.integer(p, `${name}[${i}]`, 0, 65535))
+}
+
+/** Landlock options checked and shaped for the native side (also for landlockRestrictSelf). */
+export function landlockSlot(value: unknown, name: string, c: Checks): native.LandlockSlot {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw c.typeError(name, 'of type object', value)
+  const l = value as Record<string, unknown>
+  const slot: native.LandlockSlot = { fs: false, paths: [], scope: [], require: false }
+  if (l.fs !== undefined) {
+    if (typeof l.fs !== 'object' || l.fs === null) throw c.typeError(`${name}.fs`, 'of type object', l.fs)
+    const fs = l.fs as Record<string, unknown>
+    slot.fs = true
+    for (const group of ['read', 'write', 'execute'] as const)
+      for (const path of pathList(fs[group], `${name}.fs.${group}`, c)) slot.paths.push({ path, access: [group] })
+    if (fs.rights !== undefined) {
+      if (!Array.isArray(fs.rights)) throw c.typeError(`${name}.fs.rights`, 'an array of { path, access }', fs.rights)
+      fs.rights.forEach((r: unknown, i: number) => {
+        const at = `${name}.fs.rights[${i}]`
+        if (typeof r !== 'object' || r === null) throw c.typeError(at, 'an object { path, access }', r)
+        const rr = r as Record<string, unknown>
+        const path = resolvePath(pathOf(rr.path, `${at}.path`, c))
+        if (!Array.isArray(rr.access)) throw c.typeError(`${at}.access`, 'an array of right names', rr.access)
+        slot.paths.push({ path, access: rr.access.map((a: unknown, j: number) => c.string(a, `${at}.access[${j}]`)) })
+      })
+    }
+  }
+  if (l.net !== undefined) {
+    if (typeof l.net !== 'object' || l.net === null) throw c.typeError(`${name}.net`, 'of type object', l.net)
+    const net = l.net as Record<string, unknown>
+    slot.connect = ports(net.connect, `${name}.net.connect`, c)
+    slot.bind = ports(net.bind, `${name}.net.bind`, c)
+  }
+  if (l.scope !== undefined) {
+    if (!Array.isArray(l.scope)) throw c.typeError(`${name}.scope`, 'an array', l.scope)
+    slot.scope = l.scope.map((s: unknown, i: number) => {
+      if (typeof s !== 'string' || !(SCOPES as readonly string[]).includes(s))
+        throw c.valueError(`${name}.scope[${i}]`, `must be ${SCOPES.map((x) => `'${x}'`).join(' or ')}`, s)
+      return s
+    })
+  }
+  if (l.compatibility !== undefined && l.compatibility !== 'best-effort' && l.compatibility !== 'require')
+    throw c.valueError(`${name}.compatibility`, "must be 'best-effort' or 'require'", l.compatibility)
+  slot.require = l.compatibility === 'require'
+  return slot
+}
+
+/** What a plan's confinement enforces on this kernel. */
+export function confinementReport(plan: ConfinementPlan): Confinement {
+  const report: Confinement = { noNewPrivs: plan.noNewPrivs === true }
+  if (plan.landlock) report.landlock = _landlockResolve(plan.landlock)
+  if (plan.seccomp) report.seccomp = { instructions: plan.seccomp.length / 8 }
+  return report
 }

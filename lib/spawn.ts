@@ -12,7 +12,8 @@ import type { Readable, Writable } from 'node:stream'
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
-import { confinement, type ConfinementOptions } from './confine.js'
+import { confinement, confinementReport, landlockSlot, type Confinement, type ConfinementOptions, type LandlockOptions } from './confine.js'
+import { policySlot, type SeccompArch, type SeccompPolicy } from './seccomp.js'
 
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
@@ -141,6 +142,7 @@ export type SpawnStep =
   | 'propagation'
   | 'mount'
   | 'rootfs'
+  | 'landlock'
   | 'rlimit'
   | 'capabilities'
   | 'groups'
@@ -207,6 +209,8 @@ export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
   signal: NodeJS.Signals | null
   /** Why the program did not start or was stopped: a failed step, a timeout, maxBuffer. Never thrown. */
   error?: SpawnError
+  /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
+  confinement: Confinement
 }
 
 /** What spawn() can use on this host: probe()'s answer. */
@@ -221,10 +225,31 @@ export interface UserNamespaceSupport extends native.UserNamespaceSupport {
   /** Why not, naming the setting that refuses it (a sysctl, AppArmor, a seccomp profile); absent when `ok`. */
   cause?: string
 }
+export type { LandlockReport, LandlockSupport } from '../index.js'
 
 /** What works on this host for spawn(), and why not. */
 export function probe(): SpawnSupport {
   return native._probe()
+}
+
+/**
+ * Compiles a seccomp policy to a classic BPF program (`struct sock_filter`s) for `arch`
+ * (default: this machine's), to inspect, cache, or pass to spawn({ seccomp }) or to other tools
+ * (`bwrap --seccomp FD`). Equal policies give equal bytes.
+ */
+export function compileSeccomp(policy: SeccompPolicy, arch?: SeccompArch): Uint8Array {
+  if (arch !== undefined && arch !== 'x64' && arch !== 'arm64') throw valueError('arch', "must be 'x64' or 'arm64'", arch)
+  return native._compileSeccomp(policySlot(policy, 'policy', checks), arch)
+}
+
+/**
+ * Confines the calling clone() child with Landlock (the same rules as spawn({ landlock })):
+ * the child only, and for good. Refused on Node's own threads (`ERR_UNSAFE_WITH_THREADS`):
+ * Landlock binds only the calling thread, so the rest of Node would stay unconfined. Sets
+ * no_new_privs on the child, as Landlock requires.
+ */
+export function landlockRestrictSelf(rules: LandlockOptions): native.LandlockReport {
+  return native._landlockRestrictSelf(landlockSlot(rules, 'rules', checks))
 }
 
 // ---- argument checks, with Node's codes and wording ----
@@ -377,6 +402,7 @@ interface Normalized {
   killSignal: number
   timeout: number
   pipes: boolean[]
+  confinement: Confinement
 }
 
 function normalize(file: unknown, args: unknown, options: unknown): Normalized {
@@ -580,6 +606,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     killSignal,
     timeout,
     pipes,
+    confinement: confinementReport(confined.plan),
   }
 }
 
@@ -666,6 +693,8 @@ export class SpawnedProcess extends EventEmitter {
   readonly spawnargs: string[]
   /** Settles with how the program ended; rejects with the SpawnError if it never started. */
   readonly exited: Promise<WaitResult>
+  /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
+  readonly confinement: Confinement
 
   #watch = -1
   #referenced = true
@@ -686,6 +715,7 @@ export class SpawnedProcess extends EventEmitter {
     super()
     this.spawnfile = file
     this.spawnargs = n.spawnargs
+    this.confinement = n.confinement
     this.#killSignal = n.killSignal
     this.exited = new Promise<WaitResult>((resolve, reject) => {
       this.#settle = { resolve, reject }
@@ -871,7 +901,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     const e = toSpawnError(err, n.spawnargs)
     if (!(e instanceof SpawnError)) throw e
     const empty = decode(Buffer.alloc(0)) as Buffer | string
-    return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e }
+    return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e, confinement: n.confinement }
   } finally {
     closeAll(n.opened)
   }
@@ -885,6 +915,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     stderr: output[2] ?? decode(Buffer.alloc(0))!,
     status: exited ? (status >> 8) & 0xff : null,
     signal: exited ? null : signalName(status & 0x7f),
+    confinement: n.confinement,
   }
   if (done.error) {
     const code = done.error

@@ -184,6 +184,30 @@ if (process.env.LC_SMOKE_QEMU_USER) {
     assert(Number(out[7]) < 40, `pid 1 has ${out[7]} mappings`)
     return `pid 1 has ${out[7]} mappings`
   })
+  // A seccomp policy by name, compiled by the binary for this machine's architecture (the
+  // aarch64 tables on arm64): mkdir fails with EROFS, everything else runs.
+  check('compileSeccomp: a policy by name, compiled for this architecture, refuses mkdir with EROFS', () => {
+    const policy = { defaultAction: { kind: 'allow' }, rules: [{ syscalls: ['mkdir', 'mkdirat'], action: { kind: 'errno', errno: 30 }, args: [] }] }
+    const filter = Buffer.from(m._compileSeccomp(policy))
+    const audit = filter.readUInt32LE(12)
+    const want = process.arch === 'arm64' ? 0xc00000b7 : 0xc000003e
+    assert(audit === want, `the filter checks arch ${audit.toString(16)}, not ${want.toString(16)}`)
+    const r = spawnSync('/bin/sh', ['-c', 'echo ran; mkdir /tmp/lc-smoke-never 2>&1'], { seccomp: filter })
+    const out = String(r.output[1])
+    assert(/^ran\n.*Read-only file system/s.test(out), `saw ${JSON.stringify(out)}`)
+    assert(!fs.existsSync('/tmp/lc-smoke-never'), 'mkdir was not refused')
+    return `${filter.length / 8} instructions`
+  })
+  // Landlock on this kernel, where it has it: the program runs /bin but cannot read elsewhere.
+  check('spawnSync with Landlock: /bin runs, other files cannot be read', () => {
+    const support = m._probe().landlock
+    if (support.abi === 0) return `no Landlock on this kernel: ${support.cause}`
+    const landlock = { fs: true, paths: [{ path: '/bin', access: ['execute'] }, { path: '/usr', access: ['execute'] }], scope: [], require: false }
+    const r = spawnSync('/bin/sh', ['-c', `out=$(cat ${JSON.stringify(file)} 2>&1 | head -c 200); case $out in *'Permission denied'*) echo denied;; *) echo read;; esac`], { landlock, noNewPrivs: true })
+    assert(r.status === 0, `status ${r.status}: ${String(r.output[2])}`)
+    assert(String(r.output[1]) === 'denied\n', `saw ${JSON.stringify(String(r.output[1]))}`)
+    return `Landlock ABI ${support.abi}`
+  })
   check("spawnSync: a missing program is step 'execve' ENOENT", () => {
     let e
     try {

@@ -38,6 +38,7 @@ pub enum Step {
     Pdeathsig,
     Umask,
     NoNewPrivs,
+    Landlock,
     Fds,
     Reaper,
     Signals,
@@ -46,7 +47,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 27] = [
+    pub const ALL: [Step; 28] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -69,6 +70,7 @@ impl Step {
         Step::Pdeathsig,
         Step::Umask,
         Step::NoNewPrivs,
+        Step::Landlock,
         Step::Fds,
         Step::Reaper,
         Step::Signals,
@@ -105,6 +107,7 @@ impl Step {
             Step::Pdeathsig => "pdeathsig",
             Step::Umask => "umask",
             Step::NoNewPrivs => "no_new_privs",
+            Step::Landlock => "landlock",
             Step::Fds => "fds",
             Step::Reaper => "reaper",
             Step::Signals => "signals",
@@ -243,6 +246,13 @@ pub struct SockFprog {
     pub filter: *const u8,
 }
 
+/// A Landlock path rule: the path as the program will see it, and the rights beneath it.
+#[repr(C)]
+pub struct LandlockPath {
+    pub path: *const c_char,
+    pub access: u64,
+}
+
 /// Everything the child needs, built before the clone. Pointers point into the `Prepared`
 /// that owns this plan (see plan.rs) and stay valid until the child has exec'd or exited.
 #[repr(C)]
@@ -325,6 +335,12 @@ pub struct ChildPlan {
     pub no_new_privs: bool,
     /// NULL: no filter.
     pub seccomp: *const SockFprog,
+    /// A Landlock ruleset made by the parent (-1: none), and the path rules to add to it.
+    pub landlock_fd: i32,
+    pub landlock_paths: *const LandlockPath,
+    pub nlandlock: usize,
+    /// The rights that apply to a file that is not a directory.
+    pub landlock_file_rights: u64,
     /// Stay as pid 1 and run the program as our child (options.pidns.init 'reaper').
     pub reaper: bool,
     /// Where the program's stack starts (its top) under a reaper.
@@ -975,6 +991,70 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             if rc < 0 {
                 fail(p, Step::NoNewPrivs, 0, 0, rc);
             }
+        }
+
+        // 22b. landlock: the path rules, opened here because only now are the paths what the
+        // program will see (after its mounts, new root and ids: a path its user cannot reach
+        // fails here), then the ruleset enforced. After no_new_privs, which the kernel wants
+        // first; before fds, which could reuse the ruleset's fd number; before the reaper, so
+        // that an init is confined too; before seccomp, whose filter need not allow these calls.
+        if p.landlock_fd >= 0 {
+            for i in 0..p.nlandlock {
+                let rule = &*p.landlock_paths.add(i);
+                if rule.access == 0 {
+                    // Only rights this kernel cannot enforce: nothing to add (the kernel
+                    // refuses an empty rule).
+                    continue;
+                }
+                let fd = syscall6(
+                    libc::SYS_openat,
+                    [
+                        libc::AT_FDCWD as usize,
+                        rule.path as usize,
+                        (libc::O_PATH | libc::O_CLOEXEC) as usize,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                if fd < 0 {
+                    fail(p, Step::Landlock, i, 0, fd);
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                let is_dir = syscall(libc::SYS_fstat, fd as usize, &mut st as *mut _ as usize, 0, 0)
+                    < 0
+                    || st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+                let attr = crate::landlock::PathBeneathAttr {
+                    allowed_access: if is_dir {
+                        rule.access
+                    } else {
+                        rule.access & p.landlock_file_rights
+                    },
+                    parent_fd: fd as i32,
+                };
+                let rc = syscall(
+                    libc::SYS_landlock_add_rule,
+                    p.landlock_fd as usize,
+                    crate::landlock::RULE_PATH_BENEATH,
+                    &attr as *const _ as usize,
+                    0,
+                );
+                syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Landlock, i, 1, rc);
+                }
+            }
+            let rc = syscall(
+                libc::SYS_landlock_restrict_self,
+                p.landlock_fd as usize,
+                0,
+                0,
+                0,
+            );
+            if rc < 0 {
+                fail(p, Step::Landlock, 0, 2, rc);
+            }
+            syscall(libc::SYS_close, p.landlock_fd as usize, 0, 0, 0);
         }
 
         // 23. fds: the caller's stdio mapping, then close-on-exec for every other fd. Late, so

@@ -339,6 +339,38 @@ pub fn describe(
             index_out = None;
             ("prctl", "prctl(PR_SET_NO_NEW_PRIVS, 1)".into(), None)
         }
+        Step::Landlock => {
+            let rule = plan
+                .landlock
+                .as_ref()
+                .and_then(|l| l.paths.get(index as usize));
+            match (detail, rule) {
+                (0, Some(rule)) => {
+                    path = Some(rule.path.clone());
+                    (
+                        "open",
+                        format!("open('{}', O_PATH)", rule.path),
+                        Some(crate::landlock::path_cause(errno)),
+                    )
+                }
+                (1, Some(rule)) => {
+                    path = Some(rule.path.clone());
+                    (
+                        "landlock_add_rule",
+                        format!("landlock_add_rule(PATH_BENEATH, '{}')", rule.path),
+                        Some(crate::landlock::add_rule_cause(errno)),
+                    )
+                }
+                _ => {
+                    index_out = None;
+                    (
+                        "landlock_restrict_self",
+                        "landlock_restrict_self()".into(),
+                        Some(crate::landlock::restrict_cause(errno)),
+                    )
+                }
+            }
+        }
         Step::Reaper => {
             index_out = None;
             (

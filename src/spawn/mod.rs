@@ -688,6 +688,17 @@ pub struct UserNamespaceSupport {
     pub cause: Option<String>,
 }
 
+/// Whether Landlock works here, and which ABI version the kernel has.
+#[napi(object)]
+pub struct LandlockSupport {
+    /// The kernel's Landlock ABI version (0: none). Each adds rights: 2 refer (Linux 5.19), 3
+    /// truncate (6.2), 4 TCP bind/connect (6.7), 5 ioctl on devices (6.10), 6 abstract unix
+    /// socket and signal scopes (6.12).
+    pub abi: u32,
+    /// Why Landlock cannot be used, where it cannot.
+    pub cause: Option<String>,
+}
+
 /// What spawn() can use on this host.
 #[napi(object)]
 pub struct SpawnSupport {
@@ -706,6 +717,8 @@ pub struct SpawnSupport {
     pub time_namespace: bool,
     /// Whether this process can create a user namespace with capabilities in it.
     pub user_namespaces: UserNamespaceSupport,
+    /// Landlock (Linux 5.13+): confinement that needs no namespace and no privilege.
+    pub landlock: LandlockSupport,
     /// Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
     /// spawn() copies the address space instead (slower with a large heap).
     pub shared_memory_clone: bool,
@@ -757,6 +770,13 @@ pub fn probe() -> SpawnSupport {
         into_cgroup: clone3 && at_least_5_7 && cgroup2,
         time_namespace: std::path::Path::new("/proc/self/ns/time").exists(),
         user_namespaces: vm::user_namespaces(),
+        landlock: match crate::landlock::kernel_abi() {
+            Ok(abi) => LandlockSupport { abi, cause: None },
+            Err(e) => LandlockSupport {
+                abi: 0,
+                cause: Some(crate::landlock::unavailable_cause(e)),
+            },
+        },
         shared_memory_clone: vm::shared(),
     }
 }

@@ -8,7 +8,9 @@ use napi_derive::napi;
 
 use napi::bindgen_prelude::Buffer;
 
-use super::child::{ChildPlan, Join, Rlimit, SockFprog};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::child::{ChildPlan, Join, LandlockPath, Rlimit, SockFprog};
 use super::tree::{self, MountSlot, Tree};
 use crate::errors::{Failure, Outcome};
 
@@ -82,6 +84,8 @@ pub struct SpawnPlan {
     pub umask: Option<u32>,
     /// pid 1 is a native init that runs the program as its child.
     pub reaper: Option<bool>,
+    /// Landlock rules, applied at step 22b.
+    pub landlock: Option<crate::landlock::LandlockSlot>,
 }
 
 /// options.capabilities, as capability numbers.
@@ -120,6 +124,7 @@ pub struct Prepared {
     _path_buf: Vec<u8>,
     _rlimits: Vec<Rlimit>,
     _seccomp: Option<(Vec<u8>, Box<SockFprog>)>,
+    _landlock: Option<(OwnedFd, Vec<LandlockPath>)>,
     pub tree: Tree,
     pub child: Box<ChildPlan>,
 }
@@ -309,6 +314,34 @@ pub fn prepare(
         }
         None => None,
     };
+    // The ruleset is made here; its path rules are added by the child (step 22b), where the
+    // paths are seen as the program will see them, after its mounts and new root.
+    let landlock = match &plan.landlock {
+        Some(slot) => {
+            let resolved = crate::landlock::resolve(slot)?;
+            if slot.require {
+                if let Some(f) = crate::landlock::require_failure(&resolved) {
+                    return Err(f);
+                }
+            }
+            if resolved.enforces() {
+                let fd = crate::landlock::create(&resolved, slot)?;
+                let mut paths = Vec::with_capacity(resolved.paths.len());
+                for (path, access) in &resolved.paths {
+                    let c = c_string(path, "options.landlock.fs")?;
+                    paths.push(LandlockPath {
+                        path: c.as_ptr(),
+                        access: *access,
+                    });
+                    strings.push(c);
+                }
+                Some((fd, paths))
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
     let opt = |c: &Option<CString>| c.as_ref().map_or(ptr::null(), |c| c.as_ptr());
     let child = Box::new(ChildPlan {
         paths: paths.as_ptr(),
@@ -366,6 +399,12 @@ pub fn prepare(
         seccomp: seccomp
             .as_ref()
             .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
+        landlock_fd: landlock.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd()),
+        landlock_paths: landlock
+            .as_ref()
+            .map_or(ptr::null(), |(_, paths)| paths.as_ptr()),
+        nlandlock: landlock.as_ref().map_or(0, |(_, paths)| paths.len()),
+        landlock_file_rights: crate::landlock::file_rights(),
         reaper: plan.reaper.unwrap_or(false),
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
@@ -385,6 +424,7 @@ pub fn prepare(
         _path_buf: path_buf,
         _rlimits: rlimits,
         _seccomp: seccomp,
+        _landlock: landlock,
         tree,
         child,
     })
