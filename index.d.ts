@@ -48,7 +48,7 @@ export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | 
  * pidfd belongs to the reaper from now on and is closed just before the call. Returns the
  * wait's id, for `_exitRef`.
  */
-export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void): number
+export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void): number
 
 /** options.capabilities, as capability numbers. */
 export interface CapSlot {
@@ -214,6 +214,42 @@ export interface LandlockSupport {
    */
   abi: number
   /** Why Landlock cannot be used, where it cannot. */
+  cause?: string
+}
+
+/**
+ * options.limits after the TypeScript layer has checked it: the values as the cgroup files
+ * take them.
+ */
+export interface LimitsSlot {
+  /** memory.max, bytes. */
+  memory?: number
+  /** memory.swap.max, bytes. */
+  memorySwap?: number
+  /** memory.high, bytes. */
+  memoryHigh?: number
+  /** pids.max. */
+  pids?: number
+  /** cpu.max: "quota period", microseconds. */
+  cpuMax?: string
+  /** cpu.weight, 1..10000. */
+  cpuWeight?: number
+  /** io.weight, 1..10000. */
+  ioWeight?: number
+  /** The cgroup to make the run's leaf in (an open directory), else the default. */
+  parentFd?: number
+  /** Its path, for messages. */
+  parentPath?: string
+}
+
+/** Whether limits can work here: the parent a run's cgroup would be made in, and if not, why. */
+export interface LimitsSupport {
+  ok: boolean
+  /** The cgroup v2 directory runs are made in by default. */
+  parent?: string
+  /** Controllers that parent can hand to a run (its cgroup.controllers). */
+  controllers: Array<string>
+  /** Why not, in words, with what to do. */
   cause?: string
 }
 
@@ -392,6 +428,8 @@ export interface NativeSpawnSync {
   output: Array<Buffer | undefined | null>
   /** 'ETIMEDOUT' or 'ENOBUFS' when the child was killed for the timeout or maxBuffer. */
   error?: string
+  /** What the program took and why it ended. */
+  report: RunReport
 }
 
 /**
@@ -552,6 +590,15 @@ export interface RlimitSlot {
   hard?: number
 }
 
+/**
+ * A run's usage and why it ended as far as the kernel tells: 'exit', 'signal', 'oom' or
+ * 'pids-limit' (the TypeScript layer knows 'timeout' and 'killed').
+ */
+export interface RunReport {
+  usage: Usage
+  reason: string
+}
+
 /** An action as the TypeScript layer normalised it. */
 export interface SeccompActionSlot {
   /** 'allow', 'kill-process', 'kill-thread', 'trap', 'log' or 'errno'. */
@@ -674,6 +721,8 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /** Limits for a cgroup made for the run (cgroup.rs). */
+  limits?: LimitsSlot
   /** Landlock rules, applied at step 22b. */
   landlock?: LandlockSlot
 }
@@ -704,6 +753,8 @@ export interface SpawnSupport {
    * spawn() copies the address space instead (slower with a large heap).
    */
   sharedMemoryClone: boolean
+  /** Whether `limits` can work here, under which parent cgroup, and if not, why. */
+  limits: LimitsSupport
 }
 
 /** One of the child's fds as the TypeScript layer resolved it. */
@@ -762,6 +813,29 @@ export declare function unshare(flags: number): void
 
 /** clone(): a tracer cannot force PTRACE on the child. */
 export declare const UNTRACED: number
+
+/** What the program took, in seconds and bytes. */
+export interface Usage {
+  /** From the clone to the reap. */
+  wallTime: number
+  /**
+   * CPU time in user mode: the rusage of the reaped child (its own and its waited-for
+   * children's), or with limits the run cgroup's cpu.stat user_usec (the whole tree).
+   */
+  userTime: number
+  /** CPU time in the kernel, from the same source as userTime. */
+  systemTime: number
+  /** The largest resident set of the program or one of its waited-for children (ru_maxrss). */
+  maxRss: number
+  /** With limits: memory.peak of the run's cgroup (Linux 5.19+). */
+  memoryPeak?: number
+  /** With limits: pids.peak of the run's cgroup (where the kernel has it). */
+  pidsPeak?: number
+  /** With limits: cpu.stat's throttled_usec, in seconds (with the cpu controller). */
+  cpuThrottled?: number
+  /** With limits: memory.events' oom_kill. */
+  oomKills?: number
+}
 
 /** Whether user namespaces can be made here, and if not, why. */
 export interface UserNamespaceSupport {

@@ -254,3 +254,21 @@ test('landlockRestrictSelf() is refused on Node\'s own thread, and confines a cl
   // The parent is not confined.
   t.is(fs.readFileSync(path.join(ws, 'in.txt'), 'utf8'), 'workspace\n')
 })
+
+test('with namespaces too: as uid 4242 in a user namespace with a new root, Landlock rules name paths of that root', async (t) => {
+  if (!support.userNamespaces.ok) return t.pass(`skipped: user namespaces are refused here (${support.userNamespaces.cause})`)
+  const run = await runIsolated(`
+    const r = lc.spawnSync('/bin/sh', ['-c', 'echo a > /scratch/a && cat /scratch/a && (echo b > /tmp/b || echo denied) && ls /'], {
+      namespaces: ['user', 'mnt'], uidMap: 'root', gidMap: 'root', rootfs: 'tmpfs',
+      mounts: [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }, { type: 'symlink', target: '/bin', linkTo: 'usr/bin' },
+               { type: 'symlink', target: '/lib', linkTo: 'usr/lib' }, { type: 'symlink', target: '/lib64', linkTo: 'usr/lib64' },
+               { type: 'tmpfs', target: '/scratch' }, { type: 'tmpfs', target: '/tmp' }],
+      landlock: { fs: { execute: ['/usr'], write: ['/scratch'], read: ['/'] } },
+      encoding: 'utf8',
+    });
+    report({ out: r.stdout, err: r.stderr, error: r.error?.message, abi: r.confinement.landlock.abi });
+  `, { uid: 4242 })
+  const r = ok(t, run) as Record<string, string>
+  t.is(r.error as string | undefined, undefined)
+  t.is(r.out, 'a\ndenied\nbin\nlib\nlib64\nscratch\ntmp\nusr\n', r.err)
+})

@@ -113,6 +113,54 @@ export interface SpawnOptions extends ConfinementOptions {
     /** Seconds added to CLOCK_BOOTTIME inside. */
     boottime?: number
   }
+  /** Limits for the run, in a cgroup v2 made for it and removed after its exit (docs/limits.md). */
+  limits?: Limits
+  /** Where the run's cgroup is made (a cgroup v2 directory: path or fd); default: next to this
+   * process's own cgroup, or in it where it is the hierarchy's root. Only with `limits`. */
+  cgroupParent?: string | NamespaceFd
+}
+
+/** A run's limits: each one a cgroup v2 file of the cgroup made for the run. */
+export interface Limits {
+  /** memory.max, bytes: past it the kernel reclaims, then OOM-kills the whole run. */
+  memory?: number
+  /** memory.swap.max, bytes (0: no swap). */
+  memorySwap?: number
+  /** memory.high, bytes: past it the run is throttled and reclaimed hard. */
+  memoryHigh?: number
+  /** pids.max: processes and threads of the run at once. */
+  pids?: number
+  /** cpu.max: `quota` a fraction of one CPU (0.2: a fifth), or microseconds per period. */
+  cpu?: {
+    /** A fraction of one CPU (0.2: a fifth; 2: two CPUs), or cpu.max's own two numbers. */
+    quota:
+      | number
+      | {
+          /** Microseconds of CPU the run may use per period. */
+          max: number
+          /** The period, in microseconds. */
+          period: number
+        }
+  }
+  /** cpu.weight, 1-10000 (100 by default). */
+  cpuWeight?: number
+  /** io.weight, 1-10000 (100 by default). */
+  ioWeight?: number
+}
+
+/** What a run took, in seconds and bytes (docs/limits.md lists each field's source). */
+export interface Usage extends native.Usage {}
+
+/** Why a run ended: its own exit, a signal, spawn()'s timeout, kill() or the AbortSignal (and
+ * spawnSync's maxBuffer), or one of its limits. */
+export type ExitReason = 'exit' | 'signal' | 'timeout' | 'oom' | 'pids-limit' | 'killed'
+
+/** How a program started by spawn() ended, with what it took and why. */
+export interface SpawnExit extends WaitResult {
+  /** What the run took: wall and CPU time, memory, I/O. */
+  usage: Usage
+  /** Why it ended. */
+  reason: ExitReason
 }
 
 export interface SpawnSyncOptions extends SpawnOptions {
@@ -128,8 +176,10 @@ export interface SpawnSyncOptionsWithStringEncoding extends SpawnSyncOptions {
   encoding: BufferEncoding
 }
 
-/** The steps of a spawn, in the order the child takes them (docs/errors.md). */
+/** The steps of a spawn, in the order they are taken (docs/errors.md): 'limits' (the run's
+ * cgroup) by the parent before the clone, the rest by the child. */
 export type SpawnStep =
+  | 'limits'
   | 'clone'
   | 'sync'
   | 'idmap'
@@ -209,6 +259,10 @@ export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
   signal: NodeJS.Signals | null
   /** Why the program did not start or was stopped: a failed step, a timeout, maxBuffer. Never thrown. */
   error?: SpawnError
+  /** What the program took; absent only if it never started. */
+  usage?: Usage
+  /** Why it ended; absent only if it never started. */
+  reason?: ExitReason
   /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
   confinement: Confinement
 }
@@ -217,6 +271,8 @@ export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
 export interface SpawnSupport extends native.SpawnSupport {
   /** Whether this process can create a user namespace with capabilities in it, and if not, why. */
   userNamespaces: UserNamespaceSupport
+  /** Whether `limits` can work here, and where runs' cgroups are made. */
+  limits: LimitsSupport
 }
 /** Whether user namespaces can be made here, and if not, why. */
 export interface UserNamespaceSupport extends native.UserNamespaceSupport {
@@ -226,6 +282,11 @@ export interface UserNamespaceSupport extends native.UserNamespaceSupport {
   cause?: string
 }
 export type { LandlockReport, LandlockSupport } from '../index.js'
+/** Whether `limits` can work here: the parent a run's cgroup would be made in, and if not, why. */
+export interface LimitsSupport extends native.LimitsSupport {
+  /** Whether a run's cgroup can be made here. */
+  ok: boolean
+}
 
 /** What works on this host for spawn(), and why not. */
 export function probe(): SpawnSupport {
@@ -539,6 +600,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     exitSignal = n
   }
 
+  const limits = limitsSlot(o, o.cgroup !== undefined, opened)
   let cgroupFd: number | undefined
   let cgroupPath: string | undefined
   if (o.cgroup !== undefined) {
@@ -600,6 +662,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupPath,
       timeOffsets,
       ...confined.plan,
+      limits,
     },
     spawnargs,
     opened,
@@ -611,6 +674,65 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 }
 
 const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
+
+/** Bytes as the cgroup files take them: a whole number up to 2^53. */
+function bytes(value: unknown, name: string): number {
+  return integer(value, name, 0, Number.MAX_SAFE_INTEGER)
+}
+
+/** options.limits and options.cgroupParent, checked, as the native plan takes them. */
+function limitsSlot(o: SpawnOptions, hasCgroup: boolean, opened: number[]): native.LimitsSlot | undefined {
+  if (o.limits === undefined) {
+    if (o.cgroupParent !== undefined) throw valueError('options.cgroupParent', 'is where the cgroup for options.limits is made: give limits too', o.cgroupParent)
+    return undefined
+  }
+  const l = o.limits
+  if (typeof l !== 'object' || l === null) throw typeError('options.limits', 'of type object', l)
+  if (hasCgroup) throw valueError('options.limits', 'makes a cgroup for the run, and options.cgroup names one already: choose one (cgroupParent says where the run\'s cgroup goes)', 'limits')
+  const known = ['memory', 'memorySwap', 'memoryHigh', 'pids', 'cpu', 'cpuWeight', 'ioWeight']
+  for (const k of Object.keys(l)) if (!known.includes(k)) throw valueError(`options.limits.${k}`, `is not a limit (${known.join(', ')})`, k)
+  const slot: native.LimitsSlot = {}
+  if (l.memory !== undefined) slot.memory = bytes(l.memory, 'options.limits.memory')
+  if (l.memorySwap !== undefined) slot.memorySwap = bytes(l.memorySwap, 'options.limits.memorySwap')
+  if (l.memoryHigh !== undefined) slot.memoryHigh = bytes(l.memoryHigh, 'options.limits.memoryHigh')
+  if (l.pids !== undefined) slot.pids = integer(l.pids, 'options.limits.pids', 1, 4194304)
+  if (l.cpu !== undefined) {
+    if (typeof l.cpu !== 'object' || l.cpu === null) throw typeError('options.limits.cpu', 'an object with a quota', l.cpu)
+    const q = l.cpu.quota
+    if (typeof q === 'number') {
+      // cpu.max over the kernel's default period of 100 ms; the kernel's smallest quota is 1 ms.
+      if (!Number.isFinite(q) || q < 0.01 || q > 4096) throw rangeError('options.limits.cpu.quota', '>= 0.01 && <= 4096 (a fraction of one CPU)', q)
+      slot.cpuMax = `${Math.round(q * 100000)} 100000`
+    } else if (typeof q === 'object' && q !== null) {
+      const period = integer(q.period, 'options.limits.cpu.quota.period', 1000, 1000000)
+      const max = integer(q.max, 'options.limits.cpu.quota.max', 1000, Number.MAX_SAFE_INTEGER)
+      slot.cpuMax = `${max} ${period}`
+    } else {
+      throw typeError('options.limits.cpu.quota', 'a number (a fraction of one CPU) or { max, period } in microseconds', q)
+    }
+  }
+  if (l.cpuWeight !== undefined) slot.cpuWeight = integer(l.cpuWeight, 'options.limits.cpuWeight', 1, 10000)
+  if (l.ioWeight !== undefined) slot.ioWeight = integer(l.ioWeight, 'options.limits.ioWeight', 1, 10000)
+  if (o.cgroupParent !== undefined) {
+    if (typeof o.cgroupParent === 'string') {
+      slot.parentPath = string(o.cgroupParent, 'options.cgroupParent')
+      slot.parentFd = openSync(o.cgroupParent, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+      opened.push(slot.parentFd)
+    } else {
+      const fd = fdOf(o.cgroupParent)
+      if (fd === undefined) throw typeError('options.cgroupParent', 'a path, an fd or a FileHandle', o.cgroupParent)
+      slot.parentFd = integer(fd, 'options.cgroupParent', 0, 2147483647)
+    }
+  }
+  return slot
+}
+
+/** Why a run ended: what this layer did to it, else what the kernel reported. */
+function reasonOf(report: native.RunReport, timedOut: boolean, killed: boolean): ExitReason {
+  if (timedOut) return 'timeout'
+  if (killed) return 'killed'
+  return report.reason as ExitReason
+}
 
 function checkJoin(types: readonly NsType[], namespaces: number): void {
   for (const t of types) {
@@ -691,8 +813,9 @@ export class SpawnedProcess extends EventEmitter {
   readonly spawnfile: string
   /** The program's argv. */
   readonly spawnargs: string[]
-  /** Settles with how the program ended; rejects with the SpawnError if it never started. */
-  readonly exited: Promise<WaitResult>
+  /** Settles with how the program ended, what it took and why; rejects with the SpawnError if
+   * it never started. */
+  readonly exited: Promise<SpawnExit>
   /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
   readonly confinement: Confinement
 
@@ -700,7 +823,10 @@ export class SpawnedProcess extends EventEmitter {
   #referenced = true
   #killSignal: number
   #timer: NodeJS.Timeout | undefined
-  #settle!: { resolve: (r: WaitResult) => void; reject: (e: unknown) => void }
+  #settle!: { resolve: (r: SpawnExit) => void; reject: (e: unknown) => void }
+  /** Whether the timeout's signal was sent, and whether kill() or the AbortSignal sent one. */
+  #timedOut = false
+  #killedByCaller = false
   #openStreams = 0
   #exitArgs: [number | null, NodeJS.Signals | null] | undefined
   #abort: (() => void) | undefined
@@ -717,7 +843,7 @@ export class SpawnedProcess extends EventEmitter {
     this.spawnargs = n.spawnargs
     this.confinement = n.confinement
     this.#killSignal = n.killSignal
-    this.exited = new Promise<WaitResult>((resolve, reject) => {
+    this.exited = new Promise<SpawnExit>((resolve, reject) => {
       this.#settle = { resolve, reject }
     })
     // A caller who only listens for 'error' must not also get an unhandled rejection.
@@ -759,8 +885,11 @@ export class SpawnedProcess extends EventEmitter {
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
-    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
-    if (n.timeout > 0) this.#timer = setTimeout(() => this.kill(this.#killSignal), n.timeout)
+    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
+    if (n.timeout > 0)
+      this.#timer = setTimeout(() => {
+        if (this.#send(this.#killSignal)) this.#timedOut = true
+      }, n.timeout)
     if (signal) {
       this.#signal = signal
       this.#abort = () => {
@@ -777,15 +906,16 @@ export class SpawnedProcess extends EventEmitter {
     this.emit('error', error)
   }
 
-  #onExit(error: Error | null, result: WaitResult | undefined): void {
+  #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {
     this.pidfd = undefined
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)
-    if (error || !result) {
+    if (error || !waited || !report) {
       this.#settle.reject(error)
       this.emit('error', error)
       return
     }
+    const result: SpawnExit = { ...waited, usage: report.usage, reason: reasonOf(report, this.#timedOut, this.#killedByCaller) }
     this.exitCode = result.exitCode
     this.signalCode = (result.signal as NodeJS.Signals | null) ?? null
     // Nobody reads the program's stdin any more. (Bun's fs stream would fail a write still under
@@ -814,6 +944,12 @@ export class SpawnedProcess extends EventEmitter {
    */
   kill(signal?: NodeJS.Signals | number): boolean {
     const n = signal === undefined ? osConstants.signals.SIGTERM : signalNumber(signal, 'signal')
+    const sent = this.#send(n)
+    if (sent && n !== 0) this.#killedByCaller = true
+    return sent
+  }
+
+  #send(n: number): boolean {
     if (this.pidfd === undefined) return false
     try {
       native.pidfdSendSignal(this.pidfd, n)
@@ -915,6 +1051,9 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     stderr: output[2] ?? decode(Buffer.alloc(0))!,
     status: exited ? (status >> 8) & 0xff : null,
     signal: exited ? null : signalName(status & 0x7f),
+    usage: done.report.usage,
+    // maxBuffer's kill is this layer's doing, as kill() is spawn()'s.
+    reason: reasonOf(done.report, done.error === 'ETIMEDOUT', done.error === 'ENOBUFS'),
     confinement: n.confinement,
   }
   if (done.error) {

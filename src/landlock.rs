@@ -547,7 +547,9 @@ pub fn restrict_self(slot: &LandlockSlot) -> Outcome<LandlockReport> {
 pub fn path_cause(e: Errno) -> String {
     match e {
         Errno::ENOENT => "the path does not exist where the program will see it".into(),
-        Errno::EACCES => "a directory above the path cannot be searched by the program's user".into(),
+        Errno::EACCES => {
+            "a directory above the path cannot be searched by the program's user".into()
+        }
         Errno::ENOTDIR => "a component of the path is not a directory".into(),
         _ => "the path could not be opened (O_PATH)".into(),
     }
@@ -576,13 +578,28 @@ mod tests {
     #[test]
     fn names_match_the_kernel() {
         let names = right_names();
-        for n in ["execute", "write_file", "read_file", "read_dir", "make_reg", "refer", "truncate", "ioctl_dev"] {
+        for n in [
+            "execute",
+            "write_file",
+            "read_file",
+            "read_dir",
+            "make_reg",
+            "refer",
+            "truncate",
+            "ioctl_dev",
+        ] {
             assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
         }
-        assert_eq!(group("read"), Some(AccessFs::ReadFile as u64 | AccessFs::ReadDir as u64));
+        assert_eq!(
+            group("read"),
+            Some(AccessFs::ReadFile as u64 | AccessFs::ReadDir as u64)
+        );
         assert_eq!(right("write_file"), Some(AccessFs::WriteFile as u64));
         assert_eq!(right("nonsense"), None);
-        assert_eq!(since(all_fs, AccessFs::Truncate as u64), " (ABI 3, Linux 6.2)");
+        assert_eq!(
+            since(all_fs, AccessFs::Truncate as u64),
+            " (ABI 3, Linux 6.2)"
+        );
     }
 }
 
@@ -594,10 +611,7 @@ pub fn landlock_resolve(env: napi::Env, slot: LandlockSlot) -> napi::Result<Land
 
 /// Landlock for the calling clone() child (the TypeScript layer's landlockRestrictSelf).
 #[napi(js_name = "_landlockRestrictSelf")]
-pub fn landlock_restrict_self(
-    env: napi::Env,
-    slot: LandlockSlot,
-) -> napi::Result<LandlockReport> {
+pub fn landlock_restrict_self(env: napi::Env, slot: LandlockSlot) -> napi::Result<LandlockReport> {
     let outcome = if crate::clone::in_clone_child() {
         restrict_self(&slot)
     } else {

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod args;
+mod cgroup;
 mod clone;
 mod errors;
 mod flags;
@@ -20,5 +21,6 @@ mod spawn;
 mod sys;
 mod threadpool;
 mod toolkit;
+mod usage;
 mod uts;
 mod wait;

@@ -22,6 +22,7 @@ use napi::{sys, Env, JsValue};
 use nix::errno::Errno;
 
 use crate::errors::{Failure, Outcome};
+use crate::usage::{Run, RunReport};
 use crate::wait::{decode, status_from_siginfo};
 
 /// What a wait ends with: `(pid, raw wait status)`, or why it failed.
@@ -46,6 +47,8 @@ struct Watch {
     pid: i32,
     pidfd: i32,
     channel: Arc<Channel>,
+    /// spawn()'s run: when it started and its cgroup, for the report made after the reap.
+    run: Option<Run>,
 }
 
 struct Reaper {
@@ -128,13 +131,19 @@ fn run(epoll: i32) {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&id);
-            let Some(watch) = watch else { continue };
+            let Some(mut watch) = watch else { continue };
             // SAFETY: the pidfd is open until the JS side (or we, below) close it.
             unsafe {
                 libc::epoll_ctl(epoll, libc::EPOLL_CTL_DEL, watch.pidfd, ptr::null_mut());
             }
-            let exit = reap(watch.pid, watch.pidfd, 0);
-            deliver(&watch, id, exit);
+            let reaped = reap_usage(watch.pid, watch.pidfd, 0);
+            // The run's cgroup is read, emptied and removed here, off the JS thread.
+            let report = match (&reaped, watch.run.take()) {
+                (Ok((_, status, usage)), Some(run)) => Some(run.finish(*status, usage)),
+                _ => None,
+            };
+            let exit = reaped.map(|(pid, status, _)| (pid, status));
+            deliver(&watch, id, exit, report);
         }
     }
 }
@@ -142,22 +151,32 @@ fn run(epoll: i32) {
 /// waitid(P_PIDFD) for the child's exit, retried on EINTR: the one such wait in the package.
 /// `flags` adds WNOHANG (then the pid is 0 while it runs) or WNOWAIT (nothing is reaped).
 pub(crate) fn reap(pid: i32, pidfd: i32, flags: i32) -> Exit {
+    reap_usage(pid, pidfd, flags).map(|(pid, status, _)| (pid, status))
+}
+
+/// reap(), with the kernel's rusage of the reaped child (its own and that of the children it
+/// waited for): waitid(2) as a system call takes a fifth argument the C library's does not.
+pub(crate) fn reap_usage(pid: i32, pidfd: i32, flags: i32) -> Outcome<(i32, i32, libc::rusage)> {
     loop {
         // SAFETY: a zeroed siginfo_t is valid for the kernel to fill.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: plain data for the kernel to fill.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: as above; the pidfd is open.
         let rc = unsafe {
-            libc::waitid(
+            libc::syscall(
+                libc::SYS_waitid,
                 libc::P_PIDFD,
                 pidfd as libc::id_t,
-                &mut info,
+                &mut info as *mut libc::siginfo_t,
                 libc::WEXITED | libc::__WALL | flags,
+                &mut usage as *mut libc::rusage,
             )
         };
         if rc == 0 {
             // SAFETY: waitid filled info (si_pid is 0 if WNOHANG found nothing).
             let (child, status) = unsafe { (info.si_pid(), info.si_status()) };
-            return Ok((child, status_from_siginfo(info.si_code, status)));
+            return Ok((child, status_from_siginfo(info.si_code, status), usage));
         }
         let errno = Errno::last();
         if errno == Errno::EINTR {
@@ -180,14 +199,14 @@ pub(crate) fn reap(pid: i32, pidfd: i32, flags: i32) -> Exit {
 
 /// Hands an exit to the environment's JS thread, or, if the environment is gone, closes the
 /// pidfd that nobody will close now.
-fn deliver(watch: &Watch, id: u64, exit: Exit) {
+fn deliver(watch: &Watch, id: u64, exit: Exit, report: Option<RunReport>) {
     let tsfn = watch
         .channel
         .tsfn
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     if let Some(tsfn) = *tsfn {
-        let data = Box::into_raw(Box::new((id, exit)));
+        let data = Box::into_raw(Box::new((id, exit, report)));
         // SAFETY: the function is alive: its finalizer clears `tsfn` under this lock.
         let status = unsafe {
             sys::napi_call_threadsafe_function(
@@ -226,8 +245,8 @@ unsafe extern "C" fn on_exit_in_js(
         return;
     }
     // SAFETY: data is the Box the reaper queued, handed over exactly once.
-    let boxed = unsafe { Box::from_raw(data as *mut (u64, Exit)) };
-    let (id, exit) = *boxed;
+    let boxed = unsafe { Box::from_raw(data as *mut (u64, Exit, Option<RunReport>)) };
+    let (id, exit, report) = *boxed;
     let Some((notify, pidfd)) = take_pending(env, id) else {
         return;
     };
@@ -239,7 +258,7 @@ unsafe extern "C" fn on_exit_in_js(
         return;
     }
     let env = Env::from_raw(env);
-    let _ = catch_unwind(AssertUnwindSafe(|| notify_js(&env, notify, exit)));
+    let _ = catch_unwind(AssertUnwindSafe(|| notify_js(&env, notify, exit, report)));
 }
 
 fn take_pending(env: sys::napi_env, id: u64) -> Option<(Notify, i32)> {
@@ -258,7 +277,7 @@ fn take_pending(env: sys::napi_env, id: u64) -> Option<(Notify, i32)> {
     })
 }
 
-fn notify_js(env: &Env, notify: Notify, exit: Exit) -> napi::Result<()> {
+fn notify_js(env: &Env, notify: Notify, exit: Exit, report: Option<RunReport>) -> napi::Result<()> {
     let raw = env.raw();
     let (error, result) = match exit {
         // SAFETY: env is live on this thread.
@@ -291,11 +310,16 @@ fn notify_js(env: &Env, notify: Notify, exit: Exit) -> napi::Result<()> {
                 sys::napi_get_undefined(raw, &mut undefined);
                 sys::napi_get_null(raw, &mut null);
             }
-            let argv = [error.unwrap_or(null), result.unwrap_or(undefined)];
+            let report = match report {
+                // SAFETY: env is live on this thread.
+                Some(r) => unsafe { RunReport::to_napi_value(raw, r) }?,
+                None => undefined,
+            };
+            let argv = [error.unwrap_or(null), result.unwrap_or(undefined), report];
             let mut ret = ptr::null_mut();
             // SAFETY: func is a function (checked at registration); an exception it throws
             // stays pending and Node reports it as uncaught.
-            unsafe { sys::napi_call_function(raw, undefined, func, 2, argv.as_ptr(), &mut ret) };
+            unsafe { sys::napi_call_function(raw, undefined, func, 3, argv.as_ptr(), &mut ret) };
             Ok(())
         }
     }
@@ -394,7 +418,13 @@ unsafe extern "C" fn teardown(_arg: *mut c_void) {
 
 /// Waits for the child behind `pidfd` (which the reaper owns from now on and closes after the
 /// exit) and tells `notify` on this environment's JS thread. Returns the wait's id.
-pub fn watch(env: &Env, pid: i32, pidfd: i32, notify: Notify) -> napi::Result<Outcome<u64>> {
+pub fn watch(
+    env: &Env,
+    pid: i32,
+    pidfd: i32,
+    notify: Notify,
+    run: Option<Run>,
+) -> napi::Result<Outcome<u64>> {
     let reaper = match reaper() {
         Ok(r) => r,
         Err(f) => return Ok(Err(f)),
@@ -417,6 +447,7 @@ pub fn watch(env: &Env, pid: i32, pidfd: i32, notify: Notify) -> napi::Result<Ou
                     pid,
                     pidfd,
                     channel: Arc::clone(&waits.channel),
+                    run,
                 },
             );
         let mut event = libc::epoll_event {

@@ -476,11 +476,22 @@ mod tests {
 
     #[test]
     fn comparisons_are_unsigned_64_bit() {
-        let values = [0u64, 1, 5, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0005, u64::MAX];
+        let values = [
+            0u64,
+            1,
+            5,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1_0000_0005,
+            u64::MAX,
+        ];
         for op in ["==", "!=", "<", "<=", ">", ">="] {
             for &k in &values {
-                let prog = compile(&policy(vec![rule(&["ioctl"], vec![cond(op, k)])]), Arch::X64)
-                    .expect("compiles");
+                let prog = compile(
+                    &policy(vec![rule(&["ioctl"], vec![cond(op, k)])]),
+                    Arch::X64,
+                )
+                .expect("compiles");
                 for &a in &values {
                     let want = match op {
                         "==" => a == k,
@@ -522,13 +533,24 @@ mod tests {
         p.default_action = act("log");
         let prog = compile(&p, Arch::Arm64).expect("compiles");
         let clone = 220;
-        assert_eq!(run(&prog, AUDIT_ARCH_AARCH64, clone, [0x11, 0, 0, 0, 0, 0]), RET_ALLOW);
         assert_eq!(
-            run(&prog, AUDIT_ARCH_AARCH64, clone, [0x1000_0000, 0, 0, 0, 0, 0]),
+            run(&prog, AUDIT_ARCH_AARCH64, clone, [0x11, 0, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            run(
+                &prog,
+                AUDIT_ARCH_AARCH64,
+                clone,
+                [0x1000_0000, 0, 0, 0, 0, 0]
+            ),
             RET_ERRNO | 1
         );
         assert_eq!(run(&prog, AUDIT_ARCH_AARCH64, 63, [0; 6]), RET_LOG);
-        assert_eq!(run(&prog, AUDIT_ARCH_X86_64, clone, [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(
+            run(&prog, AUDIT_ARCH_X86_64, clone, [0; 6]),
+            RET_KILL_PROCESS
+        );
     }
 
     #[test]
@@ -549,7 +571,10 @@ mod tests {
         let arm = compile(&p, Arch::Arm64).expect("compiles");
         assert!(x64.len() > arm.len());
         assert_eq!(run(&arm, AUDIT_ARCH_AARCH64, 56, [0; 6]), RET_ERRNO | 1);
-        match compile(&policy(vec![rule(&["openat", "nosuchcall"], vec![])]), Arch::X64) {
+        match compile(
+            &policy(vec![rule(&["openat", "nosuchcall"], vec![])]),
+            Arch::X64,
+        ) {
             Err(Failure::ArgValue(m)) => assert!(m.contains("'nosuchcall'"), "{m}"),
             _ => panic!("an unknown name must be refused"),
         }

@@ -294,7 +294,13 @@ fn start_wait(env: &Env, pid: &Unknown, deferred: sys::napi_deferred) -> Result<
     waitid_pidfd(pid, pidfd.as_fd(), CHECK_CHILD)?;
     // From here the reaper owns the pidfd and settles the promise.
     let raw = std::os::fd::IntoRawFd::into_raw_fd(pidfd);
-    match crate::reaper::watch(env, pid, raw, crate::reaper::Notify::Promise(deferred)) {
+    match crate::reaper::watch(
+        env,
+        pid,
+        raw,
+        crate::reaper::Notify::Promise(deferred),
+        None,
+    ) {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(failure)) => {
             // SAFETY: the reaper did not take the fd.

@@ -44,10 +44,13 @@ pub enum Step {
     Signals,
     Seccomp,
     Execve,
+    /// The run's cgroup, made by the parent before the clone (cgroup.rs); numbered last so
+    /// that the child's steps keep their numbers.
+    Limits,
 }
 
 impl Step {
-    pub const ALL: [Step; 28] = [
+    pub const ALL: [Step; 29] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -76,6 +79,7 @@ impl Step {
         Step::Signals,
         Step::Seccomp,
         Step::Execve,
+        Step::Limits,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -113,6 +117,7 @@ impl Step {
             Step::Signals => "signals",
             Step::Seccomp => "seccomp",
             Step::Execve => "execve",
+            Step::Limits => crate::cgroup::STEP,
         }
     }
 }
@@ -1021,8 +1026,13 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
                     fail(p, Step::Landlock, i, 0, fd);
                 }
                 let mut st: libc::stat = std::mem::zeroed();
-                let is_dir = syscall(libc::SYS_fstat, fd as usize, &mut st as *mut _ as usize, 0, 0)
-                    < 0
+                let is_dir = syscall(
+                    libc::SYS_fstat,
+                    fd as usize,
+                    &mut st as *mut _ as usize,
+                    0,
+                    0,
+                ) < 0
                     || st.st_mode & libc::S_IFMT == libc::S_IFDIR;
                 let attr = crate::landlock::PathBeneathAttr {
                     allowed_access: if is_dir {

@@ -25,6 +25,7 @@ use nix::errno::Errno;
 use crate::errors::{to_js, Failure, Outcome};
 use crate::reaper::{self, Notify};
 use crate::sys;
+use crate::usage::{self, Run, RunReport};
 use child::{Report, Step};
 pub use plan::SpawnPlan;
 
@@ -47,6 +48,8 @@ pub struct Started {
     pub pidfd: OwnedFd,
     /// The parent's end for each child fd that is a pipe, else -1.
     pub parent_fds: Vec<RawFd>,
+    /// When it started, and the cgroup made for it.
+    pub run: Run,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -218,6 +221,22 @@ impl Drop for Blocked {
 /// Starts the program of `plan`. Returns once it has exec'd, or with the step that failed; in
 /// both cases nothing is left behind (no zombie, no fd).
 pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
+    // The run's cgroup first: a refusal costs no clone. Dropped on failure, which removes it.
+    let run_cgroup = match &plan.limits {
+        Some(limits) => Some(crate::cgroup::create(limits)?),
+        None => None,
+    };
+    // The cgroup the child starts in: the run's, or the caller's `cgroup`.
+    let cgroup: Option<(RawFd, String)> = match &run_cgroup {
+        Some(run) => Some((run.dir.as_raw_fd(), run.path.clone())),
+        None => plan.cgroup_fd.map(|fd| {
+            let label = plan
+                .cgroup_path
+                .clone()
+                .unwrap_or_else(|| format!("cgroup fd {fd}"));
+            (fd, label)
+        }),
+    };
     let n = plan.stdio.len().max(3);
     // fds the child gets, fds the parent keeps, fds to close once the child has them.
     let mut child_fds = vec![-1; n];
@@ -257,7 +276,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
     let maps =
         new_user && (plan.uid_map.is_some() || plan.gid_map.is_some() || plan.setgroups.is_some());
-    let want_cgroup = plan.cgroup_fd.is_some();
+    let want_cgroup = cgroup.is_some();
     let mut prepared = plan::prepare(
         plan,
         child_fds,
@@ -301,10 +320,12 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
     let arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
+    let started_at = std::time::Instant::now();
     let rc = {
         let _blocked = Blocked::all();
         let mut rc = -(libc::ENOSYS as isize);
-        if let Some(cgroup) = plan.cgroup_fd {
+        if let Some((cgroup, _)) = &cgroup {
+            let cgroup = *cgroup;
             let args = CloneArgs {
                 flags: vm_flag as u64
                     | (libc::CLONE_PIDFD as u64)
@@ -339,7 +360,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pidfd = -1;
             }
         }
-        if plan.cgroup_fd.is_none() || via_procs {
+        if cgroup.is_none() || via_procs {
             let flags = vm_flag | pidfd_flag | clone_ns | exit_signal;
             // SAFETY: as above.
             rc = unsafe {
@@ -406,7 +427,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(err_write);
     drop(sync_read);
 
-    let parent_part = parent::parent_part(plan, pid, via_procs);
+    let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
+    let parent_part = parent::parent_part(plan, pid, moved_by_parent);
     let mut grandchild = None;
     let outcome = match parent_part {
         Ok(()) => {
@@ -445,6 +467,10 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pid,
                 pidfd,
                 parent_fds,
+                run: Run {
+                    started: started_at,
+                    cgroup: run_cgroup,
+                },
             })
         }
         Ok(Some(failure)) | Err(failure) => {
@@ -541,6 +567,8 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         &env,
         refuse_in_callback("spawn").and_then(|()| start_for_process(plan)),
     )?;
+    // Until _watchExit takes it for the reaper.
+    usage::register(started.pid, started.run);
     Ok(NativeSpawned {
         pid: started.pid,
         pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
@@ -615,7 +643,7 @@ fn refuse_in_callback(what: &str) -> Outcome<()> {
 /// wait's id, for `_exitRef`.
 #[napi(
     js_name = "_watchExit",
-    ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult) => void"
+    ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void"
 )]
 pub fn watch_exit(
     env: Env,
@@ -628,7 +656,13 @@ pub fn watch_exit(
     let status =
         unsafe { napi::sys::napi_create_reference(env.raw(), callback.raw(), 1, &mut reference) };
     napi::check_status!(status)?;
-    let id = reaper::watch(&env, pid, pidfd, Notify::Callback(reference))?;
+    let id = reaper::watch(
+        &env,
+        pid,
+        pidfd,
+        Notify::Callback(reference),
+        usage::take(pid),
+    )?;
     to_js(&env, id).map(|id| id as f64)
 }
 
@@ -646,6 +680,8 @@ pub struct NativeSpawnSync {
     pub output: Vec<Option<Buffer>>,
     /// 'ETIMEDOUT' or 'ENOBUFS' when the child was killed for the timeout or maxBuffer.
     pub error: Option<String>,
+    /// What the program took and why it ended.
+    pub report: RunReport,
 }
 
 #[napi(js_name = "_spawnSync")]
@@ -678,6 +714,7 @@ pub fn native_spawn_sync(
             .map(|o| o.map(Buffer::from))
             .collect(),
         error: done.error.map(str::to_string),
+        report: done.report,
     })
 }
 
@@ -722,6 +759,8 @@ pub struct SpawnSupport {
     /// Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
     /// spawn() copies the address space instead (slower with a large heap).
     pub shared_memory_clone: bool,
+    /// Whether `limits` can work here, under which parent cgroup, and if not, why.
+    pub limits: crate::cgroup::LimitsSupport,
 }
 
 fn raw(nr: i64, a: [usize; 4]) -> isize {
@@ -778,5 +817,6 @@ pub fn probe() -> SpawnSupport {
             },
         },
         shared_memory_clone: vm::shared(),
+        limits: crate::cgroup::probe(),
     }
 }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::child::Step;
-use super::{reap_now, SpawnPlan, Started};
+use super::{SpawnPlan, Started};
 use crate::errors::{Failure, Outcome};
+use crate::usage::RunReport;
 
 fn read_sysctl(path: &str) -> Option<i64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
@@ -149,7 +150,7 @@ fn write_at(dir: RawFd, name: &std::ffi::CStr, text: &str) -> Result<(), Errno> 
 /// The parent's part while the child waits at its sync step: the id maps of a new user
 /// namespace (uid_map, setgroups, gid_map, in the order the kernel needs for an unprivileged
 /// gid map), and the cgroup where clone3 could not place the child.
-pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
+pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: Option<&(RawFd, String)>) -> Outcome<()> {
     if plan.namespaces & libc::CLONE_NEWUSER as u32 != 0 {
         if let Some(map) = &plan.uid_map {
             write_map(pid, "uid_map", "newuidmap", map, 0)?;
@@ -169,12 +170,9 @@ pub fn parent_part(plan: &SpawnPlan, pid: i32, via_procs: bool) -> Outcome<()> {
             write_map(pid, "gid_map", "newgidmap", map, 1)?;
         }
     }
-    if via_procs {
-        if let Some(fd) = plan.cgroup_fd {
-            let label = plan
-                .cgroup_path
-                .clone()
-                .unwrap_or_else(|| format!("cgroup fd {fd}"));
+    {
+        if let Some((fd, label)) = via_procs {
+            let (fd, label) = (*fd, label.clone());
             if let Err(errno) = write_at(fd, c"cgroup.procs", &pid.to_string()) {
                 return Err(Failure::Spawn {
                     errno,
@@ -311,6 +309,7 @@ pub struct SyncDone {
     pub status: i32,
     pub output: Vec<Option<Vec<u8>>>,
     pub error: Option<&'static str>,
+    pub report: RunReport,
 }
 
 fn own(fd: RawFd) -> Option<OwnedFd> {
@@ -340,6 +339,7 @@ pub fn run_to_exit(
         pid,
         pidfd,
         parent_fds,
+        run,
     } = started;
     let fds: Vec<Option<OwnedFd>> = parent_fds.iter().map(|&fd| own(fd)).collect();
     let mut output: Vec<Option<Vec<u8>>> = fds
@@ -469,7 +469,12 @@ pub fn run_to_exit(
             while open[i] && read_some(fd.as_raw_fd(), &mut buf, &mut output[i], &mut open[i]) {}
         }
     }
-    let status = reap_now(&pidfd).map_or(0, |(_, status)| status);
+    // SAFETY: plain data.
+    let (status, usage) = crate::reaper::reap_usage(pid, pidfd.as_raw_fd(), 0)
+        .map_or((0, unsafe { std::mem::zeroed() }), |(_, status, usage)| {
+            (status, usage)
+        });
+    let report = run.finish(status, &usage);
     if error == Some("ENOBUFS") {
         for out in output.iter_mut().flatten() {
             out.truncate(max_buffer as usize);
@@ -480,6 +485,7 @@ pub fn run_to_exit(
         status,
         output,
         error,
+        report,
     })
 }
 

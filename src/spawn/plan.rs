@@ -84,6 +84,8 @@ pub struct SpawnPlan {
     pub umask: Option<u32>,
     /// pid 1 is a native init that runs the program as its child.
     pub reaper: Option<bool>,
+    /// Limits for a cgroup made for the run (cgroup.rs).
+    pub limits: Option<crate::cgroup::LimitsSlot>,
     /// Landlock rules, applied at step 22b.
     pub landlock: Option<crate::landlock::LandlockSlot>,
 }
