@@ -36,6 +36,13 @@ export declare function _landlockResolve(slot: LandlockSlot): LandlockReport
 /** Landlock for the calling clone() child (the TypeScript layer's landlockRestrictSelf). */
 export declare function _landlockRestrictSelf(slot: LandlockSlot): LandlockReport
 
+/**
+ * The native half of `sandbox.forward()`: a listening, non-blocking TCP socket on `addr:port`
+ * (`addr` an IPv4 address as a number) inside the namespaces `nstype` of the process behind
+ * `pidfd`; returns its fd (close-on-exec).
+ */
+export declare function _listenIn(pidfd: number, nstype: number, addr: number, port: number, backlog: number): number
+
 /** What works on this host, and why not. */
 export declare function _probe(): SpawnSupport
 
@@ -721,6 +728,11 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /**
+   * With `reaper`: the init runs no program and stays until it is killed, holding the
+   * namespaces for programs that join them (createSandbox()).
+   */
+  hold?: boolean
   /** Limits for a cgroup made for the run (cgroup.rs). */
   limits?: LimitsSlot
   /** Landlock rules, applied at step 22b. */

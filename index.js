@@ -870,6 +870,7 @@ module.exports._compileSeccomp = nativeBinding._compileSeccomp
 module.exports._exitRef = nativeBinding._exitRef
 module.exports._landlockResolve = nativeBinding._landlockResolve
 module.exports._landlockRestrictSelf = nativeBinding._landlockRestrictSelf
+module.exports._listenIn = nativeBinding._listenIn
 module.exports._probe = nativeBinding._probe
 module.exports._spawn = nativeBinding._spawn
 module.exports._spawnSync = nativeBinding._spawnSync

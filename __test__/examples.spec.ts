@@ -106,3 +106,27 @@ for (const uid of [undefined, 4242]) {
     t.regex(run.stdout, /\nall as expected\n$/)
   })
 }
+
+for (const uid of [undefined, 4242]) {
+  const label = uid === undefined ? `as uid ${process.getuid?.()}` : `as uid ${uid}`
+  const why = !userns.ok ? `unprivileged user namespaces are off: ${userns.cause}` : uid !== undefined && !isRoot ? 'running as another user needs root (setpriv)' : undefined
+  if (why) console.log(`skipping examples/agent-shell.mjs ${label}: ${why}`)
+  ;(why ? test.skip : test)(`examples/agent-shell.mjs: one sandbox, many commands, each seeing what the last left (${label})`, async (t) => {
+    const run = await runExample('agent-shell.mjs', { uid })
+    t.is(run.status, 0, `${run.stdout}\n${run.stderr}`)
+    t.is(run.stderr, '')
+    const said = (label: string) => new RegExp(`\\(${label}\\) status (\\d+): (.*)`).exec(run.stdout)?.slice(1)
+    t.deepEqual(said('who am I'), ['0', '0 | agent'])
+    t.deepEqual(said('write a file'), ['0', 'answer.py'])
+    t.deepEqual(said('the file is still there'), ['0', 'print(6 * 7)'])
+    // The shell, ls and grep, besides the init: nothing of the host.
+    t.true(Number(said('processes')?.[1]) <= 5, run.stdout)
+    t.deepEqual(said('network interfaces'), ['0', 'lo'])
+    t.regex(said('reach the internet')?.[1] ?? '', /(^| )unreachable( |$)/)
+    t.deepEqual(said('the proxy through port 3128'), ['0', 'proxy saw GET /pkg'])
+    t.regex(said('the host home')?.[1] ?? '', /No such file or directory/)
+    t.regex(run.stdout, /\n {2}status 0: 64 \| \/tmp\n/)
+    t.regex(run.stdout, /answer\.py holds: print\(6 \* 7\)\n/)
+    t.regex(run.stdout, /\nclosed: the sandbox was closed \(it was killed by SIGKILL\)\n$/)
+  })
+}

@@ -675,6 +675,13 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 
 const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
 
+/** @internal For createSandbox(): a checked plan and the fds opened for it (the caller closes
+ * them after the clone). Not part of the API. */
+export function _plan(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
+  const n = normalize(file, [], options)
+  return { plan: n.plan, opened: n.opened }
+}
+
 /** Bytes as the cgroup files take them: a whole number up to 2^53. */
 function bytes(value: unknown, name: string): number {
   return integer(value, name, 0, Number.MAX_SAFE_INTEGER)

@@ -15,6 +15,7 @@ mod net;
 mod pidfd;
 mod process;
 mod reaper;
+mod sandbox;
 mod seccomp;
 mod signals;
 mod spawn;

@@ -348,6 +348,8 @@ pub struct ChildPlan {
     pub landlock_file_rights: u64,
     /// Stay as pid 1 and run the program as our child (options.pidns.init 'reaper').
     pub reaper: bool,
+    /// Under a reaper: no program; the init holds the namespaces until it is killed.
+    pub hold: bool,
     /// Where the program's stack starts (its top) under a reaper.
     pub program_stack: usize,
     /// What the reaper keeps of its copy of the memory (its stack, this addon's code), and
@@ -1076,7 +1078,12 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
 
         // 24. reaper: we are pid 1 of a new pid namespace and stay, as its init; the program
         // becomes our child (sharing our copy of the memory until it execs) and goes on from
-        // step 25. Last, so that it inherits everything above.
+        // step 25. Last, so that it inherits everything above. Holding (a sandbox), there is no
+        // program: the init stays alone, and closing every fd (the error pipe too) tells the
+        // parent the sandbox is ready, as an exec would.
+        if p.reaper && p.hold {
+            init(0, p.reaper_keep, p.reaper_trim);
+        }
         if p.reaper {
             let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
             let pid = crate::sys::clone_into(
@@ -1893,7 +1900,8 @@ unsafe fn enter_root() -> (usize, isize) {
 /// Pid 1 under a reaper, once the program has exec'd (or failed): forwards every signal it
 /// gets to the program, reaps every child (orphans of the namespace come to us), and exits
 /// with the program's status (128 + the signal if a signal ended it: pid 1 cannot be killed by
-/// its own signal). We run on a copy of the parent's memory: first everything but `keep` (our
+/// its own signal). Holding (`program` 0) it passes no signal on, so that nothing inside can
+/// end it: only SIGKILL from outside the namespace does. We run on a copy of the parent's memory: first everything but `keep` (our
 /// stack, this addon's code, and the C library's rseq area, which the kernel writes on every
 /// return to us and would answer with SIGSEGV if it were gone) is unmapped, so that we hold no
 /// copy of the parent's heap however long the program runs. From here nothing calls into the C
@@ -1939,7 +1947,10 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
                 continue;
             }
             if sig as i32 != libc::SIGCHLD {
-                syscall(libc::SYS_kill, program as usize, sig as usize, 0, 0);
+                // kill(0, sig) would signal our whole process group: holding, nobody gets it.
+                if program > 0 {
+                    syscall(libc::SYS_kill, program as usize, sig as usize, 0, 0);
+                }
                 continue;
             }
             loop {
@@ -1954,7 +1965,7 @@ unsafe fn init(program: i32, keep: [(usize, usize); 3], trim: bool) -> ! {
                 if pid <= 0 {
                     break;
                 }
-                if pid as i32 == program {
+                if program > 0 && pid as i32 == program {
                     let code = if status & 0x7f == 0 {
                         (status >> 8) & 0xff
                     } else {

@@ -84,6 +84,9 @@ pub struct SpawnPlan {
     pub umask: Option<u32>,
     /// pid 1 is a native init that runs the program as its child.
     pub reaper: Option<bool>,
+    /// With `reaper`: the init runs no program and stays until it is killed, holding the
+    /// namespaces for programs that join them (createSandbox()).
+    pub hold: Option<bool>,
     /// Limits for a cgroup made for the run (cgroup.rs).
     pub limits: Option<crate::cgroup::LimitsSlot>,
     /// Landlock rules, applied at step 22b.
@@ -408,6 +411,7 @@ pub fn prepare(
         nlandlock: landlock.as_ref().map_or(0, |(_, paths)| paths.len()),
         landlock_file_rights: crate::landlock::file_rights(),
         reaper: plan.reaper.unwrap_or(false),
+        hold: plan.reaper.unwrap_or(false) && plan.hold.unwrap_or(false),
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
         reaper_trim: false,
