@@ -51,11 +51,12 @@ export declare function _spawn(plan: SpawnPlan): NativeSpawned
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
 
 /**
- * Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
- * pidfd belongs to the reaper from now on and is closed just before the call. Returns the
- * wait's id, for `_exitRef`.
+ * Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
+ * thread when the child exits (the pidfd is the reaper's, closed just before the call). The
+ * pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
+ * Returns the wait's id, for `_exitRef`; false if there is no such wait.
  */
-export declare function _watchExit(pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void): number
+export declare function _watchExit(watch: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void): boolean
 
 /** options.capabilities, as capability numbers. */
 export interface CapSlot {
@@ -296,7 +297,10 @@ export declare function mount(source: string | null, target: string, fstype: str
 
 /** One entry of `options.mounts`, as the TypeScript layer checked it. */
 export interface MountSlot {
-  /** 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'. */
+  /**
+   * 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount',
+   * 'overlay' or 'chmod'.
+   */
   kind: string
   /** A bind's source: absolute, resolved in the old root. */
   source?: string
@@ -312,6 +316,14 @@ export interface MountSlot {
   linkTo?: string
   /** A file entry's content: its index in the plan's `files`. */
   data?: number
+  /** An overlay's lower directories, the topmost first; absolute, resolved in the old root. */
+  lower?: Array<string>
+  /**
+   * An overlay's upper directory ('tmpfs': one on a tmpfs of the spawn's own), and its work
+   * directory; none: a read-only overlay.
+   */
+  upper?: string
+  work?: string
 }
 
 /** mount(): a bind mount: the file or directory `source` is seen at `target` too. */
@@ -426,6 +438,12 @@ export interface NativeSpawned {
   pid: number
   pidfd: number
   fds: Array<number>
+  /**
+   * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
+   * tell. Made here, in the same call as the child, so that no JavaScript runs between the
+   * two (a Worker terminated there would leave the child unreaped for good).
+   */
+  watch: number
 }
 
 /** What spawnSync() collected. */

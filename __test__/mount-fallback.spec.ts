@@ -12,13 +12,15 @@ import { compileSeccomp } from '../dist/index.js'
 const root = asRoot('a mount namespace without a user namespace needs CAP_SYS_ADMIN')
 
 /** Runs `script` in a Node whose mount_setattr fails with ENOSYS (a filter compiled here,
- * installed by bwrap: compileSeccomp's output is what bwrap --seccomp reads). */
-function withoutMountSetattr(script: string, deny: boolean): string {
+ * installed by bwrap: compileSeccomp's output is what bwrap --seccomp reads), with a tmpfs at
+ * `sub`. */
+function withoutMountSetattr(script: string, deny: boolean, sub: string): string {
   const filter = compileSeccomp({ defaultAction: 'allow', rules: deny ? [{ syscalls: ['mount_setattr'], action: { errno: 'ENOSYS' } }] : [] })
   const file = path.join(os.tmpdir(), `lc-nosetattr-${process.pid}-${deny}`)
   fs.writeFileSync(file, filter)
   try {
-    return execFileSync('sh', ['-c', 'exec bwrap --bind / / --dev-bind /dev /dev --proc /proc --seccomp 3 "$@" 3<"$0"', file, process.execPath, '-e', script], { encoding: 'utf8' })
+    // The submount is made before the spawn: bind sources are read in the tree it starts from.
+    return execFileSync('sh', ['-c', 'exec bwrap --bind / / --dev-bind /dev /dev --proc /proc --tmpfs "$1" --seccomp 3 "$2" -e "$3" 3<"$0"', file, sub, process.execPath, script], { encoding: 'utf8' })
   } finally {
     fs.rmSync(file, { force: true })
   }
@@ -34,14 +36,13 @@ for (const deny of [true, false]) {
       const r = lc.spawnSync('/bin/sh', ['-c', 'for f in /mnt/w/x /mnt/w/sub/x; do touch $f 2>/dev/null && echo "$f written" || echo "$f read-only"; done; grep " /mnt/w" /proc/self/mountinfo | cut -d" " -f5,6'], {
         encoding: 'utf8', namespaces: ['mnt'],
         mounts: [
-          { type: 'tmpfs', target: ${JSON.stringify(path.join(dir, 'sub'))} },
           { type: 'tmpfs', target: '/mnt' },
           { type: 'bind', source: ${JSON.stringify(dir)}, target: '/mnt/w', readonly: true },
         ],
       });
       console.log(JSON.stringify({ out: r.stdout, error: r.error && r.error.message }));
     `
-    const r = JSON.parse(withoutMountSetattr(script, deny).trim()) as { out: string; error?: string }
+    const r = JSON.parse(withoutMountSetattr(script, deny, path.join(dir, 'sub')).trim()) as { out: string; error?: string }
     t.is(r.error, undefined)
     const lines = r.out.trim().split('\n')
     t.deepEqual(lines.slice(0, 2), ['/mnt/w/x read-only', '/mnt/w/sub/x read-only'])

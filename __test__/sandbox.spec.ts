@@ -412,7 +412,8 @@ async function hostServer(t: { teardown(fn: () => void): void }): Promise<number
   // The last connection's close may still be on its way through the event loop.
   for (let i = 0; i < 50 && (f.connections > 0 || fds() > before); i++) await new Promise((r) => setTimeout(r, 20))
   t.is(f.connections, 0)
-  t.is(fds(), before)
+  // At most as many as before: other tests' teardowns may close fds of this process meanwhile.
+  t.true(fds() <= before, `${fds()} fds, ${before} before`)
   await f.close()
   t.deepEqual(await bash(sb, get(3128)), [9, '/bin/bash: connect: Connection refused\n/bin/bash: line 1: /dev/tcp/127.0.0.1/3128: Connection refused\n'])
 })

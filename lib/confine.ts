@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 
 import type * as native from '../index.js'
 import { NEWNS, NEWPID, _compileSeccomp, _landlockResolve } from '../index.js'
+import { placeholderNeeds, type PlaceholderNeed } from './placeholders.js'
 import { isPolicy, policySlot, type SeccompPolicy } from './seccomp.js'
 
 /** A capability, as capabilities(7) names it. */
@@ -85,6 +86,10 @@ export type MountEntry =
       readonly devices?: boolean
       /** A missing source skips the entry (default false). */
       readonly optional?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder (a file,
+       * or a directory for a directory source) and removed after the sandbox has ended
+       * (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
     }
   /** An empty tmpfs (`--tmpfs`, `--size`, `--perms`). Read-only is applied after every entry. */
   | {
@@ -98,6 +103,9 @@ export type MountEntry =
       readonly mode?: number
       /** Read-only, applied after every other entry, so entries below it can be made first. */
       readonly readonly?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder, removed
+       * after the sandbox has ended (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
     }
   /** A procfs (`--proc`): fresh with a new pid namespace, else the current one bound. */
   | {
@@ -150,6 +158,9 @@ export type MountEntry =
       readonly mode?: number
       /** A read-only mount. */
       readonly readonly?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder, removed
+       * after the sandbox has ended (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
     }
   /** An existing mount made read-only (`--remount-ro`), not its submounts. */
   | {
@@ -159,6 +170,34 @@ export type MountEntry =
       readonly target: PathLike
       /** Read-only: the only change a remount entry makes. */
       readonly readonly: true
+    }
+  /** The mode of an existing path changed (`--chmod`), in order with the other entries. */
+  | {
+      /** A change of mode. */
+      readonly type: 'chmod'
+      /** The path in the new tree. */
+      readonly target: PathLike
+      /** The new mode. */
+      readonly mode: number
+    }
+  /**
+   * An overlayfs (`--overlay`, `--tmp-overlay`, `--ro-overlay`): `lower` directories of this
+   * host, the topmost first; writes go to `upper` (with `work`, an empty directory on the same
+   * filesystem), to a tmpfs of the spawn's own with `upper: 'tmpfs'`, or nowhere without
+   * `upper` (read-only; the kernel then needs two lower directories at least). Rootless in a
+   * user namespace on Linux 5.11 and later. Always nosuid and nodev.
+   */
+  | {
+      /** An overlayfs. */
+      readonly type: 'overlay'
+      /** Where it is mounted. */
+      readonly target: PathLike
+      /** The lower directories of this host, the topmost first. */
+      readonly lower: readonly PathLike[]
+      /** Where writes go: a directory of this host (with `work`), or 'tmpfs'; none: read-only. */
+      readonly upper?: PathLike | 'tmpfs'
+      /** overlayfs's work directory: empty, on the same filesystem as `upper`. */
+      readonly work?: PathLike
     }
 
 /** Capabilities of the program. Each list names what *remains*. A uid-0 program gets its
@@ -345,7 +384,7 @@ export interface Checks {
   fdOf(value: unknown): number | undefined
 }
 
-const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount'] as const
+const TYPES = ['bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount', 'chmod', 'overlay'] as const
 
 function pathOf(value: unknown, name: string, c: Checks): string {
   if (value instanceof URL) return fileURLToPath(value)
@@ -381,7 +420,7 @@ function mode(value: unknown, name: string, c: Checks): number | undefined {
   return value === undefined ? undefined : c.integer(value, name, 0, 0o7777)
 }
 
-function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>): native.MountSlot {
+function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: Map<string, string>, placeholders: number[]): native.MountSlot {
   const at = `options.mounts[${i}]`
   if (typeof entry !== 'object' || entry === null) throw c.typeError(at, 'an object', entry)
   const e = entry as Record<string, unknown>
@@ -422,6 +461,39 @@ function mountSlot(entry: unknown, i: number, c: Checks, files: Buffer[], seen: 
       slot.data = files.length - 1
       slot.mode = mode(e.mode, `${at}.mode`, c)
       slot.readonly = c.bool(e.readonly, `${at}.readonly`, false)
+      break
+    }
+  }
+  if (e.placeholder !== undefined) {
+    if (type !== 'bind' && type !== 'tmpfs' && type !== 'file')
+      throw c.valueError(`${at}.placeholder`, 'is only for bind, tmpfs and file entries', e.placeholder)
+    if (c.bool(e.placeholder, `${at}.placeholder`, false)) placeholders.push(i)
+  }
+  switch (type) {
+    case 'chmod':
+      if (e.mode === undefined) throw c.typeError(`${at}.mode`, 'of type number', e.mode)
+      slot.mode = mode(e.mode, `${at}.mode`, c)
+      break
+    case 'overlay': {
+      if (!Array.isArray(e.lower) || e.lower.length === 0) throw c.typeError(`${at}.lower`, 'a non-empty array of paths', e.lower)
+      // overlayfs options separate paths with ':' and ','; the kernel's escapes are not worth the risk.
+      const dir = (v: unknown, name: string): string => {
+        const p = source(v, name, c, seen)
+        if (/[:,\\]/.test(p)) throw c.valueError(name, "must not contain ':', ',' or '\\' (overlayfs separates its directories with them)", p)
+        return p
+      }
+      slot.lower = e.lower.map((l: unknown, k: number) => dir(l, `${at}.lower[${k}]`))
+      if (e.upper === 'tmpfs') {
+        if (e.work !== undefined) throw c.valueError(`${at}.work`, "must be left out with upper: 'tmpfs' (the work directory goes on the same tmpfs)", e.work)
+        slot.upper = 'tmpfs'
+      } else if (e.upper !== undefined) {
+        if (e.work === undefined) throw c.typeError(`${at}.work`, 'a path (an empty directory on the same filesystem as upper)', e.work)
+        slot.upper = dir(e.upper, `${at}.upper`)
+        slot.work = dir(e.work, `${at}.work`)
+      } else {
+        if (e.work !== undefined) throw c.valueError(`${at}.work`, 'needs an upper directory', e.work)
+        if (slot.lower.length < 2) throw c.valueError(`${at}.lower`, 'must name two directories at least for a read-only overlay (the kernel\'s rule); a read-only bind does the same for one', e.lower)
+      }
       break
     }
     case 'remount':
@@ -477,14 +549,15 @@ export function confinement(
   joinsMnt: boolean,
   cwdGiven: boolean,
   c: Checks,
-): { plan: ConfinementPlan; namespaces: number; cwd?: string } {
+): { plan: ConfinementPlan; namespaces: number; cwd?: string; placeholders: PlaceholderNeed[] } {
   const plan: ConfinementPlan = {}
   let cwd: string | undefined
+  const wanted: number[] = []
   if (o.mounts !== undefined) {
     if (!Array.isArray(o.mounts)) throw c.typeError('options.mounts', 'an array of mount entries', o.mounts)
     const files: Buffer[] = []
     const seen = new Map<string, string>()
-    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen))
+    plan.mounts = o.mounts.map((m: unknown, i: number) => mountSlot(m, i, c, files, seen, wanted))
     if (files.length > 0) plan.files = files
   }
   if (o.rootfs !== undefined)
@@ -501,10 +574,12 @@ export function confinement(
     if (o.propagation !== 'private' && o.propagation !== 'slave' && o.propagation !== 'unchanged')
       throw c.valueError('options.propagation', "must be 'private', 'slave' or 'unchanged'", o.propagation)
     if (!newMnt) throw c.valueError('options.propagation', "needs a new mount namespace (add 'mnt' to namespaces): it would change this host's mounts", o.propagation)
-    // A root (and file entries, which need one) is built on a tmpfs mounted over /tmp: with
-    // shared mounts it would appear on this host's /tmp and stay there, and pivot_root fails.
-    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => m.kind === 'file')))
-      throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs or file entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
+    // A root (and entries that read the host's tree or need a build root: binds, dev, file,
+    // proc without a pid namespace) is built on a tmpfs mounted over /tmp: with shared mounts it
+    // would appear on this host's /tmp and stay there, and pivot_root fails.
+    const newPid = (namespaces & NEWPID) !== 0
+    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => ['file', 'bind', 'dev', 'overlay'].includes(m.kind) || (m.kind === 'proc' && !newPid))))
+      throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs or bind, dev or file entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
     plan.propagation = o.propagation
   } else if (newMnt) {
     plan.propagation = 'private'
@@ -578,7 +653,8 @@ export function confinement(
       plan.reaper = true
     }
   }
-  return { plan, namespaces, cwd }
+  const placeholders = plan.mounts && wanted.length > 0 ? placeholderNeeds(plan.mounts, wanted, plan.rootfs) : []
+  return { plan, namespaces, cwd, placeholders }
 }
 
 const SCOPES: readonly LandlockScope[] = ['abstract-unix-socket', 'signal']

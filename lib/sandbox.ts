@@ -12,7 +12,6 @@ import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import { Namespace, openNamespace, type NsType } from './toolkit.js'
 import {
-  _plan,
   spawn,
   spawnSync,
   SpawnError,
@@ -20,7 +19,7 @@ import {
   type SpawnSyncOptions,
   type SpawnSyncOptionsWithStringEncoding,
   type SpawnSyncResult,
-  type SpawnedProcess,
+  SpawnedProcess,
 } from './spawn.js'
 
 /** What a sandbox is built from, once: the options of spawn() that make namespaces and mounts. */
@@ -265,11 +264,11 @@ export class Sandbox {
   #cgroup: SandboxOptions['cgroup']
 
   /** @internal */
-  static _create(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']): Sandbox {
-    return new Sandbox(pid, pidfd, watchPidfd, types, defaults, cgroup)
+  static _create(pid: number, pidfd: number, watch: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']): Sandbox {
+    return new Sandbox(pid, pidfd, watch, types, defaults, cgroup)
   }
 
-  private constructor(pid: number, pidfd: number, watchPidfd: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']) {
+  private constructor(pid: number, pidfd: number, watch: number, types: NsType[], defaults: SandboxRunOptions, cgroup: SandboxOptions['cgroup']) {
     this.pid = pid
     this.#cgroup = cgroup
     this.#pidfd = pidfd
@@ -285,7 +284,9 @@ export class Sandbox {
       throw err
     }
     this.namespaces = Object.freeze(handles)
-    this.#watch = native._watchExit(pid, watchPidfd, (error, result) => this.#onExit(error, result as WaitResult | undefined))
+    // The reaper's wait started with the init (in _spawn); this says whom it tells.
+    this.#watch = watch
+    native._watchExit(watch, (error, result) => this.#onExit(error, result as WaitResult | undefined))
     open.add(this)
     if (!hooked) {
       hooked = true
@@ -494,7 +495,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
 
   const { defaults: _, namespaces: __, ...build } = options
   const userns = want.has('user')
-  const { plan, opened } = _plan('init', {
+  const { plan, opened } = SpawnedProcess.plan('init', {
     ...build,
     uidMap: userns ? (build.uidMap ?? 'root') : build.uidMap,
     gidMap: userns ? (build.gidMap ?? 'root') : build.gidMap,
@@ -537,15 +538,15 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     pidfd = native.pidfdOpen(started.pid)
   } catch (err) {
     native.pidfdSendSignal(started.pidfd, 'SIGKILL')
-    native._watchExit(started.pid, started.pidfd, () => {})
+    native._watchExit(started.watch, () => {})
     throw err
   }
   try {
-    return Sandbox._create(started.pid, pidfd, started.pidfd, types, defaults, options.cgroup)
+    return Sandbox._create(started.pid, pidfd, started.watch, types, defaults, options.cgroup)
   } catch (err) {
     native.pidfdSendSignal(pidfd, 'SIGKILL')
     native._closeFd(pidfd)
-    native._watchExit(started.pid, started.pidfd, () => {})
+    native._watchExit(started.watch, () => {})
     throw err
   }
 }

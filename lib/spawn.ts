@@ -2,7 +2,7 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, createReadStream, createWriteStream, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, createReadStream, createWriteStream, readlinkSync, writeSync, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
@@ -12,6 +12,7 @@ import type { Readable, Writable } from 'node:stream'
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
+import { Placeholders, sweep, type PlaceholderNeed } from './placeholders.js'
 import { confinement, confinementReport, landlockSlot, type Confinement, type ConfinementOptions, type LandlockOptions } from './confine.js'
 import { policySlot, type SeccompArch, type SeccompPolicy } from './seccomp.js'
 
@@ -83,8 +84,19 @@ export interface SpawnOptions extends ConfinementOptions {
   killSignal?: NodeJS.Signals | number
   /** Aborting it kills the program with `killSignal`. */
   signal?: AbortSignal
-  /** New namespaces: names, or a NEW* mask. */
-  namespaces?: readonly NsType[] | number
+  /** New namespaces: names, or a NEW* mask. 'all' is bwrap's --unshare-all (user, ipc, pid,
+   * net, uts, cgroup, with the caller's uid and gid mapped to themselves unless uidMap/gidMap
+   * say otherwise); `{ all: true, except: ['net'] }` is --unshare-all --share-net. */
+  namespaces?:
+    | readonly NsType[]
+    | number
+    | 'all'
+    | {
+        /** bwrap's --unshare-all. */
+        readonly all: true
+        /** The namespaces left shared (--share-net: ['net']). */
+        readonly except: readonly NsType[]
+      }
   /** Existing namespaces to enter (the user namespace first). Joining a pid or time namespace
    * costs one more process step; a time namespace also a copy of the address space, as fork. */
   join?: JoinOptions
@@ -113,6 +125,14 @@ export interface SpawnOptions extends ConfinementOptions {
     /** Seconds added to CLOCK_BOOTTIME inside. */
     boottime?: number
   }
+  /** bwrap's --json-status-fd, for spawn(): once started, a line of JSON with the program's
+   * pid and the inode of each namespace made for it (`{ "child-pid": N, "net-namespace": N,
+   * ... }`; a program that has already ended when spawn() returns has none left to show),
+   * then, once it has ended, `{ "exit-code": N }` (128 + the signal that ended it). The fd
+   * stays the caller's to close. */
+  statusFd?: NamespaceFd
+  /** bwrap's --info-fd, for spawn(): the first of statusFd's documents, alone. */
+  infoFd?: NamespaceFd
   /** Limits for the run, in a cgroup v2 made for it and removed after its exit (docs/limits.md). */
   limits?: Limits
   /** Where the run's cgroup is made (a cgroup v2 directory: path or fd); default: next to this
@@ -419,8 +439,24 @@ const NS_FLAGS: Readonly<Record<NsType, number>> = {
 const JOIN_ORDER: readonly NsType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'time', 'mnt']
 const ALL_NS = Object.values(NS_FLAGS).reduce((a, b) => (a | b) >>> 0, 0)
 
+/** What bwrap's --unshare-all makes. */
+const UNSHARE_ALL: readonly NsType[] = ['user', 'ipc', 'pid', 'net', 'uts', 'cgroup']
+
+/** Whether `value` is the 'all' shorthand (alone or with exceptions). */
+function isAll(value: unknown): boolean {
+  return value === 'all' || (typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { all?: unknown }).all === true)
+}
+
 function namespaceMask(value: unknown): number {
   if (value === undefined) return 0
+  if (value === 'all') return namespaceMask(UNSHARE_ALL)
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const v = value as { all?: unknown; except?: unknown }
+    if (v.all !== true) throw valueError('options.namespaces.all', "must be true ({ all: true, except: [...] } is bwrap's --unshare-all with namespaces shared)", v.all)
+    if (!Array.isArray(v.except)) throw typeError('options.namespaces.except', 'an array of namespace names', v.except)
+    const except = namespaceMask(v.except)
+    return (namespaceMask(UNSHARE_ALL) & ~except) >>> 0
+  }
   if (typeof value === 'number') {
     const mask = integer(value, 'options.namespaces', -2147483648, 4294967295) >>> 0
     if ((mask & ~ALL_NS) !== 0) throw valueError('options.namespaces', 'must only hold NEW* flags', value)
@@ -464,6 +500,49 @@ interface Normalized {
   timeout: number
   pipes: boolean[]
   confinement: Confinement
+  /** Targets to make on this host for `placeholder: true` entries. */
+  placeholders: PlaceholderNeed[]
+  /** statusFd and infoFd. */
+  statusFd?: number
+  infoFd?: number
+}
+
+/** The namespaces bwrap names in its status, by its names. */
+const STATUS_NS: readonly NsType[] = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts']
+
+/** The start of statusFd/infoFd's report: the pid and the inode of each namespace made for it. */
+function reportStart(n: Normalized, pid: number): ((result: WaitResult) => void) | undefined {
+  if (n.statusFd === undefined && n.infoFd === undefined) return undefined
+  const info: Record<string, number> = { 'child-pid': pid }
+  for (const t of STATUS_NS) {
+    if ((n.plan.namespaces & NS_FLAGS[t]) === 0) continue
+    try {
+      const link = readlinkSync(`/proc/${pid}/ns/${t}`)
+      info[`${t}-namespace`] = Number(/\[(\d+)\]/.exec(link)?.[1])
+    } catch {
+      // The program has already ended: its namespaces are gone.
+    }
+  }
+  if (n.infoFd !== undefined) writeSync(n.infoFd, `${JSON.stringify(info, null, 4)}\n`)
+  const fd = n.statusFd
+  if (fd === undefined) return undefined
+  writeSync(fd, `${JSON.stringify(info)}\n`)
+  return (result) => {
+    const sig = result.signal === null ? 0 : (signals[result.signal] ?? 0)
+    writeSync(fd, `${JSON.stringify({ 'exit-code': result.exitCode ?? 128 + sig })}\n`)
+  }
+}
+
+let swept = false
+
+/** Placeholders left by sandboxes whose parent died are removed by the next spawn: the first
+ * of each process, and every one that makes placeholders. */
+function placeholdersFor(n: Normalized): Placeholders {
+  if (!swept || n.placeholders.length > 0) {
+    swept = true
+    sweep()
+  }
+  return new Placeholders(n.placeholders)
 }
 
 function normalize(file: unknown, args: unknown, options: unknown): Normalized {
@@ -572,8 +651,10 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     }
   }
 
-  const uidMap = idMap(o.uidMap, 'options.uidMap', process.geteuid?.() ?? 0)
-  const gidMap = idMap(o.gidMap, 'options.gidMap', process.getegid?.() ?? 0)
+  // 'all' maps the caller's ids to themselves, as bwrap does.
+  const selfMaps = isAll(o.namespaces) && newUser
+  const uidMap = idMap(o.uidMap ?? (selfMaps ? 'self' : undefined), 'options.uidMap', process.geteuid?.() ?? 0)
+  const gidMap = idMap(o.gidMap ?? (selfMaps ? 'self' : undefined), 'options.gidMap', process.getegid?.() ?? 0)
   if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
     throw valueError('options.uidMap', "needs a new user namespace: add 'user' to namespaces", o.uidMap ?? o.gidMap ?? o.setgroups)
   let setgroups: string | undefined
@@ -637,7 +718,17 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('options.signal', 'an instance of AbortSignal', o.signal)
 
+  const statusFds: { statusFd?: number; infoFd?: number } = {}
+  for (const name of ['statusFd', 'infoFd'] as const) {
+    const v = o[name]
+    if (v === undefined) continue
+    const fd = fdOf(v)
+    if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
+    statusFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
+  }
+
   return {
+    ...statusFds,
     plan: {
       file: f,
       args: spawnargs,
@@ -669,15 +760,16 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     killSignal,
     timeout,
     pipes,
+    placeholders: confined.placeholders,
     confinement: confinementReport(confined.plan),
   }
 }
 
 const checks = { typeError, valueError, rangeError, string, integer, bool, fdOf }
 
-/** @internal For createSandbox(): a checked plan and the fds opened for it (the caller closes
- * them after the clone). Not part of the API. */
-export function _plan(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
+/** For createSandbox(): a checked plan and the fds opened for it (the caller closes them after
+ * the clone). Reached through SpawnedProcess.plan, so that the package exports no such name. */
+function planOf(file: string, options: SpawnOptions): { plan: native.SpawnPlan; opened: number[] } {
   const n = normalize(file, [], options)
   return { plan: n.plan, opened: n.opened }
 }
@@ -772,9 +864,14 @@ function toSpawnError(err: unknown, spawnargs: string[]): unknown {
   })
 }
 
-function start(n: Normalized): native.NativeSpawned {
+function start(n: Normalized, held: Placeholders): native.NativeSpawned {
   try {
-    return native._spawn(n.plan)
+    const started = native._spawn(n.plan)
+    held.owned(started.pid)
+    return started
+  } catch (e) {
+    held.release()
+    throw e
   } finally {
     closeAll(n.opened)
   }
@@ -838,6 +935,11 @@ export class SpawnedProcess extends EventEmitter {
   #exitArgs: [number | null, NodeJS.Signals | null] | undefined
   #abort: (() => void) | undefined
   #signal: AbortSignal | undefined
+  #placeholders: Placeholders | undefined
+  #report: ((result: WaitResult) => void) | undefined
+
+  /** @internal */
+  static plan = planOf
 
   /** @internal */
   static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
@@ -864,13 +966,22 @@ export class SpawnedProcess extends EventEmitter {
     }
     let started: native.NativeSpawned
     try {
-      started = start(n)
+      this.#placeholders = placeholdersFor(n)
+    } catch (err) {
+      closeAll(n.opened)
+      throw err
+    }
+    try {
+      started = start(n, this.#placeholders)
     } catch (err) {
       const e = toSpawnError(err, n.spawnargs)
       if (!(e instanceof SpawnError)) throw e
       process.nextTick(() => this.#fail(e))
       return
     }
+    // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
+    native._watchExit(started.watch, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
+    this.#watch = started.watch
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -892,7 +1003,12 @@ export class SpawnedProcess extends EventEmitter {
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
-    this.#watch = native._watchExit(started.pid, started.pidfd, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
+    try {
+      this.#report = reportStart(n, started.pid)
+    } catch (err) {
+      // The status fd was not writable: the program runs, and the caller hears why.
+      process.nextTick(() => this.emit('error', err))
+    }
     if (n.timeout > 0)
       this.#timer = setTimeout(() => {
         if (this.#send(this.#killSignal)) this.#timedOut = true
@@ -915,6 +1031,7 @@ export class SpawnedProcess extends EventEmitter {
 
   #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {
     this.pidfd = undefined
+    this.#placeholders?.release()
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)
     if (error || !waited || !report) {
@@ -931,6 +1048,11 @@ export class SpawnedProcess extends EventEmitter {
     else this.stdin?.destroy()
     // A Bun fs stream nobody reads never sees its end (a socket reads by itself): drain it.
     if (isBun) for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readableFlowing === null) (s as Readable).resume()
+    try {
+      this.#report?.(result)
+    } catch {
+      // The caller closed the status fd: nobody is listening any more.
+    }
     this.#settle.resolve(result)
     this.#exitArgs = [this.exitCode, this.signalCode]
     this.emit('exit', this.exitCode, this.signalCode)
@@ -1023,6 +1145,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     args = undefined
   }
   const o = options ?? {}
+  for (const name of ['statusFd', 'infoFd'] as const)
+    if (o[name] !== undefined) throw valueError(`options.${name}`, 'is for spawn(): spawnSync() returns only once the program has ended, too late to report it running', o[name])
   const n = normalize(file, args, o)
   let input: Buffer | undefined
   if (o.input !== undefined) {
@@ -1038,7 +1162,9 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     b === null || b === undefined ? null : encoding === 'buffer' ? b : b.toString(encoding)
 
   let done: native.NativeSpawnSync
+  let held: Placeholders | undefined
   try {
+    held = placeholdersFor(n)
     done = native._spawnSync(n.plan, input, n.timeout, n.killSignal, maxBuffer === Infinity ? 0 : maxBuffer)
   } catch (err) {
     const e = toSpawnError(err, n.spawnargs)
@@ -1047,6 +1173,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: null, signal: null, error: e, confinement: n.confinement }
   } finally {
     closeAll(n.opened)
+    held?.release()
   }
   const status = done.status
   const exited = (status & 0x7f) === 0

@@ -34,6 +34,9 @@ pub enum Notify {
     Callback(sys::napi_ref),
     /// A promise to settle (waitExit).
     Promise(sys::napi_deferred),
+    /// Nobody yet: spawn() starts the wait with the child and says whom to tell right after
+    /// (`claim`), with no JavaScript run in between.
+    Pending,
 }
 
 /// An environment's threadsafe function, shared with the reaper thread. `None` once Node has
@@ -63,6 +66,9 @@ struct EnvWaits {
     channel: Arc<Channel>,
     /// id -> (who to tell, whether it keeps the loop alive, the pidfd).
     pending: HashMap<u64, (Notify, bool, i32)>,
+    /// id -> the parent's ends of a spawn's pipes, until JavaScript takes them (`claim`):
+    /// closed at teardown if it never does (a Worker terminated in between).
+    unclaimed: HashMap<u64, Vec<i32>>,
     refs: usize,
 }
 
@@ -206,7 +212,7 @@ fn deliver(watch: &Watch, id: u64, exit: Exit, report: Option<RunReport>) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     if let Some(tsfn) = *tsfn {
-        let data = Box::into_raw(Box::new((id, exit, report)));
+        let data = Box::into_raw(Box::new((id, exit, report, watch.pidfd)));
         // SAFETY: the function is alive: its finalizer clears `tsfn` under this lock.
         let status = unsafe {
             sys::napi_call_threadsafe_function(
@@ -245,9 +251,13 @@ unsafe extern "C" fn on_exit_in_js(
         return;
     }
     // SAFETY: data is the Box the reaper queued, handed over exactly once.
-    let boxed = unsafe { Box::from_raw(data as *mut (u64, Exit, Option<RunReport>)) };
-    let (id, exit, report) = *boxed;
-    let Some((notify, pidfd)) = take_pending(env, id) else {
+    let boxed = unsafe { Box::from_raw(data as *mut (u64, Exit, Option<RunReport>, i32)) };
+    let (id, exit, report, pidfd) = *boxed;
+    let Some((notify, _)) = take_pending(env, id) else {
+        // The environment's waits are gone (torn down while this was queued): the pidfd is
+        // still the watch's, and nobody else will close it.
+        // SAFETY: the watch owned this pidfd; teardown closes only those it took back itself.
+        unsafe { libc::close(pidfd) };
         return;
     };
     // The pidfd is closed here, on the JS thread, so that a kill() through it can never reach a
@@ -288,6 +298,7 @@ fn notify_js(env: &Env, notify: Notify, exit: Exit, report: Option<RunReport>) -
         Err(f) => (Some(f.to_js_value(env)?.raw()), None),
     };
     match notify {
+        Notify::Pending => Ok(()),
         Notify::Promise(deferred) => {
             // SAFETY: the deferred is this wait's, settled only here.
             let status = unsafe {
@@ -377,6 +388,7 @@ fn make_env_waits(env: &Env) -> napi::Result<EnvWaits> {
         tsfn,
         channel,
         pending: HashMap::new(),
+        unclaimed: HashMap::new(),
         refs: 0,
     })
 }
@@ -388,6 +400,12 @@ unsafe extern "C" fn teardown(_arg: *mut c_void) {
     let Some(waits) = ENV.with(|cell| cell.borrow_mut().take()) else {
         return;
     };
+    for fds in waits.unclaimed.values() {
+        for &fd in fds {
+            // SAFETY: never handed to JavaScript, so ours alone.
+            unsafe { libc::close(fd) };
+        }
+    }
     let Ok(reaper) = reaper() else { return };
     for (id, (_, _, pidfd)) in waits.pending {
         let pid = reaper
@@ -484,6 +502,41 @@ fn forget(env: &Env, notify: Notify) {
     if let Notify::Callback(reference) = notify {
         // SAFETY: the reference was made for this wait and is deleted once.
         unsafe { sys::napi_delete_reference(env.raw(), reference) };
+    }
+}
+
+/// Keeps `fds` (a spawn's pipe ends) for wait `id` until `claim`, closing them at teardown.
+pub fn hold(id: u64, fds: &[i32]) {
+    let fds: Vec<i32> = fds.iter().copied().filter(|&fd| fd >= 0).collect();
+    ENV.with(|cell| {
+        if let Some(waits) = cell.borrow_mut().as_mut() {
+            waits.unclaimed.insert(id, fds);
+        }
+    });
+}
+
+/// Gives the pending wait `id` (see `Notify::Pending`) whom to tell. False, and `notify`
+/// released, if there is no such wait.
+pub fn claim(env: &Env, id: u64, notify: Notify) -> bool {
+    let left = ENV.with(|cell| {
+        let mut state = cell.borrow_mut();
+        if let Some(waits) = state.as_mut() {
+            waits.unclaimed.remove(&id);
+        }
+        match state.as_mut().and_then(|w| w.pending.get_mut(&id)) {
+            Some(entry) if matches!(entry.0, Notify::Pending) => {
+                entry.0 = notify;
+                None
+            }
+            _ => Some(notify),
+        }
+    });
+    match left {
+        None => true,
+        Some(notify) => {
+            forget(env, notify);
+            false
+        }
     }
 }
 

@@ -151,11 +151,15 @@ fn run_callback(frame: &Frame) -> c_int {
         Request::None => {}
     }
     if let Some(error) = thrown {
-        report::uncaught(env, error);
+        if !report::uncaught(env, error) {
+            frame.stopped.store(true, Ordering::SeqCst);
+        }
         return 1;
     }
     if status != sys::Status::napi_ok {
-        report::not_run(status);
+        if report::not_run(status) {
+            frame.stopped.store(true, Ordering::SeqCst);
+        }
         return 1;
     }
     report::exit_status(env, result)

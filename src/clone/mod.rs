@@ -20,7 +20,7 @@ mod request;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 use napi::bindgen_prelude::ValueType;
 use napi::{sys, Env, JsValue, Unknown};
@@ -85,6 +85,9 @@ struct Frame {
     /// Where the kernel writes the tid or pidfd: here, not in the caller's Int32Array, whose
     /// buffer the callback may detach. Copied there after the child is done.
     ptid: Cell<i32>,
+    /// The callback was stopped because no JavaScript may run in this thread any more (its
+    /// Worker is being terminated): nobody will learn the pid, so the parent reaps the child.
+    stopped: AtomicBool,
 }
 
 impl Frame {
@@ -338,6 +341,7 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         request: RefCell::new(request::Request::None),
         mask,
         ptid: Cell::new(-1),
+        stopped: AtomicBool::new(false),
     };
     let previous = CURRENT.with(|c| c.replace(&frame));
     let all = call.flags | VM | VFORK | FILES;
@@ -370,6 +374,11 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         if delivered {
             deliver_ptid(env, &call, -1);
         }
+    }
+    if frame.stopped.load(Ordering::SeqCst) {
+        // JavaScript cannot run here any more, so no waitpid() will come for this child: reap
+        // it now rather than leave it defunct for as long as the process lives.
+        let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
     }
     if frame.stage() == Stage::ExecFailed {
         // Nobody else learns this pid: reap the child here.

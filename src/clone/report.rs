@@ -72,27 +72,33 @@ fn status_of(env: sys::napi_env, value: sys::napi_value) -> Result<c_int, String
     ))
 }
 
-/// The callback could not be called, and left no exception to say why.
-pub(super) fn not_run(status: sys::napi_status) {
-    let why = match status {
-        sys::Status::napi_pending_exception | sys::Status::napi_cannot_run_js => {
-            "JavaScript cannot run in this thread any more (its Worker is being terminated, or \
-             Node.js is exiting), so the callback was stopped"
-                .to_string()
-        }
-        other => format!("Node-API refused the call (napi_status {other})"),
+/// The callback could not be called, and left no exception to say why. True when the cause is
+/// that no JavaScript may run in this thread any more.
+pub(super) fn not_run(status: sys::napi_status) -> bool {
+    let gone = matches!(
+        status,
+        sys::Status::napi_pending_exception | sys::Status::napi_cannot_run_js
+    );
+    let why = if gone {
+        "JavaScript cannot run in this thread any more (its Worker is being terminated, or \
+         Node.js is exiting), so the callback was stopped"
+            .to_string()
+    } else {
+        format!("Node-API refused the call (napi_status {status})")
     };
     write_stderr(&format!(
         "Error: the clone() callback did not run to its end: {why}; the child (pid {}) exits \
          with status 1\n",
         crate::sys::getpid()
     ));
+    gone
 }
 
 /// Prints an exception as Node prints an uncaught one: util.inspect() where Node offers it to
 /// native code (process.getBuiltinModule, Node 20.16+), else the stack, else its name and
 /// message read without running JavaScript (a stack overflow leaves no room for more).
-pub(super) fn uncaught(env: sys::napi_env, error: sys::napi_value) {
+/// False when nothing could be read because no JavaScript may run any more.
+pub(super) fn uncaught(env: sys::napi_env, error: sys::napi_value) -> bool {
     // SAFETY: env and error are live handles of this scope.
     let error = unsafe { Unknown::from_raw_unchecked(env, error) };
     let text = inspect(env, &error)
@@ -101,12 +107,13 @@ pub(super) fn uncaught(env: sys::napi_env, error: sys::napi_value) {
     args::clear_exception(env);
     // Nothing could be read: no JavaScript may run any more (a Worker being terminated).
     let Some(text) = text else {
-        return not_run(sys::Status::napi_pending_exception);
+        return !not_run(sys::Status::napi_pending_exception);
     };
     write_stderr(&format!(
         "{text}\n\nThrown in a clone() callback: the child (pid {}) exits with status 1\n",
         crate::sys::getpid()
     ));
+    true
 }
 
 fn inspect(env: sys::napi_env, value: &Unknown) -> Option<String> {

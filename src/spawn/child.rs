@@ -159,6 +159,8 @@ pub enum OpKind {
     Symlink,
     /// `data` written to a new file `source` on our own tmpfs, then bound onto target.
     File,
+    /// chmod of an existing target to `mode` (bwrap's --chmod).
+    Chmod,
 }
 
 /// Which part of an op failed, in `Report.detail`.
@@ -1433,6 +1435,8 @@ unsafe fn remount(target: *const c_char, attr: u64) -> isize {
 }
 
 const PROC_SELF_MOUNTINFO: &[u8] = b"/proc/self/mountinfo\0";
+/// The same while a root is built: the build root has no /proc, the old root under it does.
+const OLDROOT_PROC_SELF_MOUNTINFO: &[u8] = b"/oldroot/proc/self/mountinfo\0";
 
 /// remount() of every mount strictly below `target`, as /proc/self/mountinfo lists them.
 unsafe fn remount_below(p: &ChildPlan, target: *const c_char, attr: u64) -> isize {
@@ -1478,10 +1482,15 @@ fn unreachable_is_fine(rc: isize) -> isize {
 unsafe fn each_mount(p: &ChildPlan, mut visit: impl FnMut(*mut u8, usize) -> isize) -> isize {
     // SAFETY: reads into a local buffer and the plan's path buffer; raw calls.
     unsafe {
+        let path = if p.rootfs == ROOTFS_NONE {
+            PROC_SELF_MOUNTINFO
+        } else {
+            OLDROOT_PROC_SELF_MOUNTINFO
+        };
         let fd = syscall(
             libc::SYS_openat,
             libc::AT_FDCWD as usize,
-            PROC_SELF_MOUNTINFO.as_ptr() as usize,
+            path.as_ptr() as usize,
             (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
             0,
         );
@@ -1677,6 +1686,16 @@ unsafe fn run_op(p: &ChildPlan, op: &MountOp) -> Result<(), (Phase, isize)> {
             }
             OpKind::Setattr => {}
             OpKind::Dir => ensure_target(p, op, CREATE_DIR)?,
+            OpKind::Chmod => check(
+                Phase::Chmod,
+                syscall(
+                    libc::SYS_fchmodat,
+                    libc::AT_FDCWD as usize,
+                    op.target as usize,
+                    op.mode as usize,
+                    0,
+                ),
+            )?,
             OpKind::Symlink => {
                 let exists = match stat_dir(op.target) {
                     Err(rc) => rc != -(libc::ENOENT as isize),

@@ -187,6 +187,23 @@ pub fn describe(
                         }),
                     )
                 }
+                Some(Phase::Chmod) if what == "chmod" => (
+                    "fchmodat",
+                    format!("fchmodat({target:?})"),
+                    Some(match errno {
+                        Errno::ENOENT => {
+                            format!("{target} does not exist (chmod changes only an existing path)")
+                        }
+                        Errno::EROFS => format!(
+                            "{target} is on a read-only mount: put the chmod entry before the \
+                             entry that makes it read-only"
+                        ),
+                        Errno::EPERM => {
+                            format!("{target} is not owned by the program's user, nor mapped to it")
+                        }
+                        _ => format!("the mode of {target} could not be changed"),
+                    }),
+                ),
                 Some(Phase::Write) | Some(Phase::Chmod) => (
                     "write",
                     format!("write({target:?} content)"),
@@ -211,9 +228,19 @@ pub fn describe(
                             add 'ipc' to namespaces"
                             .into(),
                         Errno::EPERM => mount_admin(plan),
+                        Errno::ENOENT if what == "overlay" => format!(
+                            "a lower, upper or work directory of the overlay at {target} does \
+                             not exist"
+                        ),
                         Errno::ENOENT => format!("{target} does not exist"),
                         Errno::ENOTDIR => format!(
                             "{target} and its source must both be directories or both files"
+                        ),
+                        Errno::EINVAL if what == "overlay" => format!(
+                            "the kernel refused the overlay at {target}: its lower directories \
+                             must exist (two at least without an upper one), the upper and work \
+                             directories must be on the same filesystem, and none of them may \
+                             overlap another overlay in use"
                         ),
                         Errno::ENODEV => {
                             format!("this kernel has no {what} filesystem{of_entry}")

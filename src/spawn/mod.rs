@@ -68,13 +68,22 @@ impl Drop for Fds {
 }
 
 fn sys_err(step: Step, syscall: &'static str, call: String, errno: Errno) -> Failure {
+    let cause = match errno {
+        Errno::EMFILE => Some(
+            "this process has no free fd: its fd table is full (at \
+             RLIMIT_NOFILE, `ulimit -n`); close fds or raise the limit"
+                .to_string(),
+        ),
+        Errno::ENFILE => Some("the system's open file table is full (fs.file-max)".to_string()),
+        _ => None,
+    };
     Failure::Spawn {
         errno,
         step: step.name(),
         index: None,
         syscall,
         call,
-        cause: None,
+        cause,
         path: None,
     }
 }
@@ -559,6 +568,10 @@ pub struct NativeSpawned {
     pub pid: i32,
     pub pidfd: i32,
     pub fds: Vec<i32>,
+    /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
+    /// tell. Made here, in the same call as the child, so that no JavaScript runs between the
+    /// two (a Worker terminated there would leave the child unreaped for good).
+    pub watch: f64,
 }
 
 #[napi(js_name = "_spawn")]
@@ -567,12 +580,22 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         &env,
         refuse_in_callback("spawn").and_then(|()| start_for_process(plan)),
     )?;
-    // Until _watchExit takes it for the reaper.
+    let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
     usage::register(started.pid, started.run);
+    let watch = reaper::watch(
+        &env,
+        started.pid,
+        pidfd,
+        Notify::Pending,
+        usage::take(started.pid),
+    )?;
+    let watch = to_js(&env, watch)?;
+    reaper::hold(watch, &started.parent_fds);
     Ok(NativeSpawned {
         pid: started.pid,
-        pidfd: std::os::fd::IntoRawFd::into_raw_fd(started.pidfd),
+        pidfd,
         fds: started.parent_fds,
+        watch: watch as f64,
     })
 }
 
@@ -638,32 +661,29 @@ fn refuse_in_callback(what: &str) -> Outcome<()> {
     Ok(())
 }
 
-/// Calls `callback(error, result)` on this thread when the child behind `pidfd` exits; the
-/// pidfd belongs to the reaper from now on and is closed just before the call. Returns the
-/// wait's id, for `_exitRef`.
+/// Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
+/// thread when the child exits (the pidfd is the reaper's, closed just before the call). The
+/// pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
+/// Returns the wait's id, for `_exitRef`; false if there is no such wait.
 #[napi(
     js_name = "_watchExit",
-    ts_args_type = "pid: number, pidfd: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void"
+    ts_args_type = "watch: number, callback: (error: Error | null, result?: WaitResult, report?: RunReport) => void"
 )]
 pub fn watch_exit(
     env: Env,
-    pid: i32,
-    pidfd: i32,
+    watch: f64,
     callback: Function<'_, Unknown<'_>, ()>,
-) -> napi::Result<f64> {
+) -> napi::Result<bool> {
     let mut reference = ptr::null_mut();
     // SAFETY: callback is a live function of env.
     let status =
         unsafe { napi::sys::napi_create_reference(env.raw(), callback.raw(), 1, &mut reference) };
     napi::check_status!(status)?;
-    let id = reaper::watch(
+    Ok(reaper::claim(
         &env,
-        pid,
-        pidfd,
+        watch as u64,
         Notify::Callback(reference),
-        usage::take(pid),
-    )?;
-    to_js(&env, id).map(|id| id as f64)
+    ))
 }
 
 /// Whether the wait `id` keeps the event loop alive.

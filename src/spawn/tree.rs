@@ -20,7 +20,8 @@ use crate::errors::{Failure, Outcome};
 /// One entry of `options.mounts`, as the TypeScript layer checked it.
 #[napi(object)]
 pub struct MountSlot {
-    /// 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file' or 'remount'.
+    /// 'bind', 'tmpfs', 'proc', 'dev', 'mqueue', 'dir', 'symlink', 'file', 'remount',
+    /// 'overlay' or 'chmod'.
     pub kind: String,
     /// A bind's source: absolute, resolved in the old root.
     pub source: Option<String>,
@@ -36,6 +37,12 @@ pub struct MountSlot {
     pub link_to: Option<String>,
     /// A file entry's content: its index in the plan's `files`.
     pub data: Option<u32>,
+    /// An overlay's lower directories, the topmost first; absolute, resolved in the old root.
+    pub lower: Option<Vec<String>>,
+    /// An overlay's upper directory ('tmpfs': one on a tmpfs of the spawn's own), and its work
+    /// directory; none: a read-only overlay.
+    pub upper: Option<String>,
+    pub work: Option<String>,
 }
 
 /// What an op is, for error messages.
@@ -537,16 +544,103 @@ impl Builder<'_> {
                 self.mounted(&t, Origin::Theirs);
             }
             "remount" => self.read_only(i, &t)?,
+            "chmod" => {
+                self.push(Spec {
+                    entry: i,
+                    kind: OpKind::Chmod,
+                    what: "chmod",
+                    target: &t,
+                    mode: slot.mode.unwrap_or(0o755),
+                    ..Spec::default()
+                })?;
+            }
+            "overlay" => self.overlay(i, slot)?,
             other => {
                 return Err(bad(
                     i,
                     "type",
-                    "must be one of bind, tmpfs, proc, dev, mqueue, dir, symlink, file, remount"
+                    "must be one of bind, tmpfs, proc, dev, mqueue, dir, symlink, file, remount, \
+                     overlay, chmod"
                         .into(),
                     other,
                 ))
             }
         }
+        Ok(())
+    }
+
+    /// An overlayfs at the target: its lower (and upper and work) directories read in the
+    /// host's tree; an upper 'tmpfs' goes in the build root, which only the overlay keeps.
+    fn overlay(&mut self, i: usize, slot: &MountSlot) -> Outcome<()> {
+        let t = slot.target.clone();
+        let lower: Vec<String> = slot
+            .lower
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|l| self.source(l))
+            .collect();
+        let mut data = format!("lowerdir={}", lower.join(":"));
+        match (slot.upper.as_deref(), slot.work.as_deref()) {
+            (Some("tmpfs"), _) => {
+                let dir = format!("/overlay-{i}");
+                for d in [dir.clone(), format!("{dir}/upper"), format!("{dir}/work")] {
+                    self.push_in_build_root(i, &d)?;
+                }
+                data.push_str(&format!(",upperdir={dir}/upper,workdir={dir}/work"));
+            }
+            (Some(upper), Some(work)) => {
+                let (u, w) = (self.source(upper), self.source(work));
+                data.push_str(&format!(",upperdir={u},workdir={w}"));
+            }
+            _ => {}
+        }
+        self.push(Spec {
+            entry: i,
+            kind: OpKind::Mount,
+            what: "overlay",
+            source: Some(("overlay", "overlay".into())),
+            target: &t,
+            fstype: Some("overlay"),
+            flags: (
+                (libc::MS_NOSUID | libc::MS_NODEV) as usize,
+                "MS_NOSUID|MS_NODEV",
+            ),
+            data: Self::cdata(data),
+            create: CREATE_DIR,
+            ..Spec::default()
+        })?;
+        self.mounted(&t, Origin::Theirs);
+        Ok(())
+    }
+
+    /// A directory of the build root (the tmpfs of our own that is the root while building).
+    fn push_in_build_root(&mut self, entry: usize, path: &str) -> Outcome<()> {
+        let target = self.c(path)?;
+        self.tree.longest = self.tree.longest.max(path.len());
+        self.tree.ops.push(MountOp {
+            kind: OpKind::Dir,
+            entry: entry as u32,
+            source: ptr::null(),
+            target,
+            fstype: ptr::null(),
+            flags: 0,
+            data: ptr::null(),
+            data_len: 0,
+            attr: 0,
+            recursive: false,
+            optional: false,
+            create: CREATE_DIR,
+            // The build root is ours from "/" on.
+            create_from: 1,
+            mode: 0o755,
+        });
+        self.tree.info.push(OpInfo {
+            what: "dir",
+            source: None,
+            target: path.to_string(),
+            flags: "",
+        });
         Ok(())
     }
 
@@ -593,9 +687,16 @@ pub fn build(
     rootfs: Option<&str>,
     new_pid: bool,
 ) -> Outcome<Tree> {
-    let has_file = slots.iter().any(|s| s.kind == "file");
-    // File entries need the build root for their content: without a rootfs, the old root
-    // itself becomes the new one.
+    // File entries need the build root for their content, and bind sources (a bind, the host's
+    // device nodes of a dev entry, the procfs a proc entry binds without a pid namespace) are
+    // read in the host's tree as it was before any entry, as bubblewrap reads them: without a
+    // rootfs, the old root itself becomes the new one, and stays reachable at /oldroot while
+    // the entries are mounted.
+    let needs_old_root = slots.iter().any(|s| match s.kind.as_str() {
+        "file" | "bind" | "dev" | "overlay" => true,
+        "proc" => !new_pid,
+        _ => false,
+    });
     let (kind, dir, attr) = match rootfs {
         Some("tmpfs") => (ROOTFS_TMPFS, None, 0),
         Some(dir) => (
@@ -603,7 +704,7 @@ pub fn build(
             Some(dir.to_string()),
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         ),
-        None if has_file => (ROOTFS_DIR, Some("/".to_string()), 0),
+        None if needs_old_root => (ROOTFS_DIR, Some("/".to_string()), 0),
         None => (ROOTFS_NONE, None, 0),
     };
     let mut b = Builder {
@@ -681,6 +782,9 @@ mod tests {
             mode: None,
             link_to: None,
             data: None,
+            lower: None,
+            upper: None,
+            work: None,
         }
     }
 
@@ -696,7 +800,8 @@ mod tests {
         // Over the host's root: nothing may be created.
         let t = build(&[bind("/usr", "/nowhere/usr")], &[], None, false).expect("tree");
         assert_eq!(t.ops[0].create_from, 0);
-        // Below a tmpfs of ours: from the tmpfs on.
+        // Below a tmpfs of ours: from the tmpfs on (the old root bound as the new one, so
+        // that the bind's source is read in the host's tree).
         let t = build(
             &[slot("tmpfs", "/tmp"), bind("/usr", "/tmp/a/usr")],
             &[],
@@ -704,7 +809,7 @@ mod tests {
             false,
         )
         .expect("tree");
-        assert_eq!(t.ops[1].create_from, "/tmp".len());
+        assert_eq!(t.ops[1].create_from, "/newroot/tmp".len());
         // An empty root: everything, translated under /newroot.
         let t = build(&[bind("/usr", "/usr")], &[], Some("tmpfs"), false).expect("tree");
         assert_eq!(t.ops[0].create_from, "/newroot".len());
@@ -721,6 +826,26 @@ mod tests {
         )
         .expect("tree");
         assert_eq!(t.ops[2].create_from, 0);
+    }
+
+    #[test]
+    fn bind_sources_are_read_in_the_hosts_tree() {
+        // A tmpfs over /x must not hide the source /x/y of a later bind, nor a dev tmpfs the
+        // host's /dev/null: sources are read under /oldroot, targets made under /newroot.
+        let t = build(
+            &[slot("tmpfs", "/x"), bind("/x/y", "/x/z")],
+            &[],
+            None,
+            false,
+        )
+        .expect("tree");
+        assert_eq!(t.rootfs, ROOTFS_DIR);
+        assert_eq!(t.info[1].source.as_deref(), Some("/x/y"));
+        let src = unsafe { std::ffi::CStr::from_ptr(t.ops[1].source) };
+        assert_eq!(src.to_str().ok(), Some("/oldroot/x/y"));
+        // Without a bind, dev or file entry the tree is built in place.
+        let t = build(&[slot("tmpfs", "/x")], &[], None, false).expect("tree");
+        assert_eq!(t.rootfs, ROOTFS_NONE);
     }
 
     #[test]
