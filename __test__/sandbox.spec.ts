@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { createSandbox, probe, SpawnError, type SandboxOptions, type MountEntry } from '../dist/index.js'
-import { entry, isRoot, ok, runIsolated } from './_helpers.js'
+import { entry, isRoot, ok, root, runIsolated } from './_helpers.js'
 
 const userns = probe().userNamespaces
 const why = !userns.ok ? `user namespaces are off: ${userns.cause}` : undefined
@@ -316,8 +316,11 @@ maybe('a Worker creates, uses and closes sandboxes', async (t) => {
 })
 
 maybe('nothing is left on the host: mounts, /tmp, fds, processes', async (t) => {
-  // A /tmp of its own, so that nobody else's files come and go in the listing.
-  const prefix = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs lc-test /tmp && exec "$@"', 'sh']
+  // A /tmp of its own, so that nobody else's files come and go in the listing; a checkout of
+  // this package under /tmp (CI's clone may be there) is bound back into it.
+  const keep = root.startsWith('/tmp/') ? root.replace(/\/$/, '') : ''
+  const setup = `mount --bind /tmp /mnt && mount -t tmpfs lc-test /tmp${keep ? ` && mkdir -p '${keep}' && mount --bind '/mnt/${keep.slice(5)}' '${keep}'` : ''} && exec "$@"`
+  const prefix = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh']
   const run = await runIsolated(
     `
     const snap = () => ({
