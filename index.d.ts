@@ -51,6 +51,19 @@ export declare function _spawn(plan: SpawnPlan): NativeSpawned
 export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | null, timeoutMs: number, killSignal: number, maxBuffer: number): NativeSpawnSync
 
 /**
+ * shutdown(SHUT_RDWR) of JavaScript's end of the relay: a read blocked on it returns, and the
+ * relay sees the hang-up (closing the fd would wait for that read where a runtime reads on a
+ * thread of its own, as Bun's fs streams do).
+ */
+export declare function _terminalHangup(fd: number): void
+
+/**
+ * TIOCSWINSZ on the master: the terminal's new size; the program's foreground group gets
+ * SIGWINCH from the kernel.
+ */
+export declare function _terminalResize(fd: number, cols: number, rows: number): void
+
+/**
  * Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
  * thread when the child exits (the pidfd is the reaper's, closed just before the call). The
  * pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).
@@ -438,6 +451,15 @@ export interface NativeSpawned {
   pid: number
   pidfd: number
   fds: Array<number>
+  /** With `terminal`: this process's end of the socket relaying the pty master. */
+  terminal?: number
+  /**
+   * With `terminal`: a duplicate of `terminal`, for a runtime that writes through a stream
+   * of its own (the caller closes it otherwise).
+   */
+  terminalWriter?: number
+  /** With `terminal`: the master itself, for TIOCSWINSZ only. */
+  terminalControl?: number
   /**
    * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
    * tell. Made here, in the same call as the child, so that no JavaScript runs between the
@@ -746,6 +768,10 @@ export interface SpawnPlan {
   umask?: number
   /** pid 1 is a native init that runs the program as its child. */
   reaper?: boolean
+  /** A pty as the program's controlling terminal on fds 0-2 (stdio 0-2 are 'close'). */
+  terminal?: TerminalSlot
+  /** Install the filter refusing TIOCSTI and TIOCLINUX. */
+  tiocstiFilter?: boolean
   /**
    * With `reaper`: the init runs no program and stays until it is killed, holding the
    * namespaces for programs that join them (createSandbox()).
@@ -783,6 +809,12 @@ export interface SpawnSupport {
    * spawn() copies the address space instead (slower with a large heap).
    */
   sharedMemoryClone: boolean
+  /**
+   * sysctl dev.tty.legacy_tiocsti (Linux 6.2+): true where the kernel lets a program push
+   * input into its terminal (TIOCSTI), false where only CAP_SYS_ADMIN may; undefined on
+   * older kernels (true, in effect). spawn()'s filter refuses it either way where it applies.
+   */
+  legacyTiocsti?: boolean
   /** Whether `limits` can work here, under which parent cgroup, and if not, why. */
   limits: LimitsSupport
 }
@@ -799,6 +831,12 @@ export interface StdioSlot {
 
 /** Share System V semaphore undo values. */
 export declare const SYSVSEM: number
+
+/** options.terminal's size. */
+export interface TerminalSlot {
+  cols: number
+  rows: number
+}
 
 /** Same thread group (implies VM and SIGHAND). */
 export declare const THREAD: number

@@ -396,11 +396,16 @@ root("bind of the host's mounts: read-only reaches its locked submounts; propaga
 test('propagation needs a new mount namespace; unchanged cannot build a root', (t) => {
   t.throws(() => sh('true', { propagation: 'slave' }), { code: 'ERR_INVALID_ARG_VALUE', message: /needs a new mount namespace/ })
   // The root is built on a tmpfs over /tmp: with shared mounts it would stay on this host's /tmp.
-  for (const o of [{ rootfs: 'tmpfs' }, { mounts: [{ type: 'file', target: '/etc/motd', data: 'x' }] as MountEntry[] }, { mounts: [{ type: 'bind', source: '/usr', target: '/usr' }] as MountEntry[] }])
+  for (const o of [{ rootfs: 'tmpfs' }, { mounts: [{ type: 'file', target: '/etc/motd', data: 'x' }] as MountEntry[] }])
     t.throws(() => sh('true', { namespaces: ['mnt'], propagation: 'unchanged', ...o }), {
       code: 'ERR_INVALID_ARG_VALUE',
-      message: /options\.propagation' cannot be 'unchanged' with a rootfs or bind, dev or file entries.*'private' or 'slave'/,
+      message: /options\.propagation' cannot be 'unchanged' with a rootfs, file or overlay entries.*'private' or 'slave'/,
     })
+  // So is a source under an earlier entry's target: it is read in the host's tree through a root.
+  t.throws(() => sh('true', { namespaces: ['mnt'], propagation: 'unchanged', mounts: [{ type: 'tmpfs', target: '/srv' }, { type: 'bind', source: '/srv/x', target: '/mnt' }] }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /options\.propagation' cannot be 'unchanged' here: an entry's source is under an earlier entry's target.*'private' or 'slave'/,
+  })
 })
 
 // ---- rootfs ----

@@ -250,13 +250,20 @@ withPython('defect 7: children that exited before the process ends are reaped (1
 
 // ---- defect 10: a hostile caller ----
 
-test('defect 10: Workers terminated at any point of spawn() leak no fd (pipe ends, pidfds)', async (t) => {
+// Bun's Worker.terminate() leaves a terminated Worker's fds open whatever the addon does
+// (hundreds of sockets after 18 Workers, also without this package's cleanup hooks running).
+const nodeOnly = typeof (globalThis as { Bun?: unknown }).Bun === 'undefined' ? test : (console.log("skipping the Worker termination fd count under Bun: its terminated Workers' fds are not released"), test.skip as typeof test)
+
+nodeOnly('defect 10: Workers terminated at any point of spawn() leak no fd (pipe ends, pidfds)', async (t) => {
   const run = await runIsolated(`
     const { Worker } = await import('node:worker_threads');
-    const count = () => fs.readdirSync('/proc/self/fd').length;
-    // One run first, so that what stays for good (the reaper's epoll fd) is counted before.
+    // What spawn() makes: socketpairs, pipes, pidfds. A Worker's own event loop fds (epoll,
+    // eventfd, io_uring) go when Node tears the Worker down, which it may do late.
+    const ours = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd) } catch { return '' } })
+      .filter((l) => /^(socket|pipe|anon_inode:\\[pidfd\\])/.test(l));
+    // One run first, so that what stays for good (the reaper's) is counted before.
     await new Promise((r) => { const w = new Worker('(await import(process.env.LC_ENTRY)).spawnSync("/bin/true")', { eval: true }); w.on('exit', r) });
-    const before = count();
+    const before = ours().length;
     for (let round = 0; round < 3; round++) {
       const ws = [];
       for (let k = 0; k < 6; k++) {
@@ -271,9 +278,8 @@ test('defect 10: Workers terminated at any point of spawn() leak no fd (pipe end
       }
       await Promise.all(ws);
     }
-    await new Promise((r) => setTimeout(r, 1000));
-    const left = fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd) } catch { return '' } });
-    report({ grown: count() - before, left });
+    for (let i = 0; i < 50 && ours().length - before >= 9; i++) await new Promise((r) => setTimeout(r, 100));
+    report({ grown: ours().length - before, left: ours() });
   `)
   const r = ok(t, run) as { grown: number; left: string[] }
   // Unfixed, each of the 18 Workers leaves the three pipe ends of the spawn it was stopped in,

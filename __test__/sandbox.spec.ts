@@ -93,11 +93,13 @@ asRootToo('every per-run option is seen from inside: ids, capabilities, seccomp,
 
 maybe('the init reaps what runs leave behind: no zombie stays in the sandbox', async (t) => {
   await using sb = createSandbox(box())
-  t.is(sb.spawnSync('/bin/sh', ['-c', 'sleep 0.1 & exit 0']).status, 0)
+  t.is(sb.spawnSync('/bin/sh', ['-c', 'sleep 0.5 & exit 0']).status, 0)
   const states = () => sb.spawnSync('/bin/sh', ['-c', 'cat /proc/[0-9]*/stat'], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split(' ').slice(1, 3).join(' '))
-  t.true(states().includes('(sleep) S'), states().join(', '))
-  // The orphaned sleep ends; its parent is now the init, which reaps it.
+  // The orphan may still be a forked sh that has not exec'd sleep yet, on a loaded machine.
   let seen = states()
+  for (let i = 0; i < 50 && !seen.includes('(sleep) S'); i++) seen = states()
+  t.true(seen.includes('(sleep) S'), seen.join(', '))
+  // The orphaned sleep ends; its parent is now the init, which reaps it.
   for (let i = 0; i < 100 && seen.some((s) => s.startsWith('(sleep)')); i++) {
     await new Promise((r) => setTimeout(r, 20))
     seen = states()
@@ -347,8 +349,10 @@ maybe('nothing is left on the host: mounts, /tmp, fds, processes', async (t) => 
   `,
     { prefix },
   )
-  const r = ok(t, run) as { before: unknown; after: unknown }
-  t.deepEqual(r.after, r.before)
+  const r = ok(t, run) as { before: { fds: number }; after: { fds: number } }
+  // No more fds than before (the reaper may close its own late, never keep more).
+  t.true(r.after.fds <= r.before.fds, `${r.after.fds} fds after, ${r.before.fds} before`)
+  t.deepEqual({ ...r.after, fds: 0 }, { ...r.before, fds: 0 })
 })
 
 asRootToo('unprivileged: a sandbox as uid 4242 in a user namespace of its own', async (t) => {

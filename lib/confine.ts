@@ -294,6 +294,12 @@ export interface Confinement {
   /** Whether no_new_privs is set by the options (landlock sets it unless noNewPrivs is false;
    * a seccomp filter installed without CAP_SYS_ADMIN sets it too, as the kernel requires). */
   noNewPrivs: boolean
+  /**
+   * What stops the program from pushing input into a terminal (ioctl TIOCSTI): 'filter', the
+   * package's seccomp filter (options.tiocsti, docs/terminal.md); 'kernel', none, but this
+   * kernel refuses it to programs without CAP_SYS_ADMIN (dev.tty.legacy_tiocsti = 0); 'none'.
+   */
+  tiocsti?: 'filter' | 'kernel' | 'none'
 }
 
 /** The confinement options of spawn() (see SpawnOptions). */
@@ -574,12 +580,12 @@ export function confinement(
     if (o.propagation !== 'private' && o.propagation !== 'slave' && o.propagation !== 'unchanged')
       throw c.valueError('options.propagation', "must be 'private', 'slave' or 'unchanged'", o.propagation)
     if (!newMnt) throw c.valueError('options.propagation', "needs a new mount namespace (add 'mnt' to namespaces): it would change this host's mounts", o.propagation)
-    // A root (and entries that read the host's tree or need a build root: binds, dev, file,
-    // proc without a pid namespace) is built on a tmpfs mounted over /tmp: with shared mounts it
-    // would appear on this host's /tmp and stay there, and pivot_root fails.
-    const newPid = (namespaces & NEWPID) !== 0
-    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => ['file', 'bind', 'dev', 'overlay'].includes(m.kind) || (m.kind === 'proc' && !newPid))))
-      throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs or bind, dev or file entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
+    // A root (and file or overlay entries, which need one) is built on a tmpfs mounted over
+    // /tmp: with shared mounts it would appear on this host's /tmp and stay there, and
+    // pivot_root fails. (So is a root for entries whose sources earlier entries hide: the
+    // native plan refuses that case, where it is known.)
+    if (o.propagation === 'unchanged' && (plan.rootfs !== undefined || plan.mounts?.some((m) => m.kind === 'file' || m.kind === 'overlay')))
+      throw c.valueError('options.propagation', "cannot be 'unchanged' with a rootfs, file or overlay entries: the root is built on a tmpfs that would be mounted on this host's /tmp too; use 'private' or 'slave'", o.propagation)
     plan.propagation = o.propagation
   } else if (newMnt) {
     plan.propagation = 'private'

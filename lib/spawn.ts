@@ -2,12 +2,13 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, createReadStream, createWriteStream, readlinkSync, writeSync, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, createReadStream, createWriteStream, readFileSync, readlinkSync, writeSync, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
+import { isatty } from 'node:tty'
 import { constants as osConstants } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Readable, Writable } from 'node:stream'
+import { Duplex, type Readable, type Writable } from 'node:stream'
 
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
@@ -61,7 +62,32 @@ export type JoinOptions =
       readonly types: readonly NsType[]
     }
 
+/** options.terminal as an object: the pty's size, TERM, and the stream's encoding. */
+export interface TerminalOptions {
+  /** Columns (default 80). */
+  cols?: number
+  /** Rows (default 24). */
+  rows?: number
+  /** TERM in the program's environment (default: env's TERM, else 'xterm-256color'). */
+  name?: string
+  /** Decode `child.terminal`'s data as strings in this encoding (default: Buffers). */
+  encoding?: BufferEncoding
+}
+
 export interface SpawnOptions extends ConfinementOptions {
+  /**
+   * A pseudo-terminal as the program's controlling terminal on fds 0-2, in a session of its
+   * own with its group in the foreground; `child.terminal` is the other side. Made from the
+   * devpts the program sees (its own with a { type: 'dev' } mount entry). See docs/terminal.md.
+   */
+  terminal?: boolean | TerminalOptions
+  /**
+   * 'deny' (the default): with a terminal, or in a confined spawn that can reach this process's
+   * terminal (a terminal in stdio, or /dev/tty while it shares this process's session), a
+   * seccomp filter refuses ioctl TIOCSTI and TIOCLINUX (EPERM), so that the program cannot type
+   * into a terminal outside. 'allow' leaves the filter out.
+   */
+  tiocsti?: 'deny' | 'allow'
   /** Working directory of the program, resolved against this process's. */
   cwd?: string | URL
   /** Environment of the program (default: process.env). */
@@ -219,6 +245,7 @@ export type SpawnStep =
   | 'setgid'
   | 'setuid'
   | 'chdir'
+  | 'terminal'
   | 'setsid'
   | 'pdeathsig'
   | 'umask'
@@ -499,6 +526,8 @@ interface Normalized {
   killSignal: number
   timeout: number
   pipes: boolean[]
+  /** With options.terminal: the encoding of child.terminal, if any. */
+  terminal?: { encoding?: BufferEncoding }
   confinement: Confinement
   /** Targets to make on this host for `placeholder: true` entries. */
   placeholders: PlaceholderNeed[]
@@ -545,6 +574,54 @@ function placeholdersFor(n: Normalized): Placeholders {
   return new Placeholders(n.placeholders)
 }
 
+let legacyTiocsti: boolean | undefined
+/** Whether the kernel refuses TIOCSTI without CAP_SYS_ADMIN (dev.tty.legacy_tiocsti = 0), read once. */
+function kernelRefusesTiocsti(): boolean {
+  if (legacyTiocsti === undefined) {
+    try {
+      legacyTiocsti = readFileSync('/proc/sys/dev/tty/legacy_tiocsti', 'utf8').trim() !== '0'
+    } catch {
+      legacyTiocsti = true // before Linux 6.2 the kernel always allows it
+    }
+  }
+  return !legacyTiocsti
+}
+
+/** Whether this process has a controlling terminal (tty_nr in /proc/self/stat). */
+function hasControllingTerminal(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4] !== '0'
+  } catch {
+    return false
+  }
+}
+
+const TERMINAL_KEYS = ['cols', 'rows', 'name', 'encoding']
+
+function terminalOptions(value: unknown): { cols: number; rows: number; name?: string; encoding?: BufferEncoding } | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return { cols: 80, rows: 24 }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw typeError('options.terminal', 'of type boolean or an object { cols, rows, name, encoding }', value)
+  const t = value as Record<string, unknown>
+  for (const k of Object.keys(t))
+    if (!TERMINAL_KEYS.includes(k)) throw valueError(`options.terminal.${k}`, `is not an option of terminal (${TERMINAL_KEYS.join(', ')})`, k)
+  const cols = t.cols === undefined ? 80 : integer(t.cols, 'options.terminal.cols', 1, 65535)
+  const rows = t.rows === undefined ? 24 : integer(t.rows, 'options.terminal.rows', 1, 65535)
+  let name: string | undefined
+  if (t.name !== undefined) {
+    name = string(t.name, 'options.terminal.name')
+    if (name === '') throw valueError('options.terminal.name', 'cannot be empty', name)
+  }
+  let encoding: BufferEncoding | undefined
+  if (t.encoding !== undefined) {
+    if (typeof t.encoding !== 'string' || !Buffer.isEncoding(t.encoding)) throw valueError('options.terminal.encoding', 'is invalid encoding', t.encoding)
+    encoding = t.encoding
+  }
+  return { cols, rows, name, encoding }
+}
+
 function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   const f = string(file, 'file')
   if (f.length === 0) throw valueError('file', 'cannot be empty', f)
@@ -564,13 +641,17 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
 
   const envObj = o.env === undefined ? process.env : o.env
   if (typeof envObj !== 'object' || envObj === null) throw typeError('options.env', 'of type object', envObj)
+  const terminal = terminalOptions(o.terminal)
   const env: string[] = []
   for (const [k, v] of Object.entries(envObj)) {
     if (v === undefined) continue
+    if (terminal?.name !== undefined && k === 'TERM') continue
     const text = `${k}=${String(v)}`
     if (text.includes('\0')) throw valueError('options.env', 'must not contain null bytes', k)
     env.push(text)
   }
+  if (terminal !== undefined && (terminal.name !== undefined || envObj.TERM === undefined))
+    env.push(`TERM=${terminal.name ?? 'xterm-256color'}`)
 
   // stdio
   const raw = o.stdio === undefined ? 'pipe' : o.stdio
@@ -583,6 +664,12 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   } else {
     throw typeError('options.stdio', 'a string or an array', raw)
   }
+  if (terminal !== undefined) {
+    // fds 0-2 are the terminal; entries from 3 on are as usual.
+    if (o.stdio !== undefined && (typeof raw === 'string' || entries.slice(0, 3).some((e) => e !== undefined && e !== null)))
+      throw valueError('options.stdio', 'must leave fds 0-2 out (null) with options.terminal: they are the terminal', raw)
+    entries.splice(0, 3, 'ignore', 'ignore', 'ignore')
+  }
   while (entries.length < 3) entries.push(undefined)
   const stdio: native.StdioSlot[] = []
   const pipes: boolean[] = []
@@ -590,7 +677,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     const e = entry ?? (i < 3 ? 'pipe' : 'ignore')
     pipes.push(e === 'pipe')
     if (e === 'pipe') stdio.push({ kind: 'pipe' })
-    else if (e === 'ignore') stdio.push({ kind: i < 3 ? 'null' : 'close' })
+    else if (e === 'ignore') stdio.push({ kind: i < 3 && terminal === undefined ? 'null' : 'close' })
     else if (e === 'inherit') stdio.push(i < 3 ? { kind: 'fd', fd: i } : { kind: 'close' })
     else {
       const fd = fdOf(e)
@@ -714,6 +801,17 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     timeOffsets = ''
   }
 
+  // The filter refusing TIOCSTI/TIOCLINUX: with a terminal of its own, and where a confined
+  // program could reach this process's terminal: an fd of it in stdio, or /dev/tty, which it can
+  // open while it shares this process's session (the kernel allows TIOCSTI on one's
+  // controlling terminal unless dev.tty.legacy_tiocsti is 0, and on any to CAP_SYS_ADMIN).
+  if (o.tiocsti !== undefined && o.tiocsti !== 'deny' && o.tiocsti !== 'allow') throw valueError('options.tiocsti', "must be 'deny' or 'allow'", o.tiocsti)
+  const confinedSpawn = namespaces !== 0 || join.length > 0 || Object.keys(confined.plan).length > 0
+  const detached = bool(o.detached, 'options.detached', false)
+  const reachesTty = () =>
+    stdio.some((slot) => slot.kind === 'fd' && slot.fd !== undefined && isatty(slot.fd)) || (!detached && hasControllingTerminal())
+  const tiocstiFilter = o.tiocsti !== 'allow' && (terminal !== undefined || (confinedSpawn && reachesTty()))
+
   const killSignal = o.killSignal === undefined ? osConstants.signals.SIGTERM : signalNumber(o.killSignal, 'options.killSignal')
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('options.signal', 'an instance of AbortSignal', o.signal)
@@ -735,7 +833,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       env,
       cwd,
       stdio,
-      detached: bool(o.detached, 'options.detached', false),
+      detached,
       uid,
       gid,
       groups,
@@ -753,6 +851,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupPath,
       timeOffsets,
       ...confined.plan,
+      terminal: terminal === undefined ? undefined : { cols: terminal.cols, rows: terminal.rows },
+      tiocstiFilter,
       limits,
     },
     spawnargs,
@@ -760,8 +860,9 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     killSignal,
     timeout,
     pipes,
+    terminal: terminal === undefined ? undefined : { encoding: terminal.encoding },
     placeholders: confined.placeholders,
-    confinement: confinementReport(confined.plan),
+    confinement: { ...confinementReport(confined.plan), tiocsti: tiocstiFilter ? 'filter' : kernelRefusesTiocsti() ? 'kernel' : 'none' },
   }
 }
 
@@ -886,6 +987,40 @@ function pipeStream(fd: number, readable: boolean, writable: boolean): Readable 
   return readable ? createReadStream('', { fd }) : createWriteStream('', { fd })
 }
 
+/**
+ * The terminal's stream over the relay's socket: a socket where the runtime reads from an fd
+ * it is given; in Bun a Duplex of an fs read stream and write stream on it.
+ */
+function terminalStream(fd: number, writer: number): Duplex {
+  if (!isBun) {
+    closeAll([writer])
+    return new Socket({ fd, readable: true, writable: true })
+  }
+  // Each stream closes its own fd when destroyed, whatever autoClose says.
+  const readable = createReadStream('', { fd })
+  const writable = createWriteStream('', { fd: writer })
+  const duplex = new Duplex({
+    allowHalfOpen: false,
+    read: () => void readable.resume(),
+    write: (chunk, encoding, done) => void writable.write(chunk, encoding, done),
+    final: (done) => void writable.end(done),
+    destroy: (err, done) => {
+      // A read may be blocked on a thread: end it first, or closing would wait for it.
+      if (!readable.closed) native._terminalHangup(fd)
+      readable.destroy()
+      writable.destroy()
+      done(err)
+    },
+  })
+  readable.on('data', (chunk) => {
+    if (!duplex.push(chunk)) readable.pause()
+  })
+  readable.on('end', () => duplex.push(null))
+  readable.on('error', (err) => duplex.destroy(err))
+  writable.on('error', (err) => duplex.destroy(err))
+  return duplex
+}
+
 function abortError(signal: AbortSignal): Error {
   const e = new Error('The operation was aborted', { cause: signal.reason })
   e.name = 'AbortError'
@@ -907,6 +1042,17 @@ export class SpawnedProcess extends EventEmitter {
   stderr: Readable | null = null
   /** Streams for the child's fds that are pipes, by fd number; null for the others. */
   readonly stdio: (Readable | Writable | null)[] = []
+  /**
+   * With options.terminal: the terminal's other side (the pty master, relayed). What the
+   * program writes is read here, what is written here the program reads as typed input. It
+   * ends once every process holding the terminal has closed it, and 'close' waits for that.
+   */
+  terminal: Duplex | null = null
+  /**
+   * Whether the program runs under the filter refusing ioctl TIOCSTI and TIOCLINUX (with a
+   * terminal, or confined within reach of this process's terminal; see options.tiocsti).
+   */
+  readonly tiocstiFilter: boolean
   /** The exit code once the program has exited, else null. */
   exitCode: number | null = null
   /** The signal that ended the program, else null. */
@@ -935,6 +1081,8 @@ export class SpawnedProcess extends EventEmitter {
   #exitArgs: [number | null, NodeJS.Signals | null] | undefined
   #abort: (() => void) | undefined
   #signal: AbortSignal | undefined
+  /** The pty master, for TIOCSWINSZ; -1 once the terminal stream has closed. */
+  #terminalFd = -1
   #placeholders: Placeholders | undefined
   #report: ((result: WaitResult) => void) | undefined
 
@@ -950,6 +1098,7 @@ export class SpawnedProcess extends EventEmitter {
     super()
     this.spawnfile = file
     this.spawnargs = n.spawnargs
+    this.tiocstiFilter = n.plan.tiocstiFilter ?? false
     this.confinement = n.confinement
     this.#killSignal = n.killSignal
     this.exited = new Promise<SpawnExit>((resolve, reject) => {
@@ -1000,6 +1149,23 @@ export class SpawnedProcess extends EventEmitter {
         this.#maybeClose()
       })
     })
+    if (started.terminal !== undefined && started.terminal !== null) {
+      const term = terminalStream(started.terminal, started.terminalWriter ?? -1)
+      this.terminal = term
+      this.#terminalFd = started.terminalControl ?? -1
+      if (n.terminal?.encoding !== undefined) term.setEncoding(n.terminal.encoding)
+      // Input typed after the program is gone has nobody to read it.
+      term.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET' && this.listenerCount('error') > 0) this.emit('error', err)
+      })
+      this.#openStreams++
+      term.once('close', () => {
+        if (this.#terminalFd >= 0) closeAll([this.#terminalFd])
+        this.#terminalFd = -1
+        this.#openStreams--
+        this.#maybeClose()
+      })
+    }
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
@@ -1090,12 +1256,29 @@ export class SpawnedProcess extends EventEmitter {
     return true
   }
 
+  /**
+   * Sets the terminal's size (TIOCSWINSZ); the program's foreground group gets SIGWINCH.
+   * False once the terminal has closed.
+   */
+  resize(cols: number, rows: number): boolean {
+    integer(cols, 'cols', 1, 65535)
+    integer(rows, 'rows', 1, 65535)
+    if (this.terminal === null) {
+      const e = new Error('resize() needs a terminal: spawn() with options.terminal')
+      Object.defineProperty(e, 'code', { value: 'ERR_INVALID_STATE', enumerable: true, writable: true, configurable: true })
+      throw e
+    }
+    if (this.#terminalFd < 0) return false
+    native._terminalResize(this.#terminalFd, cols, rows)
+    return true
+  }
+
   /** Keeps the event loop alive until the program exits (the default). */
   ref(): void {
     this.#referenced = true
     if (this.#watch >= 0) native._exitRef(this.#watch, true)
     this.#timer?.ref()
-    for (const s of this.stdio) (s as Partial<Socket> | null)?.ref?.()
+    for (const s of [...this.stdio, this.terminal]) (s as Partial<Socket> | null)?.ref?.()
   }
 
   /** Lets the event loop end without waiting for the program. */
@@ -1103,7 +1286,7 @@ export class SpawnedProcess extends EventEmitter {
     this.#referenced = false
     if (this.#watch >= 0) native._exitRef(this.#watch, false)
     this.#timer?.unref()
-    for (const s of this.stdio) (s as Partial<Socket> | null)?.unref?.()
+    for (const s of [...this.stdio, this.terminal]) (s as Partial<Socket> | null)?.unref?.()
   }
 
   /** Whether the program keeps the event loop alive. */
@@ -1145,6 +1328,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     args = undefined
   }
   const o = options ?? {}
+  if (o.terminal !== undefined && o.terminal !== false)
+    throw valueError('options.terminal', 'is not supported by spawnSync(): nothing could type into the terminal or read it while this thread waits; use spawn() and child.terminal', o.terminal)
   for (const name of ['statusFd', 'infoFd'] as const)
     if (o[name] !== undefined) throw valueError(`options.${name}`, 'is for spawn(): spawnSync() returns only once the program has ended, too late to report it running', o[name])
   const n = normalize(file, args, o)

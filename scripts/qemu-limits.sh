@@ -89,8 +89,9 @@ cp /bin/busybox "$STAGE/bin/busybox"
 ln -s busybox "$STAGE/bin/sh"
 NODE=$(command -v node)
 cp -L "$NODE" "$STAGE/usr/bin/node"
-# node's libraries and loader, at the paths ldd resolves them to
-ldd "$NODE" | awk '/=> \// { print $3 } /^\t\// { print $1 }' | while read -r lib; do
+# node's and the addon's libraries and loader, at the paths ldd resolves them to (the
+# cross-built addon links librt, libdl and libpthread, which a glibc 2.17 floor needs)
+{ ldd "$NODE"; ldd "$BIN"; } | awk '/=> \// { print $3 } /^\t\// { print $1 }' | sort -u | while read -r lib; do
   mkdir -p "$STAGE$(dirname "$lib")"
   cp -L "$lib" "$STAGE$lib"
 done

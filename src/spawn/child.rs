@@ -34,6 +34,7 @@ pub enum Step {
     Setgid,
     Setuid,
     Chdir,
+    Terminal,
     Setsid,
     Pdeathsig,
     Umask,
@@ -50,7 +51,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 29] = [
+    pub const ALL: [Step; 30] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -69,6 +70,7 @@ impl Step {
         Step::Setgid,
         Step::Setuid,
         Step::Chdir,
+        Step::Terminal,
         Step::Setsid,
         Step::Pdeathsig,
         Step::Umask,
@@ -107,6 +109,7 @@ impl Step {
             Step::Setgid => "setgid",
             Step::Setuid => "setuid",
             Step::Chdir => "chdir",
+            Step::Terminal => "terminal",
             Step::Setsid => "setsid",
             Step::Pdeathsig => "pdeathsig",
             Step::Umask => "umask",
@@ -342,6 +345,17 @@ pub struct ChildPlan {
     pub no_new_privs: bool,
     /// NULL: no filter.
     pub seccomp: *const SockFprog,
+    /// A pty for the program: step 17b opens it, step 24b makes it the controlling terminal.
+    pub terminal: bool,
+    /// Where the master goes to the parent (SCM_RIGHTS); close-on-exec, above every fd in `fds`.
+    pub tty_sock: i32,
+    /// struct winsize: rows, columns, and two unused pixel counts.
+    pub winsize: [u16; 4],
+    /// Scratch: the slave's fd from step 17b to step 24b, which under a reaper runs in the
+    /// program (sharing the reaper's memory), not in the process that opened it.
+    pub tty_slave: *mut i32,
+    /// The package's filter refusing TIOCSTI and TIOCLINUX; NULL: none.
+    pub tty_filter: *const SockFprog,
     /// A Landlock ruleset made by the parent (-1: none), and the path rules to add to it.
     pub landlock_fd: i32,
     pub landlock_paths: *const LandlockPath,
@@ -370,6 +384,7 @@ struct KernelSigaction {
 }
 
 const PROC_SELF_FD: &[u8] = b"/proc/self/fd\0";
+const DEV_PTMX: &[u8] = b"/dev/ptmx\0";
 const TIMENS_OFFSETS: &[u8] = b"/proc/self/timens_offsets\0";
 const LO: [u8; 3] = *b"lo\0";
 const ROOT: &[u8] = b"/\0";
@@ -574,6 +589,17 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
             setup(p, arg);
         }
 
+        // 24b. terminal, second half: a session of its own with the pty as its controlling
+        // terminal on fds 0-2 and its group in the foreground. In the process that runs the
+        // program (under a reaper, not pid 1), after the fds are arranged (23), which left 0-2
+        // closed for it.
+        if p.terminal {
+            let r = take_terminal(p);
+            if r.1 < 0 {
+                fail(p, Step::Terminal, r.0, 0, r.1);
+            }
+        }
+
         // 25. signals: an empty mask for the program, as late as possible: from here a signal
         // only has its default action.
         let empty = 0u64;
@@ -588,33 +614,12 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
             fail(p, Step::Signals, 0, 0, rc);
         }
 
-        // 26. seccomp: the filter, as the very last step before execve, so that it only has to
-        // allow execve. Without CAP_SYS_ADMIN the kernel insists on no_new_privs (EACCES):
-        // then it is set, and the filter installed again.
+        // 26. seccomp: the caller's filter, as the very last step before execve, so that it
+        // only has to allow execve; it stacks on the TIOCSTI filter of step 12b (the kernel
+        // applies the strictest answer of all). Without CAP_SYS_ADMIN the kernel insists on
+        // no_new_privs (EACCES): then it is set, and the filter installed again.
         if !p.seccomp.is_null() {
-            let mut rc = syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER as usize,
-                0,
-                p.seccomp as usize,
-                0,
-            );
-            if rc == -(libc::EACCES as isize) && !p.no_new_privs {
-                let set = syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0);
-                if set < 0 {
-                    fail(p, Step::NoNewPrivs, 1, 0, set);
-                }
-                rc = syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER as usize,
-                    0,
-                    p.seccomp as usize,
-                    0,
-                );
-            }
-            if rc < 0 {
-                fail(p, Step::Seccomp, 0, 0, rc);
-            }
+            install_filter(p, p.seccomp, 0);
         }
 
         // 27. execve: each candidate in PATH order, as execvp does: a missing file or directory
@@ -805,6 +810,15 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             }
         }
 
+        // 12b. the filter refusing TIOCSTI and TIOCLINUX: before capabilities and ids are given
+        // up, while we hold CAP_SYS_ADMIN (in our user namespace, or as root), so that the
+        // kernel takes it without no_new_privs, which would change what execve grants the
+        // program. It refuses two ioctls that no step below uses; before the caller's filter,
+        // which cannot keep it out by refusing seccomp(2).
+        if !p.tty_filter.is_null() {
+            install_filter(p, p.tty_filter, 1);
+        }
+
         // 13. capabilities, first half: the bounding set (dropping needs CAP_SETPCAP, which
         // setuid may take away), and keep-caps so that a setuid to another user keeps the
         // permitted set the second half chooses from.
@@ -875,6 +889,18 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             }
             if rc < 0 {
                 fail(p, Step::Chdir, 0, 0, rc);
+            }
+        }
+
+        // 17b. terminal, first half: a pty from the /dev/ptmx this process sees. After the root
+        // is built (11), so that it comes from the sandbox's own devpts where a `dev` entry made
+        // one, and after setuid (16), so that the slave belongs to the program's user (as
+        // login(1) would chown it). The master goes to the parent at once; the slave waits for
+        // step 24b.
+        if p.terminal {
+            let r = open_terminal(p);
+            if r.1 < 0 {
+                fail(p, Step::Terminal, r.0, 0, r.1);
             }
         }
 
@@ -1101,6 +1127,179 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             let trim = p.reaper_trim;
             init(pid as i32, keep, trim);
         }
+    }
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER) with no_new_privs set where the kernel asks for it.
+unsafe fn install_filter(p: &ChildPlan, prog: *const SockFprog, index: usize) {
+    // SAFETY: a program the parent prepared, alive until we exec.
+    unsafe {
+        let mut rc = syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as usize,
+            0,
+            prog as usize,
+            0,
+        );
+        if rc == -(libc::EACCES as isize) {
+            let set = syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0);
+            if set < 0 {
+                fail(p, Step::NoNewPrivs, 1, 0, set);
+            }
+            rc = syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER as usize,
+                0,
+                prog as usize,
+                0,
+            );
+        }
+        if rc < 0 {
+            fail(p, Step::Seccomp, index, 0, rc);
+        }
+    }
+}
+
+/// Step 17b: a pty from /dev/ptmx, sized; the master sent to the parent, the slave left in
+/// `tty_slave` above the stdio range. `(index, rc)`: which call failed (the parent names it).
+unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
+    // SAFETY: raw calls on the plan's data and this stack.
+    unsafe {
+        let master = syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            DEV_PTMX.as_ptr() as usize,
+            (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as usize,
+            0,
+        );
+        if master < 0 {
+            return (0, master);
+        }
+        let unlock = 0i32;
+        let rc = syscall(
+            libc::SYS_ioctl,
+            master as usize,
+            libc::TIOCSPTLCK as usize,
+            &unlock as *const i32 as usize,
+            0,
+        );
+        if rc < 0 {
+            return (1, rc);
+        }
+        let rc = syscall(
+            libc::SYS_ioctl,
+            master as usize,
+            libc::TIOCSWINSZ as usize,
+            p.winsize.as_ptr() as usize,
+            0,
+        );
+        if rc < 0 {
+            return (2, rc);
+        }
+        // The peer by the master itself, not by a path that could name another pty.
+        let slave = syscall(
+            libc::SYS_ioctl,
+            master as usize,
+            libc::TIOCGPTPEER as usize,
+            (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as usize,
+            0,
+        );
+        if slave < 0 {
+            return (3, slave);
+        }
+        // Above every fd step 23 fills, so that the shuffle cannot overwrite it.
+        let moved = syscall(
+            libc::SYS_fcntl,
+            slave as usize,
+            libc::F_DUPFD_CLOEXEC as usize,
+            p.nfds.max(3),
+            0,
+        );
+        if moved < 0 {
+            return (3, moved);
+        }
+        syscall(libc::SYS_close, slave as usize, 0, 0, 0);
+        let mut byte = 0u8;
+        let mut iov = libc::iovec {
+            iov_base: &mut byte as *mut u8 as *mut c_void,
+            iov_len: 1,
+        };
+        let mut control = RightsMsg {
+            len: std::mem::size_of::<RightsMsg>() - 4,
+            level: libc::SOL_SOCKET,
+            kind: libc::SCM_RIGHTS,
+            fd: master as i32,
+            _pad: 0,
+        };
+        // Zeroed, not a literal: some C libraries' msghdr has padding the kernel reads as part
+        // of a 64-bit length.
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = &mut control as *mut RightsMsg as *mut c_void;
+        msg.msg_controllen = std::mem::size_of::<RightsMsg>() as _;
+        let rc = retry(|| {
+            syscall(
+                libc::SYS_sendmsg,
+                p.tty_sock as usize,
+                &msg as *const libc::msghdr as usize,
+                libc::MSG_NOSIGNAL as usize,
+                0,
+            )
+        });
+        if rc < 0 {
+            return (4, rc);
+        }
+        syscall(libc::SYS_close, master as usize, 0, 0, 0);
+        *p.tty_slave = moved as i32;
+        (0, 0)
+    }
+}
+
+/// A cmsghdr carrying one fd, laid out as CMSG_SPACE(sizeof(int)) on 64-bit Linux.
+#[repr(C)]
+struct RightsMsg {
+    len: usize,
+    level: i32,
+    kind: i32,
+    fd: i32,
+    _pad: i32,
+}
+
+/// Step 24b: setsid, TIOCSCTTY, the slave on fds 0-2, TIOCSPGRP to our own group.
+unsafe fn take_terminal(p: &ChildPlan) -> (usize, isize) {
+    // SAFETY: raw calls on our own fds and this stack.
+    unsafe {
+        let slave = *p.tty_slave as usize;
+        let rc = syscall(libc::SYS_setsid, 0, 0, 0, 0);
+        if rc < 0 {
+            return (5, rc);
+        }
+        let rc = syscall(libc::SYS_ioctl, slave, libc::TIOCSCTTY as usize, 0, 0);
+        if rc < 0 {
+            return (6, rc);
+        }
+        for fd in 0..3usize {
+            let rc = syscall(libc::SYS_dup3, slave, fd, 0, 0);
+            if rc < 0 {
+                return (7, rc);
+            }
+        }
+        syscall(libc::SYS_close, slave, 0, 0, 0);
+        // The session leader's group is ours (setsid made it): in the foreground, so that the
+        // program reads its terminal without SIGTTIN.
+        let pgrp = syscall(libc::SYS_getpid, 0, 0, 0, 0) as i32;
+        let rc = syscall(
+            libc::SYS_ioctl,
+            0,
+            libc::TIOCSPGRP as usize,
+            &pgrp as *const i32 as usize,
+            0,
+        );
+        if rc < 0 {
+            return (8, rc);
+        }
+        (0, 0)
     }
 }
 

@@ -409,6 +409,17 @@ pub fn describe(
                 }),
             )
         }
+        Step::Seccomp if index == 1 => {
+            index_out = None;
+            (
+                "seccomp",
+                "seccomp(SECCOMP_SET_MODE_FILTER, the filter refusing TIOCSTI)".into(),
+                Some(
+                    "the kernel refused the filter that keeps the program from pushing input into a terminal (tiocsti: 'allow' leaves it out)"
+                        .into(),
+                ),
+            )
+        }
         Step::Seccomp => {
             index_out = None;
             let n = plan.seccomp.as_ref().map_or(0, |s| s.len() / 8);

@@ -10,6 +10,7 @@ mod child;
 mod confine;
 mod parent;
 mod plan;
+mod terminal;
 mod tree;
 mod vm;
 
@@ -48,6 +49,8 @@ pub struct Started {
     pub pidfd: OwnedFd,
     /// The parent's end for each child fd that is a pipe, else -1.
     pub parent_fds: Vec<RawFd>,
+    /// The pty master the child opened, with `terminal`.
+    pub terminal: Option<OwnedFd>,
     /// When it started, and the cgroup made for it.
     pub run: Run,
 }
@@ -281,6 +284,15 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let (sync_read, sync_write) = pipe()?;
     let sync_read = unsafe_owned(above(sync_read, n)?);
     let sync_write = unsafe_owned(sync_write);
+    // The child sends the pty master back over this (it opens the pty itself: only there is
+    // the /dev/ptmx of its own devpts in sight).
+    let tty = match plan.terminal {
+        Some(_) => {
+            let (mine, theirs) = socketpair()?;
+            Some((unsafe_owned(mine), unsafe_owned(above(theirs, n)?)))
+        }
+        None => None,
+    };
 
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
     let maps =
@@ -291,6 +303,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         child_fds,
         sync_read.as_raw_fd(),
         err_write.as_raw_fd(),
+        tty.as_ref().map_or(-1, |t| t.1.as_raw_fd()),
         maps || want_cgroup,
     )?;
     // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
@@ -435,6 +448,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(theirs);
     drop(err_write);
     drop(sync_read);
+    let tty_mine = tty.map(|(mine, _theirs)| mine);
 
     let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
     let parent_part = parent::parent_part(plan, pid, moved_by_parent);
@@ -467,8 +481,16 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             }
         }
     }
+    let outcome = match (outcome, &tty_mine) {
+        (Ok(None), Some(sock)) => match terminal::receive_master(sock.as_raw_fd()) {
+            Ok(master) => Ok((None, Some(master))),
+            Err(failure) => Ok((Some(failure), None)),
+        },
+        (Ok(r), _) => Ok((r, None)),
+        (Err(f), _) => Err(f),
+    };
     match outcome {
-        Ok(None) => {
+        Ok((None, terminal)) => {
             drop(stack);
             // The parent's ends now belong to the caller.
             ours.0.clear();
@@ -476,13 +498,14 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pid,
                 pidfd,
                 parent_fds,
+                terminal,
                 run: Run {
                     started: started_at,
                     cgroup: run_cgroup,
                 },
             })
         }
-        Ok(Some(failure)) | Err(failure) => {
+        Ok((Some(failure), _)) | Err(failure) => {
             // Kill and reap, so a failed spawn leaves no zombie; only then is the stack free.
             // SAFETY: signals our own child through its pidfd.
             unsafe {
@@ -568,6 +591,13 @@ pub struct NativeSpawned {
     pub pid: i32,
     pub pidfd: i32,
     pub fds: Vec<i32>,
+    /// With `terminal`: this process's end of the socket relaying the pty master.
+    pub terminal: Option<i32>,
+    /// With `terminal`: a duplicate of `terminal`, for a runtime that writes through a stream
+    /// of its own (the caller closes it otherwise).
+    pub terminal_writer: Option<i32>,
+    /// With `terminal`: the master itself, for TIOCSWINSZ only.
+    pub terminal_control: Option<i32>,
     /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
     /// tell. Made here, in the same call as the child, so that no JavaScript runs between the
     /// two (a Worker terminated there would leave the child unreaped for good).
@@ -580,6 +610,30 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         &env,
         refuse_in_callback("spawn").and_then(|()| start_for_process(plan)),
     )?;
+    let relayed = match started.terminal {
+        Some(master) => match terminal::relay(master) {
+            Ok(r) => Some(r),
+            Err(failure) => {
+                // Nothing will read the program's terminal: end it, leaving no zombie.
+                // SAFETY: signals our own child through its pidfd.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        started.pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        ptr::null::<c_void>(),
+                        0,
+                    )
+                };
+                reap_now(&started.pidfd);
+                for fd in started.parent_fds.into_iter().filter(|fd| *fd >= 0) {
+                    drop(unsafe_owned(fd));
+                }
+                return Err(failure.into_napi(&env));
+            }
+        },
+        None => None,
+    };
     let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
     usage::register(started.pid, started.run);
     let watch = reaper::watch(
@@ -590,11 +644,19 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         usage::take(started.pid),
     )?;
     let watch = to_js(&env, watch)?;
-    reaper::hold(watch, &started.parent_fds);
+    // The terminal's fds too: closed with the pipes' if JavaScript never takes them.
+    let mut held = started.parent_fds.clone();
+    if let Some(r) = &relayed {
+        held.extend([r.socket, r.writer, r.control]);
+    }
+    reaper::hold(watch, &held);
     Ok(NativeSpawned {
         pid: started.pid,
         pidfd,
         fds: started.parent_fds,
+        terminal: relayed.as_ref().map(|r| r.socket),
+        terminal_writer: relayed.as_ref().map(|r| r.writer),
+        terminal_control: relayed.as_ref().map(|r| r.control),
         watch: watch as f64,
     })
 }
@@ -779,6 +841,10 @@ pub struct SpawnSupport {
     /// Whether children can share the parent's memory (CLONE_VM); false under qemu-user, where
     /// spawn() copies the address space instead (slower with a large heap).
     pub shared_memory_clone: bool,
+    /// sysctl dev.tty.legacy_tiocsti (Linux 6.2+): true where the kernel lets a program push
+    /// input into its terminal (TIOCSTI), false where only CAP_SYS_ADMIN may; undefined on
+    /// older kernels (true, in effect). spawn()'s filter refuses it either way where it applies.
+    pub legacy_tiocsti: Option<bool>,
     /// Whether `limits` can work here, under which parent cgroup, and if not, why.
     pub limits: crate::cgroup::LimitsSupport,
 }
@@ -837,6 +903,7 @@ pub fn probe() -> SpawnSupport {
             },
         },
         shared_memory_clone: vm::shared(),
+        legacy_tiocsti: terminal::legacy_tiocsti(),
         limits: crate::cgroup::probe(),
     }
 }

@@ -271,6 +271,7 @@ pub fn describe(
             };
             ("chdir", format!("chdir({dir:?})"), cause)
         }
+        Step::Terminal => return super::terminal::describe(plan, index, errno),
         Step::Setsid => ("setsid", "setsid()".into(), None),
         Step::Pdeathsig => ("prctl", format!("prctl(PR_SET_PDEATHSIG, {})", plan.pdeathsig), None),
         Step::Fds => ("dup3", "dup3(stdio)".into(), match errno {
@@ -340,6 +341,7 @@ pub fn run_to_exit(
         pidfd,
         parent_fds,
         run,
+        ..
     } = started;
     let fds: Vec<Option<OwnedFd>> = parent_fds.iter().map(|&fd| own(fd)).collect();
     let mut output: Vec<Option<Vec<u8>>> = fds

@@ -84,6 +84,10 @@ pub struct SpawnPlan {
     pub umask: Option<u32>,
     /// pid 1 is a native init that runs the program as its child.
     pub reaper: Option<bool>,
+    /// A pty as the program's controlling terminal on fds 0-2 (stdio 0-2 are 'close').
+    pub terminal: Option<TerminalSlot>,
+    /// Install the filter refusing TIOCSTI and TIOCLINUX.
+    pub tiocsti_filter: Option<bool>,
     /// With `reaper`: the init runs no program and stays until it is killed, holding the
     /// namespaces for programs that join them (createSandbox()).
     pub hold: Option<bool>,
@@ -91,6 +95,13 @@ pub struct SpawnPlan {
     pub limits: Option<crate::cgroup::LimitsSlot>,
     /// Landlock rules, applied at step 22b.
     pub landlock: Option<crate::landlock::LandlockSlot>,
+}
+
+/// options.terminal's size.
+#[napi(object)]
+pub struct TerminalSlot {
+    pub cols: u32,
+    pub rows: u32,
 }
 
 /// options.capabilities, as capability numbers.
@@ -129,6 +140,8 @@ pub struct Prepared {
     _path_buf: Vec<u8>,
     _rlimits: Vec<Rlimit>,
     _seccomp: Option<(Vec<u8>, Box<SockFprog>)>,
+    _tty_filter: Option<(Vec<u8>, Box<SockFprog>)>,
+    _tty_slave: Box<i32>,
     _landlock: Option<(OwnedFd, Vec<LandlockPath>)>,
     pub tree: Tree,
     pub child: Box<ChildPlan>,
@@ -200,6 +213,7 @@ pub fn prepare(
     fds: Vec<i32>,
     sync_fd: i32,
     err_fd: i32,
+    tty_sock: i32,
     wait_for_parent: bool,
 ) -> Outcome<Prepared> {
     if plan.file.is_empty() {
@@ -272,6 +286,19 @@ pub fn prepare(
         plan.rootfs.as_deref(),
         plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
     )?;
+    // Sources under an earlier entry's target are read in the host's tree, through a root
+    // built on a tmpfs over /tmp: with the host's propagation that tmpfs would appear there.
+    if plan.propagation.as_deref() == Some("unchanged") && tree.rootfs != super::child::ROOTFS_NONE
+    {
+        return Err(Failure::ArgValue(
+            "The property 'options.propagation' cannot be 'unchanged' here: an entry's source is \
+             under an earlier entry's target, so the sources are read in this host's tree \
+             through a root built on a tmpfs over /tmp, which would be mounted on this host's \
+             /tmp too; use 'private' or 'slave', or order the entries so that no source is \
+             covered. Received 'unchanged'"
+                .into(),
+        ));
+    }
     // Room for a target while making directories, and for a mount point of /proc/self/mountinfo
     // where mount attributes are set by remounts (before Linux 5.12).
     let mut path_buf = vec![0u8; (tree.longest + 1).max(4096)];
@@ -308,17 +335,22 @@ pub fn prepare(
             (true, keep.unwrap_or(0), keep.is_none(), ambient, bounding)
         }
     };
-    let seccomp = match &plan.seccomp {
-        Some(prog) => {
-            let bytes = prog.to_vec();
-            let fprog = Box::new(SockFprog {
-                len: (bytes.len() / 8) as u16,
-                filter: bytes.as_ptr(),
-            });
-            Some((bytes, fprog))
-        }
-        None => None,
+    let program = |bytes: Vec<u8>| {
+        let fprog = Box::new(SockFprog {
+            len: (bytes.len() / 8) as u16,
+            filter: bytes.as_ptr(),
+        });
+        (bytes, fprog)
     };
+    let seccomp = plan.seccomp.as_ref().map(|prog| program(prog.to_vec()));
+    let tty_filter = plan
+        .tiocsti_filter
+        .unwrap_or(false)
+        .then(|| program(super::terminal::tiocsti_filter()));
+    let mut tty_slave = Box::new(-1i32);
+    let winsize = plan.terminal.as_ref().map_or([0; 4], |t| {
+        [t.rows.min(65535) as u16, t.cols.min(65535) as u16, 0, 0]
+    });
     // The ruleset is made here; its path rules are added by the child (step 22b), where the
     // paths are seen as the program will see them, after its mounts and new root.
     let landlock = match &plan.landlock {
@@ -370,7 +402,12 @@ pub fn prepare(
         ngroups: plan.groups.as_ref().map_or(-1, |g| g.len() as isize),
         gid: plan.gid.map_or(-1, i64::from),
         uid: plan.uid.map_or(-1, i64::from),
-        setsid: plan.detached,
+        // With a terminal, step 24b makes the program's session; a reaper leaves the caller's
+        // too, or its terminal's Ctrl-C would reach pid 1 and be passed on to the program.
+        setsid: match plan.terminal {
+            Some(_) => plan.reaper.unwrap_or(false),
+            None => plan.detached,
+        },
         pdeathsig: plan.pdeathsig,
         sync_fd,
         wait_for_parent,
@@ -404,6 +441,13 @@ pub fn prepare(
         seccomp: seccomp
             .as_ref()
             .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
+        terminal: plan.terminal.is_some(),
+        tty_sock,
+        winsize,
+        tty_slave: &mut *tty_slave,
+        tty_filter: tty_filter
+            .as_ref()
+            .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
         landlock_fd: landlock.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd()),
         landlock_paths: landlock
             .as_ref()
@@ -430,6 +474,8 @@ pub fn prepare(
         _path_buf: path_buf,
         _rlimits: rlimits,
         _seccomp: seccomp,
+        _tty_filter: tty_filter,
+        _tty_slave: tty_slave,
         _landlock: landlock,
         tree,
         child,

@@ -692,11 +692,37 @@ pub fn build(
     // read in the host's tree as it was before any entry, as bubblewrap reads them: without a
     // rootfs, the old root itself becomes the new one, and stays reachable at /oldroot while
     // the entries are mounted.
-    let needs_old_root = slots.iter().any(|s| match s.kind.as_str() {
-        "file" | "bind" | "dev" | "overlay" => true,
-        "proc" => !new_pid,
-        _ => false,
-    });
+    //
+    // Where no source is under an earlier entry's target, the tree as the entries leave it is
+    // the host's for every source, and the mounts are made in place: no root is built, so they
+    // also work where pivot_root cannot (a chroot, the initramfs).
+    let hides = |i: usize, source: &str| {
+        slots[..=i].iter().enumerate().any(|(j, earlier)| {
+            // An entry hides its own sources only when it mounts over them (a dev entry on
+            // /dev covers /dev/null); a bind's source is read before its own target is covered.
+            if j == i && earlier.kind != "dev" {
+                return false;
+            }
+            if !matches!(
+                earlier.kind.as_str(),
+                "tmpfs" | "bind" | "dev" | "proc" | "mqueue" | "overlay"
+            ) {
+                return false;
+            }
+            let t = earlier.target.as_str();
+            t == "/" || source == t || source.starts_with(&format!("{t}/"))
+        })
+    };
+    let needs_old_root = slots
+        .iter()
+        .enumerate()
+        .any(|(i, s)| match s.kind.as_str() {
+            "file" | "overlay" => true,
+            "bind" => s.source.as_deref().is_some_and(|src| hides(i, src)),
+            "dev" => DEV_NODES.iter().any(|n| hides(i, &format!("/dev/{n}"))),
+            "proc" => !new_pid && hides(i, "/proc"),
+            _ => false,
+        });
     let (kind, dir, attr) = match rootfs {
         Some("tmpfs") => (ROOTFS_TMPFS, None, 0),
         Some(dir) => (
