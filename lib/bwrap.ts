@@ -10,15 +10,20 @@ import type { NsType } from './toolkit.js'
 
 /** What spawn() needs for the sandbox a bwrap command line describes. */
 export interface FromBwrap {
+  /** The program to run: the first argument after bwrap's options. */
   file: string
+  /** Its arguments. */
   args: string[]
+  /** spawn()'s options for the same sandbox. */
   options: SpawnOptions
 }
 
 /** An option fromBwrap() cannot express: `code` 'ERR_BWRAP_UNSUPPORTED', `option` its name. */
 export class BwrapOptionError extends Error {
+  /** Always 'ERR_BWRAP_UNSUPPORTED'. */
   readonly code = 'ERR_BWRAP_UNSUPPORTED'
   constructor(
+    /** The bwrap option that has no spawn() equivalent ('--disable-userns'). */
     readonly option: string,
     reason: string,
   ) {

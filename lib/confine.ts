@@ -72,8 +72,11 @@ export type PathLike = string | URL
 export type MountEntry =
   /** A directory or file of this host (`--bind`, `--ro-bind`, `--dev-bind`, `--bind-try`). Always nosuid. */
   | {
+      /** A bind mount. */
       readonly type: 'bind'
+      /** The file or directory of this host, resolved here (symlinks included). */
       readonly source: PathLike
+      /** Where it appears in the new tree. */
       readonly target: PathLike
       /** Read-only, submounts included (default false). */
       readonly readonly?: boolean
@@ -89,23 +92,94 @@ export type MountEntry =
       readonly placeholder?: boolean
     }
   /** An empty tmpfs (`--tmpfs`, `--size`, `--perms`). Read-only is applied after every entry. */
-  | { readonly type: 'tmpfs'; readonly target: PathLike; readonly size?: number; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
+  | {
+      /** A tmpfs. */
+      readonly type: 'tmpfs'
+      /** Where it is mounted. */
+      readonly target: PathLike
+      /** Its size limit in bytes (default: the kernel's, half of RAM). */
+      readonly size?: number
+      /** The mode of its root directory (default 0o755). */
+      readonly mode?: number
+      /** Read-only, applied after every other entry, so entries below it can be made first. */
+      readonly readonly?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder, removed
+       * after the sandbox has ended (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
+    }
   /** A procfs (`--proc`): fresh with a new pid namespace, else the current one bound. */
-  | { readonly type: 'proc'; readonly target?: PathLike }
+  | {
+      /** A procfs. */
+      readonly type: 'proc'
+      /** Where it is mounted (default /proc). */
+      readonly target?: PathLike
+    }
   /** A minimal /dev (`--dev`). */
-  | { readonly type: 'dev'; readonly target?: PathLike }
+  | {
+      /** A minimal /dev: null, zero, full, random, urandom, tty, a new devpts, shm, fd, stdio links. */
+      readonly type: 'dev'
+      /** Where it is mounted (default /dev). */
+      readonly target?: PathLike
+    }
   /** A POSIX message queue filesystem (`--mqueue`). */
-  | { readonly type: 'mqueue'; readonly target: PathLike }
+  | {
+      /** An mqueue filesystem (needs a new ipc namespace). */
+      readonly type: 'mqueue'
+      /** Where it is mounted. */
+      readonly target: PathLike
+    }
   /** A directory (`--dir`, `--perms`). */
-  | { readonly type: 'dir'; readonly target: PathLike; readonly mode?: number }
+  | {
+      /** A directory. */
+      readonly type: 'dir'
+      /** Its path in the new tree. */
+      readonly target: PathLike
+      /** Its mode (default 0o755). */
+      readonly mode?: number
+    }
   /** A symlink (`--symlink`). */
-  | { readonly type: 'symlink'; readonly target: PathLike; readonly linkTo: string }
+  | {
+      /** A symlink. */
+      readonly type: 'symlink'
+      /** The symlink's path in the new tree. */
+      readonly target: PathLike
+      /** What it points to, as `ln -s` takes it (an existing symlink pointing elsewhere is an error). */
+      readonly linkTo: string
+    }
   /** A file with this content (`--file`, `--ro-bind-data`). */
-  | { readonly type: 'file'; readonly target: PathLike; readonly data: string | Uint8Array; readonly mode?: number; readonly readonly?: boolean; readonly placeholder?: boolean }
+  | {
+      /** A file with given content, bound onto `target`. */
+      readonly type: 'file'
+      /** Its path in the new tree. */
+      readonly target: PathLike
+      /** Its content, copied before the clone. */
+      readonly data: string | Uint8Array
+      /** Its mode (default 0o644). */
+      readonly mode?: number
+      /** A read-only mount. */
+      readonly readonly?: boolean
+      /** A missing target on this host's tree is made there as an empty placeholder, removed
+       * after the sandbox has ended (default false: refused). See docs/migrating-from-bwrap.md. */
+      readonly placeholder?: boolean
+    }
   /** An existing mount made read-only (`--remount-ro`), not its submounts. */
-  | { readonly type: 'remount'; readonly target: PathLike; readonly readonly: true }
+  | {
+      /** A remount of an existing mount. */
+      readonly type: 'remount'
+      /** The mount to change. */
+      readonly target: PathLike
+      /** Read-only: the only change a remount entry makes. */
+      readonly readonly: true
+    }
   /** The mode of an existing path changed (`--chmod`), in order with the other entries. */
-  | { readonly type: 'chmod'; readonly target: PathLike; readonly mode: number }
+  | {
+      /** A change of mode. */
+      readonly type: 'chmod'
+      /** The path in the new tree. */
+      readonly target: PathLike
+      /** The new mode. */
+      readonly mode: number
+    }
   /**
    * An overlayfs (`--overlay`, `--tmp-overlay`, `--ro-overlay`): `lower` directories of this
    * host, the topmost first; writes go to `upper` (with `work`, an empty directory on the same
@@ -113,7 +187,18 @@ export type MountEntry =
    * `upper` (read-only; the kernel then needs two lower directories at least). Rootless in a
    * user namespace on Linux 5.11 and later. Always nosuid and nodev.
    */
-  | { readonly type: 'overlay'; readonly target: PathLike; readonly lower: readonly PathLike[]; readonly upper?: PathLike | 'tmpfs'; readonly work?: PathLike }
+  | {
+      /** An overlayfs. */
+      readonly type: 'overlay'
+      /** Where it is mounted. */
+      readonly target: PathLike
+      /** The lower directories of this host, the topmost first. */
+      readonly lower: readonly PathLike[]
+      /** Where writes go: a directory of this host (with `work`), or 'tmpfs'; none: read-only. */
+      readonly upper?: PathLike | 'tmpfs'
+      /** overlayfs's work directory: empty, on the same filesystem as `upper`. */
+      readonly work?: PathLike
+    }
 
 /** Capabilities of the program. Each list names what *remains*. A uid-0 program gets its
  * bounding set at execve (the kernel's rule for root); a program of another uid keeps only its
@@ -130,7 +215,9 @@ export interface CapabilityOptions {
 
 /** A resource limit: numbers, or 'unlimited'. Without `hard`, the hard limit stays. */
 export interface RlimitValue {
+  /** The soft limit, which the kernel enforces. */
   readonly soft: number | 'unlimited'
+  /** The hard limit, the ceiling for the soft one (default: unchanged). */
   readonly hard?: number | 'unlimited'
 }
 
@@ -172,11 +259,21 @@ export interface LandlockOptions {
     /** Executing (and reading). */
     readonly execute?: readonly PathLike[]
     /** Raw rights beneath a path. */
-    readonly rights?: readonly { readonly path: PathLike; readonly access: readonly RawRightName[] }[]
+    readonly rights?: readonly {
+      /** The file or directory the rights apply beneath. */
+      readonly path: PathLike
+      /** The rights, by Landlock's names. */
+      readonly access: readonly RawRightName[]
+    }[]
   }
   /** TCP ports (Landlock ABI 4, Linux 6.7). Given, connecting (or binding) is allowed to these
    * ports only; not given, it is not restricted. */
-  readonly net?: { readonly connect?: readonly number[]; readonly bind?: readonly number[] }
+  readonly net?: {
+    /** The TCP ports the program may connect to. */
+    readonly connect?: readonly number[]
+    /** The TCP ports the program may bind. */
+    readonly bind?: readonly number[]
+  }
   /** What the program cannot reach outside its domain (ABI 6, Linux 6.12): abstract unix
    * sockets made by others, signals to processes outside. */
   readonly scope?: readonly LandlockScope[]
@@ -190,7 +287,10 @@ export interface Confinement {
   /** With `landlock`: the ABI, the rights and scopes handled, and what was dropped. */
   landlock?: native.LandlockReport
   /** With `seccomp`: the filter's length. */
-  seccomp?: { instructions: number }
+  seccomp?: {
+    /** How many BPF instructions the installed filter has. */
+    instructions: number
+  }
   /** Whether no_new_privs is set by the options (landlock sets it unless noNewPrivs is false;
    * a seccomp filter installed without CAP_SYS_ADMIN sets it too, as the kernel requires). */
   noNewPrivs: boolean
@@ -210,18 +310,55 @@ export interface ConfinementOptions {
   rootfs?: PathLike
   /** Mount propagation from the host (default 'private' in a new mount namespace). */
   propagation?: 'private' | 'slave' | 'unchanged'
+  /** The capabilities that remain for the program (`{}`: none); without it, what execve gives. */
   capabilities?: CapabilityOptions
   /** PR_SET_NO_NEW_PRIVS: execve grants no privileges (setuid bits, file capabilities). */
   noNewPrivs?: boolean
   /** A seccomp policy by name (compiled for this machine: see compileSeccomp()), a classic BPF
    * filter (`struct sock_filter`s, 8 bytes each), or an fd to read one from (a file from its
    * start, whatever its position; a pipe until EOF). Installed last, just before execve. */
-  seccomp?: SeccompPolicy | Uint8Array | number | { readonly fd: number }
+  seccomp?: SeccompPolicy | Uint8Array | number | {
+    /** The fd to read the filter from. */
+    readonly fd: number
+  }
   /** Landlock rules, applied after no_new_privs (which they turn on unless `noNewPrivs` is
    * false) and before the seccomp filter. */
   landlock?: LandlockOptions
-  /** Resource limits. */
-  rlimits?: { readonly [R in RlimitName]?: RlimitValue }
+  /** Resource limits, by their `ulimit`/prlimit names (RlimitName), set with prlimit64 before the ids change. */
+  rlimits?: {
+    /** RLIMIT_CPU: CPU seconds. */
+    readonly cpu?: RlimitValue
+    /** RLIMIT_FSIZE: the largest file written, in bytes. */
+    readonly fsize?: RlimitValue
+    /** RLIMIT_DATA: data segment and heap, in bytes. */
+    readonly data?: RlimitValue
+    /** RLIMIT_STACK: the stack, in bytes. */
+    readonly stack?: RlimitValue
+    /** RLIMIT_CORE: core dumps, in bytes (0: none). */
+    readonly core?: RlimitValue
+    /** RLIMIT_RSS: resident memory (ignored by Linux). */
+    readonly rss?: RlimitValue
+    /** RLIMIT_NPROC: processes of the real uid. */
+    readonly nproc?: RlimitValue
+    /** RLIMIT_NOFILE: open fds (one more than the highest fd number). */
+    readonly nofile?: RlimitValue
+    /** RLIMIT_MEMLOCK: locked memory, in bytes. */
+    readonly memlock?: RlimitValue
+    /** RLIMIT_AS: address space, in bytes. */
+    readonly as?: RlimitValue
+    /** RLIMIT_LOCKS: file locks (ignored by Linux). */
+    readonly locks?: RlimitValue
+    /** RLIMIT_SIGPENDING: queued signals of the real uid. */
+    readonly sigpending?: RlimitValue
+    /** RLIMIT_MSGQUEUE: bytes in POSIX message queues of the real uid. */
+    readonly msgqueue?: RlimitValue
+    /** RLIMIT_NICE: the ceiling of the nice value, as 20 - nice. */
+    readonly nice?: RlimitValue
+    /** RLIMIT_RTPRIO: the real-time priority ceiling. */
+    readonly rtprio?: RlimitValue
+    /** RLIMIT_RTTIME: CPU microseconds a real-time task may run without blocking. */
+    readonly rttime?: RlimitValue
+  }
   /** The program's umask. */
   umask?: number
   /**
@@ -230,7 +367,10 @@ export interface ConfinementOptions {
    * 2), reaps orphans, and ends with the program's exit code, or 128 + the signal that killed it
    * (exitCode 143, signal null, for SIGTERM).
    */
-  pidns?: { readonly init: 'program' | 'reaper' }
+  pidns?: {
+    /** 'program' (default): the program is pid 1; 'reaper': a small init is. */
+    readonly init: 'program' | 'reaper'
+  }
 }
 
 /** What the checks hand to the native plan. */

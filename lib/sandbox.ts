@@ -60,6 +60,7 @@ export type SandboxRunOptions = Pick<
   | 'cgroupParent'
 >
 
+/** The options of sandbox.spawnSync(): sandbox.spawn()'s, with spawnSync()'s `input`, `maxBuffer` and `encoding`. */
 export type SandboxRunSyncOptions = SandboxRunOptions & Pick<SpawnSyncOptions, 'input' | 'maxBuffer' | 'encoding'>
 
 /** How a sandbox ended: `closed` settles with it. */
@@ -75,7 +76,17 @@ export interface SandboxEnd {
 }
 
 /** Where a forwarded port's connections go on this side: a TCP address or a unix socket. */
-export type ForwardTarget = { readonly host?: string; readonly port: number } | { readonly path: string }
+export type ForwardTarget =
+  | {
+      /** The address to connect to (default '127.0.0.1'). */
+      readonly host?: string
+      /** The TCP port to connect to. */
+      readonly port: number
+    }
+  | {
+      /** The unix socket to connect to. */
+      readonly path: string
+    }
 
 /** A port inside the sandbox, and who may use it. */
 export interface ForwardOptions {
@@ -167,6 +178,7 @@ export class Forward extends EventEmitter {
     return this.#closed
   }
 
+  /** close(), for `await using forward = sandbox.forward(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
@@ -455,6 +467,7 @@ export class Sandbox {
     return this.closed
   }
 
+  /** close(), for `await using sandbox = createSandbox(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }

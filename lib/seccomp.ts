@@ -18,7 +18,10 @@ export type SeccompAction =
   /** The syscall runs and is logged to the audit log (SECCOMP_RET_LOG, Linux 4.14+). */
   | 'log'
   /** The syscall fails with this errno, by name ('EPERM') or number (1..4095). */
-  | { readonly errno: string | number }
+  | {
+      /** The errno, by name ('EPERM') or number (1..4095). */
+      readonly errno: string | number
+    }
 
 /** A condition on one of the syscall's six arguments, compared as unsigned 64-bit numbers
  * (a negative value is read as its two's complement, as the kernel passes it). */
@@ -27,6 +30,7 @@ export interface SeccompArgCondition {
   readonly index: number
   /** '&==': `(arg & mask) == value`. */
   readonly op: '==' | '!=' | '<' | '<=' | '>' | '>=' | '&=='
+  /** What the argument is compared with. */
   readonly value: number | bigint
   /** With '&==' only. */
   readonly mask?: number | bigint
@@ -38,6 +42,7 @@ export interface SeccompRule {
    * x86-64 and aarch64 has (open, fork...) is left out of the other's filter; a name neither has
    * is an error. */
   readonly syscalls: readonly string[]
+  /** What happens when the rule matches. */
   readonly action: SeccompAction
   /** All must hold (at most 6). */
   readonly args?: readonly SeccompArgCondition[]
@@ -47,7 +52,9 @@ export interface SeccompRule {
  * Compiled filters first check the architecture (a syscall of another ABI, x32 included, kills
  * the process) so that no rule is judged by another architecture's syscall numbers. */
 export interface SeccompPolicy {
+  /** What happens to a syscall no rule matches. */
   readonly defaultAction: SeccompAction
+  /** The rules, tried in order: the first that matches decides. */
   readonly rules: readonly SeccompRule[]
 }
 

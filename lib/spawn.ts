@@ -19,7 +19,10 @@ import { policySlot, type SeccompArch, type SeccompPolicy } from './seccomp.js'
 
 
 /** An open namespace: an fd, a FileHandle, or anything with a numeric `fd`. */
-export type NamespaceFd = number | { readonly fd: number }
+export type NamespaceFd = number | {
+  /** The namespace fd. */
+  readonly fd: number
+}
 
 /** One of the child's fds. */
 export type StdioEntry =
@@ -27,7 +30,10 @@ export type StdioEntry =
   | 'ignore'
   | 'inherit'
   | number
-  | { readonly fd: number }
+  | {
+      /** An fd of this process, given to the child as it is. */
+      readonly fd: number
+    }
   | NodeJS.ReadableStream
   | NodeJS.WritableStream
   | null
@@ -35,8 +41,11 @@ export type StdioEntry =
 
 /** One range of an id map: ids `inside..inside+count` in the child are `outside..` here. */
 export interface IdMapRange {
+  /** The first id inside the new user namespace. */
   readonly inside: number
+  /** The id it is here (in this process's user namespace). */
   readonly outside: number
+  /** How many consecutive ids the range holds. */
   readonly count: number
 }
 
@@ -46,7 +55,12 @@ export type IdMap = 'root' | 'self' | readonly IdMapRange[]
 /** Namespaces to enter: by type (an fd, FileHandle or path each), or several through a pidfd. */
 export type JoinOptions =
   | { readonly [T in NsType]?: NamespaceFd | string }
-  | { readonly pidfd: NamespaceFd; readonly types: readonly NsType[] }
+  | {
+      /** A pidfd of the process whose namespaces are entered. */
+      readonly pidfd: NamespaceFd
+      /** Which of its namespaces to enter, all at once. */
+      readonly types: readonly NsType[]
+    }
 
 /** options.terminal as an object: the pty's size, TERM, and the stream's encoding. */
 export interface TerminalOptions {
@@ -84,7 +98,9 @@ export interface SpawnOptions extends ConfinementOptions {
   stdio?: 'pipe' | 'ignore' | 'inherit' | readonly StdioEntry[]
   /** A session of its own (setsid). */
   detached?: boolean
+  /** The program's uid (setuid after the namespaces are made; in a new user namespace, an id inside it). */
   uid?: number
+  /** The program's gid (setgid, likewise). */
   gid?: number
   /** Supplementary groups. */
   groups?: readonly number[]
@@ -97,7 +113,16 @@ export interface SpawnOptions extends ConfinementOptions {
   /** New namespaces: names, or a NEW* mask. 'all' is bwrap's --unshare-all (user, ipc, pid,
    * net, uts, cgroup, with the caller's uid and gid mapped to themselves unless uidMap/gidMap
    * say otherwise); `{ all: true, except: ['net'] }` is --unshare-all --share-net. */
-  namespaces?: readonly NsType[] | number | 'all' | { readonly all: true; readonly except: readonly NsType[] }
+  namespaces?:
+    | readonly NsType[]
+    | number
+    | 'all'
+    | {
+        /** bwrap's --unshare-all. */
+        readonly all: true
+        /** The namespaces left shared (--share-net: ['net']). */
+        readonly except: readonly NsType[]
+      }
   /** Existing namespaces to enter (the user namespace first). Joining a pid or time namespace
    * costs one more process step; a time namespace also a copy of the address space, as fork. */
   join?: JoinOptions
@@ -107,7 +132,9 @@ export interface SpawnOptions extends ConfinementOptions {
   gidMap?: IdMap
   /** /proc/PID/setgroups (default 'deny' where an unprivileged gid map needs it). */
   setgroups?: 'deny' | 'allow'
+  /** The hostname in the program's new UTS namespace (refused without one: it would rename the host). */
   hostname?: string
+  /** The NIS domain name in the program's new UTS namespace. */
   domainname?: string
   /** lo up in a new network namespace (default true). */
   loopback?: boolean
@@ -118,7 +145,12 @@ export interface SpawnOptions extends ConfinementOptions {
   /** A cgroup v2 directory (path or fd) to start the program in. */
   cgroup?: string | NamespaceFd
   /** Clock offsets, in seconds, for a new time namespace. */
-  timeOffsets?: { monotonic?: number; boottime?: number }
+  timeOffsets?: {
+    /** Seconds added to CLOCK_MONOTONIC inside. */
+    monotonic?: number
+    /** Seconds added to CLOCK_BOOTTIME inside. */
+    boottime?: number
+  }
   /** bwrap's --json-status-fd, for spawn(): once started, a line of JSON with the program's
    * pid and the inode of each namespace made for it (`{ "child-pid": N, "net-namespace": N,
    * ... }`; a program that has already ended when spawn() returns has none left to show),
@@ -145,7 +177,17 @@ export interface Limits {
   /** pids.max: processes and threads of the run at once. */
   pids?: number
   /** cpu.max: `quota` a fraction of one CPU (0.2: a fifth), or microseconds per period. */
-  cpu?: { quota: number | { max: number; period: number } }
+  cpu?: {
+    /** A fraction of one CPU (0.2: a fifth; 2: two CPUs), or cpu.max's own two numbers. */
+    quota:
+      | number
+      | {
+          /** Microseconds of CPU the run may use per period. */
+          max: number
+          /** The period, in microseconds. */
+          period: number
+        }
+  }
   /** cpu.weight, 1-10000 (100 by default). */
   cpuWeight?: number
   /** io.weight, 1-10000 (100 by default). */
@@ -153,7 +195,7 @@ export interface Limits {
 }
 
 /** What a run took, in seconds and bytes (docs/limits.md lists each field's source). */
-export type Usage = native.Usage
+export interface Usage extends native.Usage {}
 
 /** Why a run ended: its own exit, a signal, spawn()'s timeout, kill() or the AbortSignal (and
  * spawnSync's maxBuffer), or one of its limits. */
@@ -161,7 +203,9 @@ export type ExitReason = 'exit' | 'signal' | 'timeout' | 'oom' | 'pids-limit' | 
 
 /** How a program started by spawn() ended, with what it took and why. */
 export interface SpawnExit extends WaitResult {
+  /** What the run took: wall and CPU time, memory, I/O. */
   usage: Usage
+  /** Why it ended. */
   reason: ExitReason
 }
 
@@ -178,7 +222,7 @@ export interface SpawnSyncOptionsWithStringEncoding extends SpawnSyncOptions {
   encoding: BufferEncoding
 }
 
-/** The steps of a spawn, in the order they are taken (see the README): 'limits' (the run's
+/** The steps of a spawn, in the order they are taken (docs/errors.md): 'limits' (the run's
  * cgroup) by the parent before the clone, the rest by the child. */
 export type SpawnStep =
   | 'limits'
@@ -215,12 +259,19 @@ export type SpawnStep =
 /** A spawn that failed, with the step that failed. Timeouts and maxBuffer in spawnSync have
  * step 'timeout' and 'maxBuffer'. */
 export class SpawnError extends Error {
+  /** The errno name ('ENOENT'), or 'ETIMEDOUT'/'ENOBUFS' for spawnSync's timeout and maxBuffer. */
   code: string
+  /** The negative errno: `util.getSystemErrorName(errno) === code`. */
   errno: number
+  /** The system call that failed ('chdir', 'mount', 'execve', ...). */
   syscall: string
+  /** The path involved, where there is one (a mount target, the cwd, the program). */
   declare path?: string
+  /** The program's argv. */
   spawnargs: string[]
+  /** The step that failed, in the child or in this process (docs/errors.md lists them in order). */
   step: SpawnStep | 'timeout' | 'maxBuffer'
+  /** Which entry of the option failed: a `mounts` or `rlimits` entry, a `join` namespace, an id map. */
   declare index?: number
 
   constructor(
@@ -241,14 +292,19 @@ export class SpawnError extends Error {
 
 /** What spawnSync() returns; `T` is string with an `encoding`, else Buffer. */
 export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
+  /** The program's pid (0 if it never started). */
   pid: number
   /** Index i holds what the program wrote to fd i if it was a pipe (0 is always null). */
   output: (T | null)[]
+  /** What the program wrote to stdout (empty unless it was a pipe). */
   stdout: T
+  /** What the program wrote to stderr (empty unless it was a pipe). */
   stderr: T
   /** The exit code, or null if a signal ended the program (or it never started). */
   status: number | null
+  /** The signal that ended the program, or null. */
   signal: NodeJS.Signals | null
+  /** Why the program did not start or was stopped: a failed step, a timeout, maxBuffer. Never thrown. */
   error?: SpawnError
   /** What the program took; absent only if it never started. */
   usage?: Usage
@@ -258,10 +314,26 @@ export interface SpawnSyncResult<T extends Buffer | string = Buffer | string> {
   confinement: Confinement
 }
 
-/** What spawn() can use on this host (see probe()). */
-export type SpawnSupport = native.SpawnSupport
+/** What spawn() can use on this host: probe()'s answer. */
+export interface SpawnSupport extends native.SpawnSupport {
+  /** Whether this process can create a user namespace with capabilities in it, and if not, why. */
+  userNamespaces: UserNamespaceSupport
+  /** Whether `limits` can work here, and where runs' cgroups are made. */
+  limits: LimitsSupport
+}
 /** Whether user namespaces can be made here, and if not, why. */
-export type UserNamespaceSupport = native.UserNamespaceSupport
+export interface UserNamespaceSupport extends native.UserNamespaceSupport {
+  /** Whether a user namespace could be made and used (measured, not guessed). */
+  ok: boolean
+  /** Why not, naming the setting that refuses it (a sysctl, AppArmor, a seccomp profile); absent when `ok`. */
+  cause?: string
+}
+export type { LandlockReport, LandlockSupport } from '../index.js'
+/** Whether `limits` can work here: the parent a run's cgroup would be made in, and if not, why. */
+export interface LimitsSupport extends native.LimitsSupport {
+  /** Whether a run's cgroup can be made here. */
+  ok: boolean
+}
 
 /** What works on this host for spawn(), and why not. */
 export function probe(): SpawnSupport {
@@ -1008,8 +1080,11 @@ export class SpawnedProcess extends EventEmitter {
   pid: number | undefined
   /** A pidfd of the program, owned by this object and closed once it has exited. */
   pidfd: number | undefined
+  /** The program's stdin, when it is a pipe. */
   stdin: Writable | null = null
+  /** The program's stdout, when it is a pipe. */
   stdout: Readable | null = null
+  /** The program's stderr, when it is a pipe. */
   stderr: Readable | null = null
   /** Streams for the child's fds that are pipes, by fd number; null for the others. */
   readonly stdio: (Readable | Writable | null)[] = []
@@ -1024,11 +1099,15 @@ export class SpawnedProcess extends EventEmitter {
    * terminal, or confined within reach of this process's terminal; see options.tiocsti).
    */
   readonly tiocstiFilter: boolean
+  /** The exit code once the program has exited, else null. */
   exitCode: number | null = null
+  /** The signal that ended the program, else null. */
   signalCode: NodeJS.Signals | null = null
   /** Whether a signal was sent successfully by kill(). */
   killed = false
+  /** The file given to spawn(). */
   readonly spawnfile: string
+  /** The program's argv. */
   readonly spawnargs: string[]
   /** Settles with how the program ended, what it took and why; rejects with the SpawnError if
    * it never started. */

@@ -27,26 +27,39 @@ import {
   _takeCloneUncaught,
 } from '../index.js'
 
+/** A namespace type, by its name in `/proc/PID/ns`. */
 export type NsType = 'user' | 'mnt' | 'pid' | 'net' | 'uts' | 'ipc' | 'cgroup' | 'time'
 
 /** A namespace's identity: the device and inode of its nsfs file, as `stat` gives them. */
 export interface NamespaceId {
+  /** The nsfs device (`st_dev`). */
   dev: bigint
+  /** The inode (`st_ino`): the number `lsns` shows and `/proc/PID/ns/*` links name (`net:[4026531833]`). */
   ino: bigint
 }
 
 /** What `inNamespaces()` accepts for each type: a handle, a namespace fd, or a FileHandle. */
-export type NamespaceRef = Namespace | number | { readonly fd: number }
+export type NamespaceRef = Namespace | number | {
+  /** An open namespace fd. */
+  readonly fd: number
+}
 
+/** The namespaces `inNamespaces()` enters, by type. */
 export type JoinSpec = Partial<Record<NsType, NamespaceRef>>
 
+/** What `namespaceOf()` returns: a namespace's type and identity, without an fd kept open. */
 export interface NamespaceInfo {
+  /** Its type. */
   type: NsType
+  /** Its identity. */
   id: NamespaceId
 }
 
+/** One namespace of `listNamespaces()`, with what `lsns` says about it. */
 export interface ListedNamespace {
+  /** Its type. */
   type: NsType
+  /** Its identity (lsns's NS is `id.ino`). */
   id: NamespaceId
   /** How many processes are in it (threads are not counted, as in `lsns`). */
   nprocs: number
@@ -136,7 +149,9 @@ const forgotten = new FinalizationRegistry<number>((fd) => {
  */
 export class Namespace {
   #fd: number
+  /** The namespace's type, read from the fd (NS_GET_NSTYPE). */
   readonly type: NsType
+  /** The namespace's identity: compare it, or print `id.ino` as `lsns` does. */
   readonly id: NamespaceId
 
   /** Takes ownership of `fd`, which must refer to a namespace (such as one from `nsIoctl`). */
@@ -154,6 +169,7 @@ export class Namespace {
     return this.#fd
   }
 
+  /** Whether close() was called. */
   get closed(): boolean {
     return this.#fd < 0
   }
@@ -192,6 +208,7 @@ export class Namespace {
     }
   }
 
+  /** Closes the fd; calling it again does nothing. */
   close(): void {
     if (this.#fd < 0) return
     const fd = this.#fd
@@ -200,6 +217,7 @@ export class Namespace {
     _closeFd(fd)
   }
 
+  /** close(), for `using ns = openNamespace(...)`. */
   [Symbol.dispose](): void {
     this.close()
   }
@@ -215,14 +233,18 @@ export class Namespace {
   }
 }
 
-type Target = number | string | { readonly pidfd: number }
+/** A process (a pid, or `{ pidfd }`) or a namespace file's path, for openNamespace() and namespaceOf(). */
+export type NamespaceTarget = number | string | {
+  /** A pidfd of the process. */
+  readonly pidfd: number
+}
 
 /**
  * Opens a namespace: of process `target` (a pid, or `{ pidfd }`) with `type`, or the namespace
  * file at path `target` (`/proc/PID/ns/TYPE`, `/run/netns/NAME`), whose type is read from the
  * file and checked against `type` when given.
  */
-export function openNamespace(target: Target, type?: NsType): Namespace {
+export function openNamespace(target: NamespaceTarget, type?: NsType): Namespace {
   checkType(type)
   const fd = nsOpen(target, type)
   try {
@@ -237,7 +259,7 @@ export function openNamespace(target: Target, type?: NsType): Namespace {
  * The type and identity of a namespace without keeping an fd: `target` is a pid (with `type`),
  * `{ pidfd }` (with `type`), a path, or an open fd as `{ fd }` (a Namespace, a FileHandle).
  */
-export function namespaceOf(target: Target | { readonly fd: number }, type?: NsType): NamespaceInfo {
+export function namespaceOf(target: NamespaceTarget | { readonly fd: number }, type?: NsType): NamespaceInfo {
   checkType(type)
   if (typeof target === 'object' && target !== null && 'fd' in target) {
     const stat = nsStat(target)
