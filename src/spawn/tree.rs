@@ -826,8 +826,8 @@ mod tests {
         // Over the host's root: nothing may be created.
         let t = build(&[bind("/usr", "/nowhere/usr")], &[], None, false).expect("tree");
         assert_eq!(t.ops[0].create_from, 0);
-        // Below a tmpfs of ours: from the tmpfs on (the old root bound as the new one, so
-        // that the bind's source is read in the host's tree).
+        // Below a tmpfs of ours: from the tmpfs on; the source is not under it, so the mounts
+        // are made in place.
         let t = build(
             &[slot("tmpfs", "/tmp"), bind("/usr", "/tmp/a/usr")],
             &[],
@@ -835,6 +835,18 @@ mod tests {
             false,
         )
         .expect("tree");
+        assert_eq!(t.rootfs, ROOTFS_NONE);
+        assert_eq!(t.ops[1].create_from, "/tmp".len());
+        // A source under the tmpfs: read in the host's tree, through the old root bound as the
+        // new one.
+        let t = build(
+            &[slot("tmpfs", "/tmp"), bind("/tmp/src", "/tmp/a/usr")],
+            &[],
+            None,
+            false,
+        )
+        .expect("tree");
+        assert_eq!(t.rootfs, ROOTFS_DIR);
         assert_eq!(t.ops[1].create_from, "/newroot/tmp".len());
         // An empty root: everything, translated under /newroot.
         let t = build(&[bind("/usr", "/usr")], &[], Some("tmpfs"), false).expect("tree");
