@@ -511,17 +511,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   try {
     started = native._spawn(plan)
   } catch (err) {
-    const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; step?: unknown; path?: unknown; index?: unknown; message?: unknown }
-    if (typeof e?.step !== 'string' || typeof e.code !== 'string') throw err
-    throw new SpawnError(String(e.message), {
-      code: e.code,
-      errno: Number(e.errno),
-      syscall: String(e.syscall),
-      path: typeof e.path === 'string' ? e.path : undefined,
-      spawnargs: ['init'],
-      step: e.step as SpawnError['step'],
-      index: typeof e.index === 'number' ? e.index : undefined,
-    })
+    throw SpawnedProcess.spawnError(err, ['init'])
   } finally {
     for (const fd of opened) {
       try {

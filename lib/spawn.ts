@@ -1135,6 +1135,9 @@ export class SpawnedProcess extends EventEmitter {
   /** @internal */
   static plan = planOf
 
+  /** @internal A native failure as a SpawnError where it names a step; else as it was. */
+  static spawnError = toSpawnError
+
   /** @internal */
   static start(n: Normalized, file: string, options: SpawnOptions): SpawnedProcess {
     return new SpawnedProcess(n, file, options)

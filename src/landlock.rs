@@ -385,15 +385,7 @@ pub fn create(r: &Resolved, slot: &LandlockSlot) -> Outcome<OwnedFd> {
             .and_then(|s| s.downcast_ref::<std::io::Error>())
             .and_then(|io| io.raw_os_error())
             .map_or(Errno::EINVAL, Errno::from_raw);
-        Failure::Spawn {
-            errno,
-            step: "landlock",
-            index: None,
-            syscall: "landlock_create_ruleset",
-            call: "landlock_create_ruleset()".into(),
-            cause: Some(format!("the ruleset could not be made: {e}")),
-            path: None,
-        }
+        fail_plain(errno, format!("the ruleset could not be made: {e}"))
     };
     let mut ruleset = Ruleset::default();
     if r.fs != 0 {
