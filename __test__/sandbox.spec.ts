@@ -506,3 +506,22 @@ asRootToo('a forwarded port in a sandbox of uid 4242', async (t) => {
   t.is(r.me, 4242)
   t.is(r.out, 'hello 4242\n')
 })
+
+maybe('a run with a terminal: its pty comes from the sandbox\'s own devpts, typed commands run, resize reaches it', async (t) => {
+  await using sb = createSandbox(box())
+  const c = sb.spawn('/bin/sh', ['-i'], { terminal: { cols: 80, rows: 24 }, env: { PATH: '/usr/bin:/bin', PS1: '$ ' } })
+  let out = ''
+  c.terminal!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  const until = async (re: RegExp) => {
+    for (let i = 0; i < 250 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 20))
+    t.regex(out, re)
+  }
+  c.terminal!.write('tty; ls /dev/pts; stty size\n')
+  await until(/\/dev\/pts\/0\r?\n0\s+ptmx\r?\n24 80/)
+  t.true(c.resize(100, 30))
+  const closed = once(c, 'close')
+  c.terminal!.write('stty size; exit 3\n')
+  await until(/30 100/)
+  const [code] = await closed
+  t.is(code, 3)
+})
