@@ -703,7 +703,12 @@ export function landlockSlot(value: unknown, name: string, c: Checks): native.La
 /** What a plan's confinement enforces on this kernel. */
 export function confinementReport(plan: ConfinementPlan): Confinement {
   const report: Confinement = { noNewPrivs: plan.noNewPrivs === true }
-  if (plan.landlock) report.landlock = _landlockResolve(plan.landlock)
+  // Worked out when first read, not on every spawn.
+  const slot = plan.landlock
+  if (slot) {
+    let landlock: native.LandlockReport | undefined
+    Object.defineProperty(report, 'landlock', { enumerable: true, configurable: true, get: () => (landlock ??= _landlockResolve(slot)) })
+  }
   if (plan.seccomp) report.seccomp = { instructions: plan.seccomp.length / 8 }
   return report
 }
