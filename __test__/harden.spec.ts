@@ -121,7 +121,7 @@ root("4: a Worker that unshares before any async fs leaves the threadpool where 
   t.deepEqual(r, { poolKept: true })
 })
 
-root('5: a Worker started after unshare() starts in the new namespace, as the README says', async (t) => {
+root('5: a Worker started after unshare() starts in the new namespace, as docs/threads.md says', async (t) => {
   const run = await runIsolated(`
     const { Worker } = await import('node:worker_threads');
     const first = nsOf('uts');
@@ -132,7 +132,7 @@ root('5: a Worker started after unshare() starts in the new namespace, as the RE
     report({ inNew: ns === nsOf('uts') && ns !== first });
   `)
   t.deepEqual(ok(t, run), { inNew: true })
-  t.regex(fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8'), /\| Workers started afterwards \| \*\*yes\*\*/)
+  t.regex(fs.readFileSync(new URL('../docs/threads.md', import.meta.url), 'utf8'), /\| Workers started afterwards \| \*\*yes\*\*/)
 })
 
 root('6: setns(pidfd, NEWNS) is refused while the thread shares root and cwd, and works after unshare(FS)', async (t) => {
