@@ -5,11 +5,14 @@
 // - against bwrap building examples/sandbox.mjs's kind of sandbox (started by
 //   child_process.spawnSync, as npm sandboxes do), where bwrap is installed;
 // - compileSeccomp() alone, and the policy given as bytes compiled once (what a caller that
-//   caches the filter saves).
+//   caches the filter saves);
+// - the kernel's floor: the same confinement set in a vforked child from C
+//   (bench/landlock-floor.c, compiled here), plain and confined.
 // Each figure is the median of trials taken in turn. Runs as any user:
 //   node bench/landlock.mjs [rounds]
-import { spawnSync as cpSpawnSync } from 'node:child_process'
+import { execFileSync, spawnSync as cpSpawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compileSeccomp, probe, seccompPresets, spawnSync } from 'linux-clone'
@@ -78,3 +81,11 @@ console.log('| --- | --- | --- |')
 cases.forEach(([label], i) => console.log(`| ${label} | ${ms[i].toFixed(3)} | ${(ms[i] / base).toFixed(2)}x |`))
 console.log(`\ncompileSeccomp(${compiled.length / 8} instructions): ${(median(compiles) * 1000).toFixed(1)} µs`)
 if (bwrap) console.log(`the confined spawn is ${(ms[cases.length - 1] / ms[1]).toFixed(1)}x faster than bwrap's sandbox`)
+try {
+  const exe = join(workspace, 'landlock-floor')
+  execFileSync('cc', ['-O2', '-o', exe, fileURLToPath(new URL('landlock-floor.c', import.meta.url))])
+  const [plainC, confinedC] = execFileSync(exe, [String(rounds)], { encoding: 'utf8' }).trim().split(' ').map(Number)
+  console.log(`the kernel's floor (C, vfork + execve): ${plainC.toFixed(3)} ms plain, ${confinedC.toFixed(3)} ms confined: ${(confinedC / plainC).toFixed(2)}x`)
+} catch {
+  console.log('(no C compiler: the floor is left out)')
+}
