@@ -19,6 +19,12 @@ export declare const __WALL: number
 export declare const __WCLONE: number
 
 /**
+ * Seconds on CLOCK_MONOTONIC or CLOCK_BOOTTIME, as a new time namespace's offsets are checked
+ * against (a runtime's own hrtime need not be either: Bun's starts at the process's start).
+ */
+export declare function _clockNow(clock: 'monotonic' | 'boottime'): number
+
+/**
  * Closes an fd that native code opened (a pidfd, a namespace fd). Runtimes that keep their own
  * table of fds (Deno) refuse `fs.closeSync()` for fds they did not open themselves.
  */

@@ -865,6 +865,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.__WALL = nativeBinding.__WALL
 module.exports.__WCLONE = nativeBinding.__WCLONE
+module.exports._clockNow = nativeBinding._clockNow
 module.exports._closeFd = nativeBinding._closeFd
 module.exports._compileSeccomp = nativeBinding._compileSeccomp
 module.exports._exitRef = nativeBinding._exitRef

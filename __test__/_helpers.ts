@@ -211,3 +211,11 @@ export function needs(tools: string | readonly string[], base: typeof test = tes
   console.log(`skipping a test that runs ${what}: not installed; .ci/run installs it`)
   return test.skip as typeof test
 }
+
+/** `test` in Node, else `test.skip` with the reason printed: for what another runtime does its
+ * own way (Bun's Worker termination, its child_process event order). */
+export function inNode(reason: string, base: typeof test = test): typeof test {
+  if (typeof (globalThis as { Bun?: unknown }).Bun === 'undefined') return base
+  console.log(`skipping a test under Bun: ${reason}`)
+  return test.skip as typeof test
+}

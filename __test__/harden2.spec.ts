@@ -3,7 +3,7 @@
 // when a regression comes back runs in a process of its own, with a timeout.
 import test from 'ava'
 import { allowOnly, type LifecycleCall } from './_bpf.js'
-import { asRoot, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
+import { asRoot, inNode, isSystemError, ok, runIsolated, type SystemErrorShape } from './_helpers.js'
 
 const root = asRoot('a reaper needs a new pid namespace')
 
@@ -210,7 +210,7 @@ const observe = `
   });
 `
 
-test('defect 6: a spawn that fails (ENOENT) gives stdio streams, then error and close, as child_process does', async (t) => {
+inNode("it compares with Node's child_process, whose events for a failed spawn Bun orders differently ('close' before stdout's 'end')")('defect 6: a spawn that fails (ENOENT) gives stdio streams, then error and close, as child_process does', async (t) => {
   const run = await runIsolated(
     `${observe}
     const ours = await observe(lc.spawn('/nonexistent/program'));
@@ -284,6 +284,6 @@ test('defect 8: inNamespaces() and clone() nested until the stack runs out name 
   t.regex(r.inError.message, /Maximum call stack size exceeded/)
   t.notRegex(r.inError.message, /process\.exit\(\), exit\(\) and execve\(\) end that child/)
   t.is(r.cloneExit, 1)
-  t.regex(run.stderr, /RangeError: Maximum call stack size exceeded\n\nThrown in a clone\(\) callback/)
+  t.regex(run.stderr, /RangeError: Maximum call stack size exceeded\.?\n(?:[^\n]+\n)*\nThrown in a clone\(\) callback/)
   t.notRegex(run.stderr, /threw undefined|did not run to its end/)
 })

@@ -274,8 +274,10 @@ function guarded(flags: number, run: () => number): number {
   } finally {
     depth--
     if (exitCalled) {
-      proc._exiting = exiting
-      proc.exitCode = exitCode
+      // Put back what the callback's exit changed; a frozen process (a caller may freeze it)
+      // changed nothing, and refuses the assignment in strict code.
+      if (proc._exiting !== exiting) proc._exiting = exiting
+      if (proc.exitCode !== exitCode) proc.exitCode = exitCode
       const now = proc.rawListeners('exit')
       for (const listener of exitListeners) {
         if (!now.includes(listener)) proc.on('exit', listener as (code: number) => void)

@@ -546,9 +546,7 @@ function idMap(value: unknown, name: string, own: number): string | undefined {
 
 /** Now on `clock` as a new time namespace's offsets are checked against, in seconds. */
 function clockNow(clock: 'monotonic' | 'boottime'): number {
-  if (clock === 'monotonic') return Number(process.hrtime.bigint()) / 1e9
-  // CLOCK_BOOTTIME, as /proc/uptime shows it (to the hundredth: the bound is a floor).
-  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0])
+  return native._clockNow(clock)
 }
 
 interface Normalized {

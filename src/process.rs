@@ -161,3 +161,22 @@ pub fn close_fd(env: Env, fd: i32) -> napi::Result<()> {
         )),
     )
 }
+
+/// Seconds on CLOCK_MONOTONIC or CLOCK_BOOTTIME, as a new time namespace's offsets are checked
+/// against (a runtime's own hrtime need not be either: Bun's starts at the process's start).
+#[napi(
+    js_name = "_clockNow",
+    ts_args_type = "clock: 'monotonic' | 'boottime'"
+)]
+pub fn clock_now(env: Env, clock: String) -> napi::Result<f64> {
+    use nix::time::{clock_gettime, ClockId};
+    let id = if clock == "boottime" {
+        ClockId::CLOCK_BOOTTIME
+    } else {
+        ClockId::CLOCK_MONOTONIC
+    };
+    let outcome = clock_gettime(id)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+        .map_err(|e| Failure::sys(e, "clock_gettime", format!("clock_gettime({clock})"), None));
+    to_js(&env, outcome)
+}
