@@ -330,7 +330,10 @@ maybe('nothing is left on the host: mounts, /tmp, fds, processes', async (t) => 
     const snap = () => ({
       mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8'),
       tmp: fs.readdirSync('/tmp').sort(),
-      fds: fs.readdirSync('/proc/self/fd').length,
+      // What a sandbox holds (pidfds, namespaces, sockets, pipes), not the event loop's own
+      // (epoll, eventfd, io_uring), which Node may open late.
+      fds: fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd) } catch { return '' } })
+        .filter((l) => !/^anon_inode:\\[(eventpoll|eventfd|io_uring|timerfd)\\]$/.test(l)).length,
       children: fs.readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim(),
     });
     const usr = [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }];
