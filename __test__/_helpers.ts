@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process'
 import { getSystemErrorName } from 'node:util'
-import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { accessSync, chmodSync, constants, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
+import type { MountEntry } from '../dist/index.js'
 
 export const root = fileURLToPath(new URL('..', import.meta.url))
 /** The package's entry as users load it: the TypeScript layer over the native binding. */
@@ -218,4 +219,16 @@ export function inNode(reason: string, base: typeof test = test): typeof test {
   if (typeof (globalThis as { Bun?: unknown }).Bun === 'undefined') return base
   console.log(`skipping a test under Bun: ${reason}`)
   return test.skip as typeof test
+}
+
+/** The host's programs for an empty root: /usr read-only, and /bin, /lib... as this host has them
+ * (links into /usr on a merged-/usr system, read-only binds of real directories elsewhere). */
+export function system(): MountEntry[] {
+  const entries: MountEntry[] = [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }]
+  for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    const st = lstatSync(dir, { throwIfNoEntry: false })
+    if (st?.isSymbolicLink()) entries.push({ type: 'symlink', target: dir, linkTo: readlinkSync(dir) })
+    else if (st?.isDirectory()) entries.push({ type: 'bind', source: dir, target: dir, readonly: true })
+  }
+  return entries
 }

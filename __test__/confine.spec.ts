@@ -19,7 +19,7 @@ import {
   type SpawnOptions,
   type SpawnStep,
 } from '../dist/index.js'
-import { asRoot, isRoot, needs, ok, runIsolated } from './_helpers.js'
+import { asRoot, isRoot, needs, ok, runIsolated, system } from './_helpers.js'
 import { allowAll, deny, invalid } from './_bpf.js'
 
 // ---- helpers ----
@@ -86,16 +86,6 @@ function tmp(t: ExecutionContext): string {
   return dir
 }
 
-/** The host's programs for an empty root: /usr read-only, and /bin, /lib... as this host has them. */
-function system(): MountEntry[] {
-  const entries: MountEntry[] = [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }]
-  for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
-    const st = fs.lstatSync(dir, { throwIfNoEntry: false })
-    if (st?.isSymbolicLink()) entries.push({ type: 'symlink', target: dir, linkTo: fs.readlinkSync(dir) })
-    else if (st?.isDirectory()) entries.push({ type: 'bind', source: dir, target: dir, readonly: true })
-  }
-  return entries
-}
 /** An entry's target as a string. */
 const targetOf = (e: MountEntry): string => String('target' in e ? e.target : '')
 /** What system() puts at /, by name. */

@@ -3,23 +3,13 @@ import fs from 'node:fs'
 import { getSystemErrorName } from 'node:util'
 import { spawnSync as cpSpawnSync } from 'node:child_process'
 import { spawn, spawnSync, SpawnError, type MountEntry, type SpawnOptions, type SpawnStep, type SpawnedProcess } from '../dist/index.js'
-import { asRoot, entry, ok, root as rootDir, runIsolated } from './_helpers.js'
+import { asRoot, entry, ok, root as rootDir, runIsolated, system } from './_helpers.js'
 
 // Under Bun the tests here run one at a time: run at once in the full suite, their terminal
 // streams were seen to stall until ava's timeout.
 const test: typeof ava = typeof (globalThis as { Bun?: unknown }).Bun === 'undefined' ? ava : (ava.serial as typeof ava)
 const root: typeof test = asRoot('a pty of the host and mounts without a user namespace need root') === ava ? test : (test.skip as typeof test)
 
-/** The host's programs for an empty root: /usr read-only, and /bin, /lib... as this host has them. */
-function system(): MountEntry[] {
-  const entries: MountEntry[] = [{ type: 'bind', source: '/usr', target: '/usr', readonly: true }]
-  for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
-    const st = fs.lstatSync(dir, { throwIfNoEntry: false })
-    if (st?.isSymbolicLink()) entries.push({ type: 'symlink', target: dir, linkTo: fs.readlinkSync(dir) })
-    else if (st?.isDirectory()) entries.push({ type: 'bind', source: dir, target: dir, readonly: true })
-  }
-  return entries
-}
 
 /** A new root holding the host's programs, /proc and a /dev of its own, as root of a user namespace. */
 function sandbox(options: SpawnOptions = {}, dev = true): SpawnOptions {
