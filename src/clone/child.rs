@@ -9,6 +9,7 @@ use std::ptr;
 use std::sync::atomic::Ordering;
 
 use napi::sys;
+use nix::sched::CloneFlags;
 use nix::sys::signal::SigmaskHow;
 
 use super::report;
@@ -38,28 +39,16 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     // 3. Run the callback. The stage tells the parent, should this child die now, that the
     //    shared heap may be mid-update.
     frame.set_stage(Stage::RunningJs);
-    // SAFETY: open of a constant path; the fd is closed at step 4.
-    let last_pid_fd = unsafe {
-        libc::open(
-            c"/proc/sys/kernel/ns_last_pid".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    let before = last_pid(last_pid_fd);
     let status = run_callback(frame);
     frame.set_stage(Stage::Exiting);
 
     // 4. Threads the callback started (a Worker, inspector.open()) belong to this child's
     //    thread group but run on the parent's memory: they can neither outlive the child nor
     //    be stopped safely. The parent takes the fatal path; exit_group below ends them.
-    //    No pid allocated in this pid namespace since the callback began means no thread
-    //    either: the exact count (a /proc lookup, costly for a child) only when one was.
-    let created = before.is_none() || before != last_pid(last_pid_fd);
-    if last_pid_fd >= 0 {
-        // SAFETY: the fd opened above.
-        unsafe { libc::close(last_pid_fd) };
-    }
-    if created && thread_count() > 1 {
+    //    unshare(THREAD) succeeds, changing nothing, only for a task alone in its thread group:
+    //    one cheap syscall. Where it fails for another reason (kernels where THREAD implied VM,
+    //    a seccomp filter), the threads are counted.
+    if nix::sched::unshare(CloneFlags::CLONE_THREAD).is_err() && thread_count() > 1 {
         frame.set_stage(Stage::ThreadsLeft);
         // SAFETY: ends the whole thread group at once.
         unsafe { libc::_exit(1) };
@@ -111,19 +100,6 @@ pub(super) extern "C" fn main(arg: *mut c_void) -> c_int {
     //     function returns: nothing of this process may run on once the child has ended.
     // SAFETY: _exit runs no atexit handlers and flushes nothing of the parent's.
     unsafe { libc::_exit(status) }
-}
-
-/// The last pid allocated in this task's pid namespace (/proc/sys/kernel/ns_last_pid: the
-/// kernel answers for the reader's namespace). A sysctl file, unlike /proc/self, costs the
-/// child no dentries of its own.
-fn last_pid(fd: c_int) -> Option<[u8; 16]> {
-    if fd < 0 {
-        return None;
-    }
-    let mut buf = [0u8; 16];
-    // SAFETY: pread into a local buffer.
-    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-    (n > 0).then_some(buf)
 }
 
 /// Threads in this child's thread group. One stat(2): procfs gives /proc/self/task a link
