@@ -79,6 +79,14 @@ export declare function _terminalHangup(fd: number): void
 export declare function _terminalResize(fd: number, cols: number, rows: number): void
 
 /**
+ * waitpid() as the package's `waitpid` calls it: a child that exited comes back as one small
+ * integer, `pid * 256 + exit code`, from which JavaScript makes the WaitResult several times
+ * faster than Node-API builds an object; any other change of state comes back as the
+ * WaitResult itself.
+ */
+export declare function _waitpidPacked(pid: number, options?: number): number | WaitResult | null
+
+/**
  * Says whom the wait `_spawn` started tells: `callback(error, result)` is called on this
  * thread when the child exits (the pidfd is the reaper's, closed just before the call). The
  * pipe ends `_spawn` returned are the caller's from now on (until then, a teardown closes them).

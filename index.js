@@ -879,6 +879,7 @@ module.exports._spawnSync = nativeBinding._spawnSync
 module.exports._takeCloneUncaught = nativeBinding._takeCloneUncaught
 module.exports._terminalHangup = nativeBinding._terminalHangup
 module.exports._terminalResize = nativeBinding._terminalResize
+module.exports._waitpidPacked = nativeBinding._waitpidPacked
 module.exports._watchExit = nativeBinding._watchExit
 module.exports.CHILD_CLEARTID = nativeBinding.CHILD_CLEARTID
 module.exports.CHILD_SETTID = nativeBinding.CHILD_SETTID

@@ -94,7 +94,7 @@ test('the public types declare every export without any, and no internal name', 
   }
   const code = dts.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
   t.notRegex(code, /\bany\b/)
-  for (const internal of ['nativeClone', '__napiBindingTarget', '_spawn', '_spawnSync', '_watchExit', '_exitRef', '_probe', '_closeFd']) {
+  for (const internal of ['nativeClone', '__napiBindingTarget', '_spawn', '_spawnSync', '_watchExit', '_exitRef', '_probe', '_closeFd', '_waitpidPacked']) {
     t.false(internal in lc, internal)
   }
 })

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 
 use napi::bindgen_prelude::PromiseRaw;
-use napi::{sys, Env, JsValue, Unknown};
+use napi::{sys, Either, Env, JsValue, Unknown};
 use napi_derive::napi;
 use nix::errno::Errno;
 
@@ -164,15 +164,47 @@ fn not_our_child(pid: i32) -> String {
 /// cloned with an exit signal other than SIGCHLD (or none) are found too.
 #[napi(ts_args_type = "pid: number, options?: number")]
 pub fn waitpid(env: Env, pid: Unknown, options: Unknown) -> napi::Result<Option<WaitResult>> {
-    let outcome = (|| {
-        let pid = args::integer(&pid, "pid", -PID_MAX, PID_MAX)? as i32;
-        let options = with_wall(args::opt_flags(&options, "options", 0)?);
-        match wait_raw(pid, options) {
-            Ok(reaped) => Ok(reaped.map(|(pid, status)| decode(pid, status))),
-            Err(errno) => Err(waitpid_failure(errno, pid, options)),
-        }
-    })();
+    let outcome =
+        wait_checked(&pid, &options).map(|reaped| reaped.map(|(pid, status)| decode(pid, status)));
     to_js(&env, outcome)
+}
+
+/// waitpid() with its arguments checked: `(pid, raw status)`, or None for a WNOHANG child that
+/// still runs.
+fn wait_checked(pid: &Unknown, options: &Unknown) -> Outcome<Option<(i32, i32)>> {
+    let pid = args::integer(pid, "pid", -PID_MAX, PID_MAX)? as i32;
+    let options = with_wall(args::opt_flags(options, "options", 0)?);
+    wait_raw(pid, options).map_err(|errno| waitpid_failure(errno, pid, options))
+}
+
+/// waitpid() as the package's `waitpid` calls it: a child that exited comes back as one small
+/// integer, `pid * 256 + exit code`, from which JavaScript makes the WaitResult several times
+/// faster than Node-API builds an object; any other change of state comes back as the
+/// WaitResult itself.
+#[napi(
+    js_name = "_waitpidPacked",
+    ts_args_type = "pid: number, options?: number",
+    ts_return_type = "number | WaitResult | null"
+)]
+pub fn waitpid_packed(
+    env: Env,
+    pid: Unknown,
+    options: Unknown,
+) -> napi::Result<Option<Either<i32, WaitResult>>> {
+    let outcome =
+        wait_checked(&pid, &options).map(|reaped| reaped.map(|(pid, status)| pack(pid, status)));
+    to_js(&env, outcome)
+}
+
+/// A child that exited as `pid * 256 + exit code` (a small integer for V8), anything else (or
+/// a pid too large for that) decoded.
+fn pack(pid: i32, status: i32) -> Either<i32, WaitResult> {
+    if libc::WIFEXITED(status) && status == libc::WEXITSTATUS(status) << 8 {
+        if let Some(packed) = pid.checked_mul(256) {
+            return Either::A(packed + libc::WEXITSTATUS(status));
+        }
+    }
+    Either::B(decode(pid, status))
 }
 
 /// The flags of the waiter's waitid; the JS thread's check adds WNOHANG|WNOWAIT.
@@ -368,6 +400,37 @@ mod tests {
         match unsafe { fork() }.expect("fork") {
             ForkResult::Child => body(),
             ForkResult::Parent { child } => child.as_raw(),
+        }
+    }
+
+    #[test]
+    fn only_an_exit_is_packed_and_every_status_keeps_its_meaning() {
+        let exited = |code: i32| code << 8;
+        for (pid, code) in [(1, 0), (4_194_304, 255), (123, 7)] {
+            match pack(pid, exited(code)) {
+                Either::A(packed) => assert_eq!((packed >> 8, packed & 0xff), (pid, code)),
+                Either::B(r) => panic!("{} not packed", r.pid),
+            }
+        }
+        // Killed, dumped, stopped, continued, and a pid too large to pack: decoded in full.
+        for (pid, status) in [
+            (5, libc::SIGKILL),
+            (5, libc::SIGSEGV | 0x80),
+            (5, (libc::SIGSTOP << 8) | 0x7f),
+            (5, 0xffff),
+            (i32::MAX, exited(3)),
+        ] {
+            match pack(pid, status) {
+                Either::B(r) => {
+                    let d = decode(pid, status);
+                    assert_eq!(
+                        (r.pid, r.status, r.exit_code),
+                        (d.pid, d.status, d.exit_code)
+                    );
+                    assert_eq!((r.signal, r.stop_signal), (d.signal, d.stop_signal));
+                }
+                Either::A(p) => panic!("{status:#x} packed as {p}"),
+            }
         }
     }
 
