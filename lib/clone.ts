@@ -255,22 +255,27 @@ try {
   // reported by clone()
 }
 
+/** Where guards.find() would look for the chdir guard on every call. */
+const chdirGuard = guards.find((g) => g.key === 'chdir')
+
 /**
- * Runs `run` with the callback's guards active, and puts back what the callback changed of
- * this process's view (exit state, a cached cwd) afterwards, whatever happened. Throws before
- * anything happens if the guards cannot be put in place.
+ * Calls the native clone with the callback's guards active, and puts back what the callback
+ * changed of this process's view (exit state, a cached cwd) afterwards, whatever happened.
+ * Throws before anything happens if the guards cannot be put in place. No closure or argument
+ * array is made per call: this is the hot path of every clone().
  */
-function guarded(flags: number, run: () => number): number {
+function guardedClone(flags: number, callback: unknown, stackSize: unknown, flagArg: unknown, ptid: unknown, tls: unknown, ctid: unknown): number {
   installGuards()
   const exitCode = proc.exitCode
   const exiting = proc._exiting
   const exitListeners = proc.rawListeners('exit')
-  const outer = [exitCalled, chdirCalled] as const
+  const outerExit = exitCalled
+  const outerChdir = chdirCalled
   exitCalled = false
   chdirCalled = false
   depth++
   try {
-    return run()
+    return nativeClone(callback, stackSize, flagArg, ptid, tls, ctid)
   } finally {
     depth--
     if (exitCalled) {
@@ -285,17 +290,26 @@ function guarded(flags: number, run: () => number): number {
     }
     // process.cwd() caches the directory a callback's process.chdir() moved the child to; the
     // parent's own stayed where it was unless the two share it (FS). chdir('.') empties the cache.
-    const chdir = guards.find((g) => g.key === 'chdir')?.installed as ((d: string) => void) | undefined
-    if (chdirCalled && (flags & FS) === 0 && chdir) {
+    if (chdirCalled && (flags & FS) === 0 && chdirGuard?.installed) {
       try {
-        chdir.call(proc, '.')
+        ;(chdirGuard.installed as (d: string) => void).call(proc, '.')
       } catch {
         // The parent's cwd is gone; the cache keeps the child's answer, as before.
       }
     }
-    ;[exitCalled, chdirCalled] = outer
+    exitCalled = outerExit
+    chdirCalled = outerChdir
   }
 }
+
+const nativeClone = binding.nativeClone as (
+  callback: unknown,
+  stackSize: unknown,
+  flags: unknown,
+  ptid: unknown,
+  tls: unknown,
+  ctid: unknown,
+) => number
 
 /**
  * Runs `callback` in a child process with new namespaces and returns the child's pid: clone(2)
@@ -312,18 +326,13 @@ export function clone<F extends number = 0>(
   flags?: F & Only<F, CloneFlags>,
   ptid?: Int32Array,
 ): number
-export function clone(callback: CloneCallback, ...rest: unknown[]): number {
-  const [second] = rest
-  let args: unknown[]
+export function clone(callback: CloneCallback, second?: unknown, flags?: unknown, ptid?: unknown, tls?: unknown, ctid?: unknown): number {
+  // Arguments are passed on one by one, not as an array: a left-out one reads as undefined to
+  // the native clone either way, which checks each before anything happens.
   if (typeof second === 'object' && second !== null && !(second instanceof Int32Array)) {
     const options = second as CloneOptions
-    const flags = optionFlags(options)
-    args = [callback, 0, flags, options.ptid]
-  } else {
-    args = [callback, ...rest]
+    const optionsFlags = optionFlags(options)
+    return guardedClone(optionsFlags, callback, 0, optionsFlags, options.ptid, undefined, undefined)
   }
-  // The native clone checks every argument before anything happens; its flags are needed here.
-  const flags = typeof args[2] === 'number' ? args[2] : 0
-  return guarded(flags, () => (binding.nativeClone as (...a: unknown[]) => number)(...args))
+  return guardedClone(typeof flags === 'number' ? flags : 0, callback, second, flags, ptid, tls, ctid)
 }
-
