@@ -106,6 +106,24 @@ thread_local! {
     static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
 }
 
+/// This process's pid, asked of the kernel once: it is the same on every thread. Only a clone()
+/// child, which shares this memory but is another process, asks each time.
+static PROCESS_PID: AtomicI32 = AtomicI32::new(0);
+
+fn process_pid() -> i32 {
+    if in_clone_child() {
+        return crate::sys::getpid();
+    }
+    match PROCESS_PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = crate::sys::getpid();
+            PROCESS_PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// Whether the code running now is a clone() callback's child (a process of its own).
 pub fn in_clone_child() -> bool {
     CURRENT.with(|c| !c.get().is_null())
@@ -224,11 +242,12 @@ fn refused(call: String, why: String) -> Failure {
 
 /// Flags that clone() cannot honour, refused before anything happens.
 fn check_flags(flags: u32) -> Outcome<()> {
-    let call = format!("clone(callback, {})", clone_flag_names(flags));
+    // Named only when something is refused: formatting costs every clone() otherwise.
+    let call = || format!("clone(callback, {})", clone_flag_names(flags));
     let threads = flags & (THREAD | SIGHAND);
     if threads != 0 {
         return Err(refused(
-            call,
+            call(),
             format!(
                 "{} would make the child a second thread running JavaScript on V8's heap \
                  next to this one; clone() runs the callback in a process of its own (use a \
@@ -239,7 +258,7 @@ fn check_flags(flags: u32) -> Outcome<()> {
     }
     if flags & PARENT != 0 {
         return Err(refused(
-            call,
+            call(),
             "PARENT would make the child a child of Node's parent, not of Node: waitpid() and \
              waitExit() could not reap it (ECHILD) and it would stay a zombie; leave PARENT out"
                 .into(),
@@ -248,7 +267,7 @@ fn check_flags(flags: u32) -> Outcome<()> {
     let tls = flags & (SETTLS | CHILD_SETTID | CHILD_CLEARTID);
     if tls != 0 {
         return Err(refused(
-            call,
+            call(),
             format!(
                 "{} set up a new thread's TLS and tid words, which only a thread library may \
                  do; clone() does not support them (nor does Linux::Clone)",
@@ -259,7 +278,7 @@ fn check_flags(flags: u32) -> Outcome<()> {
     let signal = flags & CSIGNAL;
     if signal & NEWTIME != 0 {
         return Err(refused(
-            call,
+            call(),
             format!(
                 "bit 0x80 is NEWTIME for unshare(), but clone(2) reads the low byte of flags as \
                  the exit signal, so NEWTIME cannot be a clone flag ({signal} is no signal): \
@@ -275,7 +294,7 @@ fn check_flags(flags: u32) -> Outcome<()> {
         )));
     }
     if signal != 0 && signal != SIGCHLD {
-        return Err(refused(call, exit_signal_refusal(signal as i32)));
+        return Err(refused(call(), exit_signal_refusal(signal as i32)));
     }
     Ok(())
 }
@@ -335,7 +354,7 @@ fn run(env: &Env, call: Call) -> Outcome<i32> {
         env: env.raw(),
         callback: call.callback,
         flags: call.flags,
-        parent: crate::sys::getpid(),
+        parent: process_pid(),
         stage: AtomicU8::new(Stage::Started as u8),
         errno: AtomicI32::new(0),
         request: RefCell::new(request::Request::None),
