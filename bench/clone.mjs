@@ -38,9 +38,17 @@ try {
   console.log('(no C compiler: the kernel floor row is left out)\n')
 }
 
+// The kernel walks every memory mapping of a process when a child of it exits: the C floor is
+// also run with as many mappings as this process has, the floor for Node's address space.
+const mappings = () => readFileSync('/proc/self/maps', 'utf8').split('\n').length - 1
 const cases = [
   ['clone(() => 0) + waitpid', (n) => once(roundTrip, n), rounds],
   ['the same from C: clone(VM|VFORK|FILES) + waitpid (kernel floor)', floor && (() => floor()), rounds],
+  [
+    `the same from C with as many memory mappings as this process (${mappings()})`,
+    floor && (() => floor(mappings())),
+    rounds,
+  ],
   ['clone(() => 0, 0, NEWNET | SIGCHLD) + waitpid', (n) => once(() => waitpid(clone(() => 0, 0, NEWNET | SIGCHLD)), n), rounds / 10],
   ["spawnSync('unshare', ['--net', 'true'])", (n) => once(() => spawnSync('unshare', ['--net', 'true']), n), rounds / 20],
   ["spawnSync('true')", (n) => once(() => spawnSync('true'), n), rounds / 20],
@@ -66,7 +74,6 @@ function growHeapTo(mb) {
   }
   settle()
 }
-const mappings = () => readFileSync('/proc/self/maps', 'utf8').split('\n').length - 1
 const heap = []
 for (const target of [0, 100, 1000]) {
   growHeapTo(target)
@@ -86,6 +93,13 @@ if (!globalThis.gc) console.log('(run with --expose-gc so that the heap rows sta
 console.log('\n| operation | ms per round | relative to clone + waitpid |')
 console.log('|---|---|---|')
 for (const r of results) console.log(`| ${r.label} | ${r.ms.toFixed(3)} | ${(r.ms / base).toFixed(2)}x |`)
+if (floor) {
+  const [, bare, matched] = results
+  console.log(
+    `\nclone() + waitpid: ${(base / bare.ms).toFixed(2)}x the C floor, ` +
+      `${(base / matched.ms).toFixed(2)}x the C floor with as many memory mappings`,
+  )
+}
 console.log('\n| heap used | memory mappings | clone + waitpid, ms | relative to the smallest heap | C floor with as many mappings, ms |')
 console.log('|---|---|---|---|---|')
 for (const r of heap) {
