@@ -344,7 +344,9 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         sync_read.as_raw_fd(),
         err_write.as_raw_fd(),
         tty.as_ref().map_or(-1, |t| t.1.as_raw_fd()),
-        maps || want_cgroup,
+        // With CLONE_INTO_CGROUP the child starts in its cgroup: it waits only for id maps, or
+        // for the parent to move it where clone3 is refused (set below).
+        maps,
     )?;
     // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
     let joined = plan.join.iter().fold(0, |mask, j| mask | j.nstype);
@@ -383,7 +385,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let pidfd_flag = if shared { libc::CLONE_PIDFD as u32 } else { 0 };
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
-    let arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
+    let mut arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
     let started_at = std::time::Instant::now();
     let rc = {
         let _blocked = Blocked::all();
@@ -422,6 +424,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             if matches!(-rc as i32, libc::ENOSYS | libc::EPERM | libc::E2BIG) {
                 via_procs = true;
                 pidfd = -1;
+                prepared.child.wait_for_parent = true;
+                arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
             }
         }
         if cgroup.is_none() || via_procs {
@@ -497,7 +501,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let mut grandchild = None;
     let outcome = match parent_part {
         Ok(()) => {
-            if maps || want_cgroup {
+            if maps || via_procs {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
