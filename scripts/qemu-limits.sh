@@ -182,7 +182,7 @@ boot() {
 # pagetable-based hypervisor for hosts without VMX/SVM, as in some cloud sandboxes) runs only
 # kernels built as PVM guests: Debian's hangs there after the real-mode setup, so it is not tried.
 # Any other KVM gets QEMU_KVM_BOOT seconds to begin the tests, then TCG boots instead.
-accel=$QEMU_ACCEL
+accel=$QEMU_ACCEL t_begin=''
 if [[ $accel == auto ]]; then
   if [[ ! -w /dev/kvm ]]; then
     log "/dev/kvm is not usable: TCG"; accel=tcg
