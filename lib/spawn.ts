@@ -241,6 +241,7 @@ export type SpawnStep =
   | 'timens'
   | 'hostname'
   | 'loopback'
+  | 'forward'
   | 'cgroup'
   | 'propagation'
   | 'mount'
@@ -817,6 +818,10 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     const ownNet = (namespaces & native.NEWNET) !== 0 || join.some((j) => (j.nstype & native.NEWNET) !== 0)
     if (forwards.length > 0 && !ownNet)
       throw valueError('options.forwards', "listen inside the program's network namespace, and it has none of its own: add 'net' to namespaces (or join one)", o.forwards)
+    // A new network namespace's lo stays down without `loopback`: bind works, connect does not.
+    const down = (namespaces & native.NEWNET) !== 0 && !loopback ? forwards.findIndex((f) => f.host.startsWith('127.')) : -1
+    if (down >= 0)
+      throw valueError(`options.forwards[${down}].host`, 'is on lo, which options.loopback: false leaves down: nothing inside could connect to it', forwards[down]!.host)
   }
   const pdeathsig = o.pdeathsig === undefined ? 0 : signalNumber(o.pdeathsig, 'options.pdeathsig')
   let exitSignal = native.SIGCHLD
