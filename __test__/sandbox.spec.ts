@@ -100,7 +100,7 @@ maybe('the init reaps what runs leave behind: no zombie stays in the sandbox', a
   for (let i = 0; i < 50 && !seen.includes('(sleep) S'); i++) seen = states()
   t.true(seen.includes('(sleep) S'), seen.join(', '))
   // The orphaned sleep ends; its parent is now the init, which reaps it.
-  for (let i = 0; i < 100 && seen.some((s) => s.startsWith('(sleep)')); i++) {
+  for (let i = 0; i < 400 && seen.some((s) => s.startsWith('(sleep)')); i++) {
     await new Promise((r) => setTimeout(r, 20))
     seen = states()
   }
