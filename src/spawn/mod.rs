@@ -643,7 +643,10 @@ fn read_reports(fd: RawFd, grandchild: &mut Option<i32>) -> Outcome<Option<Repor
     let mut failure = None;
     while let Some(report) = read_report(fd)? {
         if report.step == 0 {
-            *grandchild = Some(report.index as i32);
+            // READY was read before the maps were written; only a grandchild's pid is left.
+            if report.detail != child::READY {
+                *grandchild = Some(report.index as i32);
+            }
         } else {
             failure = Some(report);
         }
