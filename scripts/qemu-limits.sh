@@ -17,7 +17,7 @@
 #   QEMU_ACCEL     auto (default: KVM where /dev/kvm can run this kernel, falling back to TCG
 #                  when the tests have not begun after QEMU_KVM_BOOT seconds, 60), tcg, kvm, or
 #                  kvm:tcg (qemu's own fallback, for a KVM that fails to start, not one that hangs)
-#   BENCH_ROUNDS   rounds of bench/limits.mjs (default 200; 0 skips it)
+#   BENCH_ROUNDS   rounds of bench/limits.mjs, 5 spawns of each case a round (default 40; 0 skips it)
 # Prints the guest's test output on stdout (boot messages on stderr, the serial log is kept in
 # $CROSS_DIR/qemu-limits/serial.log) and exits non-zero unless every check passed.
 set -euo pipefail
@@ -39,7 +39,7 @@ QEMU_MEM=${QEMU_MEM:-1024}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 QEMU_ACCEL=${QEMU_ACCEL:-auto}
 QEMU_KVM_BOOT=${QEMU_KVM_BOOT:-60}
-BENCH_ROUNDS=${BENCH_ROUNDS:-200}
+BENCH_ROUNDS=${BENCH_ROUNDS:-40}
 mkdir -p "$SDIR"
 
 # --- host packages --------------------------------------------------------------------------
