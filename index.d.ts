@@ -476,6 +476,11 @@ export interface NativeSpawned {
   /** With `terminal`: the master itself, for TIOCSWINSZ only. */
   terminalControl?: number
   /**
+   * fds to close once the child has exited (syncFd's duplicate, and the pipes a child
+   * waiting on blockFd still holds).
+   */
+  held: Array<number>
+  /**
    * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
    * tell. Made here, in the same call as the child, so that no JavaScript runs between the
    * two (a Worker terminated there would leave the child unreaped for good).
@@ -794,6 +799,15 @@ export interface SpawnPlan {
   hold?: boolean
   /** Limits for a cgroup made for the run (cgroup.rs). */
   limits?: LimitsSlot
+  /** bwrap's --block-fd: the child waits for a byte (or EOF) on it before the program starts. */
+  blockFd?: number
+  /**
+   * bwrap's --userns-block-fd: the child waits on it in its new user namespace, before any
+   * step that uses its ids, while someone outside writes the id maps.
+   */
+  usernsBlockFd?: number
+  /** bwrap's --sync-fd: a duplicate is held until the child is reaped. */
+  syncFd?: number
   /** Landlock rules, applied at step 22b. */
   landlock?: LandlockSlot
 }

@@ -159,6 +159,29 @@ export interface SpawnOptions extends ConfinementOptions {
   statusFd?: NamespaceFd
   /** bwrap's --info-fd, for spawn(): the first of statusFd's documents, alone. */
   infoFd?: NamespaceFd
+  /**
+   * bwrap's --block-fd: the sandbox is built, then the program waits to start until this fd
+   * has data to read (one byte of it is consumed, as bwrap does) or is at its end (every write
+   * end closed). spawn() returns while it waits, with the pid (and infoFd/statusFd written),
+   * so the caller can prepare things for it, then release it. A failure of the steps after the
+   * wait (the caller's seccomp filter, execve) then ends the program with status 127 instead of
+   * an error from spawn(). The program does not get the fd; it stays the caller's to close.
+   */
+  blockFd?: NamespaceFd
+  /**
+   * bwrap's --userns-block-fd: with a new user namespace and no `uidMap`/`gidMap`, the child
+   * waits in it, its id maps unwritten, until this fd has data or is at its end, so that
+   * someone outside writes /proc/PID/uid_map, setgroups and gid_map (spawn() returns while it
+   * waits, with the pid; infoFd/statusFd report it). As with blockFd, a failure after the wait
+   * ends the child with status 127. Not with `terminal` or a joined pid or time namespace.
+   */
+  usernsBlockFd?: NamespaceFd
+  /**
+   * bwrap's --sync-fd: spawn() holds a duplicate of this fd until the program (or its init)
+   * has ended and been reaped, so whoever holds the other end sees EOF (POLLHUP) then, not
+   * before; the caller closes its own copy after the call. The program does not get it.
+   */
+  syncFd?: NamespaceFd
   /** Limits for the run, in a cgroup v2 made for it and removed after its exit (docs/limits.md). */
   limits?: Limits
   /** Where the run's cgroup is made (a cgroup v2 directory: path or fd); default: next to this
@@ -251,6 +274,7 @@ export type SpawnStep =
   | 'umask'
   | 'no_new_privs'
   | 'fds'
+  | 'block-fd'
   | 'reaper'
   | 'signals'
   | 'seccomp'
@@ -772,7 +796,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   }
 
   // 'all' maps the caller's ids to themselves, as bwrap does.
-  const selfMaps = isAll(o.namespaces) && newUser
+  // Not with usernsBlockFd: the maps are written from outside then.
+  const selfMaps = isAll(o.namespaces) && newUser && o.usernsBlockFd === undefined
   const uidMap = idMap(o.uidMap ?? (selfMaps ? 'self' : undefined), 'options.uidMap', process.geteuid?.() ?? 0)
   const gidMap = idMap(o.gidMap ?? (selfMaps ? 'self' : undefined), 'options.gidMap', process.getegid?.() ?? 0)
   if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
@@ -868,6 +893,23 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
     statusFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
   }
+  const waitFds: { blockFd?: number; usernsBlockFd?: number; syncFd?: number } = {}
+  for (const name of ['blockFd', 'usernsBlockFd', 'syncFd'] as const) {
+    const v = o[name]
+    if (v === undefined) continue
+    const fd = fdOf(v)
+    if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
+    waitFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
+  }
+  if (waitFds.usernsBlockFd !== undefined) {
+    const name = 'options.usernsBlockFd'
+    if (!newUser) throw valueError(name, "waits in a new user namespace: add 'user' to namespaces", o.usernsBlockFd)
+    if (o.uidMap !== undefined || o.gidMap !== undefined || o.setgroups !== undefined)
+      throw valueError(name, 'is for id maps written from outside: leave uidMap, gidMap and setgroups out', o.usernsBlockFd)
+    if (terminal !== undefined) throw valueError(name, 'cannot be used with options.terminal: the pty is opened after the wait, and spawn() returns before it', o.usernsBlockFd)
+    if (join.some((j) => (j.nstype & (native.NEWPID | native.NEWTIME)) !== 0))
+      throw valueError(name, 'cannot be used with a joined pid or time namespace: the process that would wait is not the one that runs the program', o.usernsBlockFd)
+  }
 
   return {
     ...statusFds,
@@ -894,6 +936,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupFd,
       cgroupPath,
       timeOffsets,
+      ...waitFds,
       ...confined.plan,
       terminal: terminal === undefined ? undefined : { cols: terminal.cols, rows: terminal.rows },
       tiocstiFilter,
@@ -1127,6 +1170,8 @@ export class SpawnedProcess extends EventEmitter {
   #signal: AbortSignal | undefined
   /** The pty master, for TIOCSWINSZ; -1 once the terminal stream has closed. */
   #terminalFd = -1
+  /** fds held until the exit: syncFd's duplicate, the pipes of a child waiting on blockFd. */
+  #held: number[] = []
   #placeholders: Placeholders | undefined
   #report: ((result: WaitResult) => void) | undefined
 
@@ -1178,6 +1223,7 @@ export class SpawnedProcess extends EventEmitter {
     // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
     native._watchExit(started.watch, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
     this.#watch = started.watch
+    this.#held = started.held
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -1282,6 +1328,8 @@ export class SpawnedProcess extends EventEmitter {
 
   #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {
     this.pidfd = undefined
+    closeAll(this.#held)
+    this.#held = []
     this.#placeholders?.release()
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)

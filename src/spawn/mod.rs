@@ -54,6 +54,11 @@ pub struct Started {
     pub terminal: Option<OwnedFd>,
     /// When it started, and the cgroup made for it.
     pub run: Run,
+    /// fds to hold until the child has been reaped: syncFd's duplicate (the caller's third
+    /// party sees EOF when it closes) and, when spawn() returned while the child waits on a
+    /// block fd, the pipes it still writes to (a report of a later failure must not meet
+    /// SIGPIPE).
+    pub held: Vec<OwnedFd>,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -318,6 +323,20 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             _ => {}
         }
     }
+    let dup = |fd: Option<i32>, min: usize| -> Outcome<Option<OwnedFd>> {
+        let Some(fd) = fd else { return Ok(None) };
+        // SAFETY: duplicates an fd check_fds found open.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min as libc::c_int) };
+        if copy < 0 {
+            return Err(last(Step::Fds, "fcntl", "fcntl(F_DUPFD_CLOEXEC)"));
+        }
+        Ok(Some(unsafe_owned(copy)))
+    };
+    let block_fd = dup(plan.block_fd, n)?;
+    let userns_block_fd = dup(plan.userns_block_fd, n)?;
+    let sync_hold = dup(plan.sync_fd, 0)?;
+    // Waiting on either, the child outlives this call (it returns once the child waits).
+    let outlives = block_fd.is_some() || userns_block_fd.is_some();
     let (err_read, err_write) = pipe()?;
     let err_read = unsafe_owned(err_read);
     let err_write = unsafe_owned(above(err_write, n)?);
@@ -357,6 +376,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let stack = Stack::new(regions * STACK)?;
     let record = RecordPage::new()?;
     prepared.child.record = record.0;
+    prepared.child.block_fd = block_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+    prepared.child.userns_block_fd = userns_block_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
     if needs_grandchild {
         prepared.child.grandchild_stack = stack.top() - STACK;
         prepared.child.grandchild_copies = joins_time;
@@ -379,7 +400,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     // Probed before signals are blocked: the probe waits for a child of its own. Where children
     // cannot share memory (qemu-user), clone() takes no CLONE_PIDFD either: pidfd_open after.
     let shared = vm::shared();
-    let vm_flag = if reaper { 0 } else { vm::clone_vm() };
+    // A child that outlives this call (a reaper, or one that waits on a block fd after spawn()
+    // returned) gets a copy of the memory: ours, its plan and stack included, is freed.
+    let vm_flag = if reaper || outlives {
+        0
+    } else {
+        vm::clone_vm()
+    };
     let pidfd_flag = if shared { libc::CLONE_PIDFD as u32 } else { 0 };
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
@@ -490,18 +517,21 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(theirs);
     drop(err_write);
     drop(sync_read);
+    drop(block_fd);
+    drop(userns_block_fd);
     let tty_mine = tty.map(|(mine, _theirs)| mine);
 
     let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
     let parent_part = parent::parent_part(plan, pid, moved_by_parent);
     let mut grandchild = None;
+    let mut waiting = false;
     let outcome = match parent_part {
         Ok(()) => {
             if maps || want_cgroup {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
-            read_reports(err_read.as_raw_fd(), &mut grandchild).map(|r| {
+            read_reports(err_read.as_raw_fd(), &mut grandchild, &mut waiting).map(|r| {
                 // A filter may have refused the report's write: the record has it then.
                 let left = record.read();
                 let r = r.or((left.failed != 0).then_some(left.report));
@@ -511,7 +541,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         Err(f) => Ok(Some(f)),
     };
     // Until here the child may still be running on its stack and checking that we are alive.
-    drop(sync_write);
+    // Waiting on a block fd, the child checks at step 19 that we are alive: keep it open.
+    let sync_write = waiting.then_some(sync_write);
     if let Some(gpid) = grandchild {
         // The child only made the grandchild (a child of this thread too) and exited: reap it
         // and hold the grandchild instead, which cannot be reaped (and its pid reused) before
@@ -538,6 +569,11 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     match outcome {
         Ok((None, terminal)) => {
             drop(stack);
+            let mut held: Vec<OwnedFd> = sync_hold.into_iter().collect();
+            if waiting {
+                held.push(err_read);
+                held.extend(sync_write);
+            }
             // The parent's ends now belong to the caller.
             ours.0.clear();
             Ok(Started {
@@ -549,6 +585,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                     started: started_at,
                     cgroup: run_cgroup,
                 },
+                held,
             })
         }
         Ok((Some(failure), _)) | Err(failure) => {
@@ -582,11 +619,20 @@ pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
 
 /// The child's reports until EOF: the failure, if any (none means the program exec'd), and
 /// the grandchild's pid where step 3b made one.
-fn read_reports(fd: RawFd, grandchild: &mut Option<i32>) -> Outcome<Option<Report>> {
+/// The child's reports until EOF (it exec'd or failed), or until it says it waits on a block
+/// fd (`waiting`): the program starts when the caller releases it, after spawn() returned.
+fn read_reports(
+    fd: RawFd,
+    grandchild: &mut Option<i32>,
+    waiting: &mut bool,
+) -> Outcome<Option<Report>> {
     let mut failure = None;
     while let Some(report) = read_report(fd)? {
         if report.step == 0 {
             *grandchild = Some(report.index as i32);
+        } else if report.errno == 0 {
+            *waiting = true;
+            break;
         } else {
             failure = Some(report);
         }
@@ -647,6 +693,9 @@ pub struct NativeSpawned {
     pub terminal_writer: Option<i32>,
     /// With `terminal`: the master itself, for TIOCSWINSZ only.
     pub terminal_control: Option<i32>,
+    /// fds to close once the child has exited (syncFd's duplicate, and the pipes a child
+    /// waiting on blockFd still holds).
+    pub held: Vec<i32>,
     /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
     /// tell. Made here, in the same call as the child, so that no JavaScript runs between the
     /// two (a Worker terminated there would leave the child unreaped for good).
@@ -684,6 +733,11 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         None => None,
     };
     let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
+    let until_exit: Vec<i32> = started
+        .held
+        .into_iter()
+        .map(std::os::fd::IntoRawFd::into_raw_fd)
+        .collect();
     usage::register(started.pid, started.run);
     let watch = reaper::watch(
         &env,
@@ -695,6 +749,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     let watch = to_js(&env, watch)?;
     // The terminal's fds too: closed with the pipes' if JavaScript never takes them.
     let mut held = started.parent_fds.clone();
+    held.extend(&until_exit);
     if let Some(r) = &relayed {
         held.extend([r.socket, r.writer, r.control]);
     }
@@ -706,6 +761,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         terminal: relayed.as_ref().map(|r| r.socket),
         terminal_writer: relayed.as_ref().map(|r| r.writer),
         terminal_control: relayed.as_ref().map(|r| r.control),
+        held: until_exit,
         watch: watch as f64,
     })
 }
