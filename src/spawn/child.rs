@@ -628,7 +628,14 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                 } else {
                     libc::CLONE_VM
                 };
-                let flags = vm | libc::CLONE_VFORK | libc::CLONE_PARENT;
+                // Not waiting for it (no CLONE_VFORK) when it will wait on blockFd: the parent
+                // needs its pid before spawn() returns. Our memory is a copy of our own then.
+                let vfork = if p.block_fd >= 0 {
+                    0
+                } else {
+                    libc::CLONE_VFORK
+                };
+                let flags = vm | vfork | libc::CLONE_PARENT;
                 let rc = crate::sys::clone_into(
                     libc::SYS_clone,
                     [flags as usize, p.grandchild_stack, 0, 0, 0],

@@ -531,7 +531,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
-            read_reports(err_read.as_raw_fd(), &mut grandchild, &mut waiting).map(|r| {
+            read_reports(
+                err_read.as_raw_fd(),
+                &mut grandchild,
+                &mut waiting,
+                needs_grandchild,
+            )
+            .map(|r| {
                 // A filter may have refused the report's write: the record has it then.
                 let left = record.read();
                 let r = r.or((left.failed != 0).then_some(left.report));
@@ -621,10 +627,12 @@ pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
 /// the grandchild's pid where step 3b made one.
 /// The child's reports until EOF (it exec'd or failed), or until it says it waits on a block
 /// fd (`waiting`): the program starts when the caller releases it, after spawn() returned.
+/// With a grandchild to come (a joined pid or time namespace), both its pid and its wait.
 fn read_reports(
     fd: RawFd,
     grandchild: &mut Option<i32>,
     waiting: &mut bool,
+    expect_grandchild: bool,
 ) -> Outcome<Option<Report>> {
     let mut failure = None;
     while let Some(report) = read_report(fd)? {
@@ -632,9 +640,11 @@ fn read_reports(
             *grandchild = Some(report.index as i32);
         } else if report.errno == 0 {
             *waiting = true;
-            break;
         } else {
             failure = Some(report);
+        }
+        if *waiting && (grandchild.is_some() || !expect_grandchild) {
+            break;
         }
     }
     Ok(failure)
