@@ -149,6 +149,20 @@ root('blockFd: bwrap --block-fd runs the program after the byte, as spawn() does
   t.is(out, 'written before the byte\n')
 })
 
+test('blockFd: kill() ends a child that waits; the program never runs', async (t) => {
+  const dir = tmpdir(t)
+  const block = fifo(t, dir)
+  const marker = path.join(dir, 'marker')
+  const child = lc.spawn('/bin/sh', ['-c', `echo ran > ${marker}`], { env, blockFd: block.read, stdio: 'ignore' })
+  t.true(notExeced(child.pid!))
+  t.true(child.kill())
+  const exit = await child.exited
+  t.is(exit.signal, 'SIGTERM')
+  // Released after its death: nothing is left to run.
+  fs.writeSync(block.write, 'x')
+  t.false(fs.existsSync(marker))
+})
+
 test('blockFd: a failure after the wait ends the program with status 127', async (t) => {
   const dir = tmpdir(t)
   const block = fifo(t, dir)

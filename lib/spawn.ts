@@ -165,7 +165,9 @@ export interface SpawnOptions extends ConfinementOptions {
    * end closed). spawn() returns while it waits, with the pid (and infoFd/statusFd written),
    * so the caller can prepare things for it, then release it. A failure of the steps after the
    * wait (the caller's seccomp filter, execve) then ends the program with status 127 instead of
-   * an error from spawn(). The program does not get the fd; it stays the caller's to close.
+   * an error from spawn(). kill() ends a waiting child (pid 1 of a new pid namespace only
+   * with SIGKILL, as for any init). The program does not get the fd; it stays the caller's to
+   * close.
    */
   blockFd?: NamespaceFd
   /**

@@ -1249,6 +1249,21 @@ unsafe fn block(p: &ChildPlan, fd: i32, step: Step) {
             std::mem::size_of::<Report>(),
             0,
         );
+        // Signals unblocked while we wait, so that the caller's kill() (or timeout) ends us
+        // with its default action: every handler is the default since step 1, and our memory
+        // is a copy of our own.
+        let empty = 0u64;
+        let mut old = 0u64;
+        let sigmask = |set: *const u64, old: *mut u64| {
+            syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK as usize,
+                set as usize,
+                old as usize,
+                8,
+            )
+        };
+        sigmask(&empty, &mut old);
         // poll, then read: a non-blocking fd would otherwise return EAGAIN at once.
         let mut pfd = libc::pollfd {
             fd,
@@ -1266,6 +1281,7 @@ unsafe fn block(p: &ChildPlan, fd: i32, step: Step) {
                 0,
             )
         });
+        sigmask(&old, ptr::null_mut());
         syscall(libc::SYS_close, fd as usize, 0, 0, 0);
     }
 }
