@@ -218,6 +218,46 @@ root('syncFd: bwrap --sync-fd likewise closes it when the sandbox ended', async 
   t.is(fs.readSync(sync.read, Buffer.alloc(16)), 0)
 })
 
+const unprivilegedBody = `
+  const dir = fs.mkdtempSync('/tmp/bwrap-fds-user-')
+  const open = (name) => {
+    execFileSync('mkfifo', [dir + '/' + name])
+    const read = fs.openSync(dir + '/' + name, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+    return { read, write: fs.openSync(dir + '/' + name, fs.constants.O_WRONLY) }
+  }
+  const block = open('block'), sync = open('sync')
+  const child = lc.spawn('/bin/sh', ['-c', 'cat ' + dir + '/marker; id -u; ls -l /proc/self/fd/'], {
+    env: { PATH: '/usr/bin:/bin' }, namespaces: ['user', 'mnt', 'pid', 'net'], uidMap: 'root', gidMap: 'root',
+    mounts: [{ type: 'tmpfs', target: '/mnt' }], blockFd: block.read, syncFd: sync.write, stdio: ['ignore', 'pipe', 'pipe'] })
+  fs.closeSync(sync.write)
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+  const closed = new Promise((resolve) => child.on('close', resolve))
+  const waiting = fs.readlinkSync('/proc/' + child.pid + '/exe') === fs.realpathSync(process.execPath)
+  let syncWhileWaiting
+  try { syncWhileWaiting = fs.readSync(sync.read, Buffer.alloc(8)) } catch (e) { syncWhileWaiting = e.code }
+  fs.writeFileSync(dir + '/marker', 'after spawn() returned\\n')
+  fs.closeSync(block.write)
+  const exit = await child.exited
+  await closed
+  const syncAfter = fs.readSync(sync.read, Buffer.alloc(8))
+  fs.rmSync(dir, { recursive: true })
+  report({ waiting, syncWhileWaiting, syncAfter, exit: exit.exitCode, out, dir })
+`
+
+for (const uid of [undefined, 4242]) {
+  test(`blockFd and syncFd in a user namespace of one's own, EOF releasing it (${uid === undefined ? 'root' : `uid ${uid}`})`, async (t) => {
+    const r = await runIsolated(unprivilegedBody, { uid })
+    const res = ok(t, r) as { waiting: boolean; syncWhileWaiting: unknown; syncAfter: number; exit: number; out: string; dir: string }
+    t.true(res.waiting)
+    t.is(res.syncWhileWaiting, 'EAGAIN')
+    t.is(res.exit, 0)
+    t.true(res.out.startsWith('after spawn() returned\n0\n'), res.out)
+    t.false(res.out.includes(res.dir), res.out)
+    t.is(res.syncAfter, 0)
+  })
+}
+
 const usernsBody = `
   const dir = fs.mkdtempSync('/tmp/bwrap-fds-userns-')
   const p = dir + '/fifo'
