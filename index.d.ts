@@ -134,6 +134,13 @@ export declare function exit(code: number): never
 /** Share the file descriptor table. */
 export declare const FILES: number
 
+/** One of options.forwards: an IPv4 address as a number, a port and a backlog. */
+export interface ForwardSlot {
+  addr: number
+  port: number
+  backlog: number
+}
+
 /** Share root, cwd and umask. */
 export declare const FS: number
 
@@ -480,6 +487,8 @@ export interface NativeSpawned {
    * waiting on blockFd still holds).
    */
   held: Array<number>
+  /** With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec). */
+  forwards: Array<number>
   /**
    * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
    * tell. Made here, in the same call as the child, so that no JavaScript runs between the
@@ -810,6 +819,8 @@ export interface SpawnPlan {
   syncFd?: number
   /** Landlock rules, applied at step 22b. */
   landlock?: LandlockSlot
+  /** Forwarded ports: listening sockets made in the program's network namespace (step 7b). */
+  forwards?: Array<ForwardSlot>
 }
 
 /** What spawn() can use on this host. */

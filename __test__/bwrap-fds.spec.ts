@@ -376,7 +376,11 @@ test('blockFd, usernsBlockFd, syncFd: wrong types and values are refused by name
     code: 'ERR_INVALID_ARG_VALUE',
     message: "The property 'options.usernsBlockFd' is for id maps written from outside: leave uidMap, gidMap and setgroups out. Received 0",
   })
-  t.like(t.throws(() => lc.spawn('true', { namespaces: ['user'], terminal: true, usernsBlockFd: 0 })), { code: 'ERR_INVALID_ARG_VALUE' })
+  for (const extra of [{ terminal: true }, { join: { net: '/proc/self/ns/net' } }, { namespaces: ['user', 'net'], forwards: [{ port: 8080, target: { port: 8080 } }] }] as lc.SpawnOptions[]) {
+    const e = t.throws(() => lc.spawn('true', { namespaces: ['user'], ...extra, usernsBlockFd: 0 }))
+    t.like(e, { code: 'ERR_INVALID_ARG_VALUE' })
+    t.true(e!.message.startsWith("The property 'options.usernsBlockFd' cannot be used with options."), e!.message)
+  }
 })
 
 test('blockFd, usernsBlockFd, syncFd: a closed fd is EBADF at the step that would use it', async (t) => {

@@ -48,12 +48,15 @@ pub enum Step {
     /// The run's cgroup, made by the parent before the clone (cgroup.rs); numbered last so
     /// that the child's steps keep their numbers.
     Limits,
+    /// A forwarded port's listening socket (step 7b), numbered after the others for the same
+    /// reason.
+    Forward,
     /// Waiting on the caller's `blockFd` (bwrap's --block-fd), after step 23.
     BlockFd,
 }
 
 impl Step {
-    pub const ALL: [Step; 31] = [
+    pub const ALL: [Step; 32] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -84,6 +87,7 @@ impl Step {
         Step::Seccomp,
         Step::Execve,
         Step::Limits,
+        Step::Forward,
         Step::BlockFd,
     ];
 
@@ -124,6 +128,7 @@ impl Step {
             Step::Seccomp => "seccomp",
             Step::Execve => "execve",
             Step::Limits => crate::cgroup::STEP,
+            Step::Forward => "forward",
             Step::BlockFd => "block-fd",
         }
     }
@@ -152,6 +157,10 @@ pub struct Record {
     pub refused: u32,
     pub report: Report,
 }
+
+/// `Report.detail` of a step-0 report that says the user namespace of step 3a exists (a
+/// step-0 report with no detail carries the grandchild's pid in `index`).
+pub const READY: u32 = 1;
 
 /// The write of the report to the error pipe failed.
 pub const REFUSED_WRITE: u32 = 1;
@@ -325,6 +334,9 @@ pub struct ChildPlan {
     pub sync_fd: i32,
     /// Whether to wait for the parent's byte (it writes id maps or a cgroup first).
     pub wait_for_parent: bool,
+    /// CLONE_NEW* flags unshared at step 3a rather than by clone(): a new user namespace with
+    /// joins, which must be entered with the caller's privileges, before it exists. 0: none.
+    pub late_unshare: u32,
     /// Close-on-exec; above every fd in `fds`.
     pub err_fd: i32,
     /// Where a grandchild's stack starts (its top), when a joined pid namespace needs one; 0
@@ -372,8 +384,12 @@ pub struct ChildPlan {
     pub seccomp: *const SockFprog,
     /// A pty for the program: step 17b opens it, step 24b makes it the controlling terminal.
     pub terminal: bool,
-    /// Where the master goes to the parent (SCM_RIGHTS); close-on-exec, above every fd in `fds`.
-    pub tty_sock: i32,
+    /// Where fds go to the parent (SCM_RIGHTS): the forwarded ports' sockets (step 7b), then
+    /// the pty master (step 17b). Close-on-exec, above every fd in `fds`.
+    pub send_sock: i32,
+    /// Forwarded ports: listening sockets made in the program's network namespace at step 7b.
+    pub forwards: *const crate::listen::ListenAt,
+    pub nforwards: usize,
     /// struct winsize: rows, columns, and two unused pixel counts.
     pub winsize: [u16; 4],
     /// Scratch: the slave's fd from step 17b to step 24b, which under a reaper runs in the
@@ -581,7 +597,8 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
 
             // 2. sync: the parent writes the id maps of a new user namespace, or moves us into a
             // cgroup, while we wait here: before any step that depends on our ids or our cgroup.
-            if p.wait_for_parent {
+            // With a user namespace made at step 3a, the wait comes there.
+            if p.wait_for_parent && p.late_unshare == 0 {
                 let mut byte = 0u8;
                 let rc = retry(|| {
                     syscall(
@@ -615,6 +632,45 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                 let rc = syscall(libc::SYS_setns, j.fd as usize, j.nstype as usize, 0, 0);
                 if rc < 0 {
                     fail(p, Step::Setns, i, 0, rc);
+                }
+            }
+
+            // 3a. unshare: a new user namespace (with the other new ones, which it then owns)
+            // after the joins, which needed the caller's privileges in the namespaces' owners.
+            // Then the parent writes its maps, told by a READY report, while we wait as at step 2.
+            // A new pid namespace made here takes only our children: step 3b makes one.
+            if p.late_unshare != 0 {
+                let rc = syscall(libc::SYS_unshare, p.late_unshare as usize, 0, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Unshare, 1, 0, rc);
+                }
+                if p.wait_for_parent {
+                    let ready = Report {
+                        step: 0,
+                        index: 0,
+                        errno: 0,
+                        detail: READY,
+                    };
+                    syscall(
+                        libc::SYS_write,
+                        p.err_fd as usize,
+                        &ready as *const Report as usize,
+                        std::mem::size_of::<Report>(),
+                        0,
+                    );
+                    let mut byte = 0u8;
+                    let rc = retry(|| {
+                        syscall(
+                            libc::SYS_read,
+                            p.sync_fd as usize,
+                            &mut byte as *mut u8 as usize,
+                            1,
+                            0,
+                        )
+                    });
+                    if rc != 1 {
+                        exit_group(127);
+                    }
                 }
             }
 
@@ -816,6 +872,24 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             let rc = loopback_up();
             if rc < 0 {
                 fail(p, Step::Loopback, 0, 0, rc);
+            }
+        }
+
+        // 7b. forward: the forwarded ports' listening sockets, made here because this is the
+        // first point where we are in the program's network namespace with lo up, and before
+        // setuid and capabilities (a port below 1024 needs CAP_NET_BIND_SERVICE), Landlock
+        // (which may refuse bind) and seccomp (which may refuse socket). Each goes to the
+        // parent at once, which serves it; our copy is closed.
+        for i in 0..p.nforwards {
+            let at = &*p.forwards.add(i);
+            let fd = match crate::listen::listen_tcp(at) {
+                Ok(fd) => fd,
+                Err((stage, rc)) => fail(p, Step::Forward, i, stage, rc),
+            };
+            let rc = send_fd(p.send_sock, fd as i32);
+            syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+            if rc < 0 {
+                fail(p, Step::Forward, i, crate::listen::SEND, rc);
             }
         }
 
@@ -1295,7 +1369,7 @@ unsafe fn close_others(p: &ChildPlan) {
     } else {
         -1
     };
-    let mut keep = [p.err_fd, p.sync_fd, p.tty_sock, slave, p.block_fd];
+    let mut keep = [p.err_fd, p.sync_fd, p.send_sock, slave, p.block_fd];
     keep.sort_unstable();
     let mut from = p.nfds;
     // SAFETY: closes our own fds.
@@ -1409,6 +1483,20 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
             return (3, moved);
         }
         syscall(libc::SYS_close, slave as usize, 0, 0, 0);
+        let rc = send_fd(p.send_sock, master as i32);
+        if rc < 0 {
+            return (4, rc);
+        }
+        syscall(libc::SYS_close, master as usize, 0, 0, 0);
+        *p.tty_slave = moved as i32;
+        (0, 0)
+    }
+}
+
+/// Sends `fd` over the unix socket `sock` (SCM_RIGHTS, one byte of data): -errno on failure.
+unsafe fn send_fd(sock: i32, fd: i32) -> isize {
+    // SAFETY: sendmsg of buffers on this stack.
+    unsafe {
         let mut byte = 0u8;
         let mut iov = libc::iovec {
             iov_base: &mut byte as *mut u8 as *mut c_void,
@@ -1418,7 +1506,7 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
             len: std::mem::size_of::<RightsMsg>() - 4,
             level: libc::SOL_SOCKET,
             kind: libc::SCM_RIGHTS,
-            fd: master as i32,
+            fd,
             _pad: 0,
         };
         // Zeroed, not a literal: some C libraries' msghdr has padding the kernel reads as part
@@ -1428,21 +1516,15 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
         msg.msg_iovlen = 1;
         msg.msg_control = &mut control as *mut RightsMsg as *mut c_void;
         msg.msg_controllen = std::mem::size_of::<RightsMsg>() as _;
-        let rc = retry(|| {
+        retry(|| {
             syscall(
                 libc::SYS_sendmsg,
-                p.tty_sock as usize,
+                sock as usize,
                 &msg as *const libc::msghdr as usize,
                 libc::MSG_NOSIGNAL as usize,
                 0,
             )
-        });
-        if rc < 0 {
-            return (4, rc);
-        }
-        syscall(libc::SYS_close, master as usize, 0, 0, 0);
-        *p.tty_slave = moved as i32;
-        (0, 0)
+        })
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Started {
     pub parent_fds: Vec<RawFd>,
     /// The pty master the child opened, with `terminal`.
     pub terminal: Option<OwnedFd>,
+    /// The forwarded ports' listening sockets, in the order of options.forwards.
+    pub forwards: Vec<OwnedFd>,
     /// When it started, and the cgroup made for it.
     pub run: Run,
     /// fds to hold until the child has been reaped: syncFd's duplicate (the caller's third
@@ -343,14 +345,16 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let (sync_read, sync_write) = pipe()?;
     let sync_read = unsafe_owned(above(sync_read, n)?);
     let sync_write = unsafe_owned(sync_write);
-    // The child sends the pty master back over this (it opens the pty itself: only there is
-    // the /dev/ptmx of its own devpts in sight).
-    let tty = match plan.terminal {
-        Some(_) => {
+    // The child sends fds back over this: the forwarded ports' sockets (made in its network
+    // namespace), then the pty master (it opens the pty itself: only there is the /dev/ptmx of
+    // its own devpts in sight).
+    let nforwards = plan.forwards.as_ref().map_or(0, Vec::len);
+    let tty = match plan.terminal.is_some() || nforwards > 0 {
+        true => {
             let (mine, theirs) = socketpair()?;
             Some((unsafe_owned(mine), unsafe_owned(above(theirs, n)?)))
         }
-        None => None,
+        false => None,
     };
 
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
@@ -365,10 +369,14 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         tty.as_ref().map_or(-1, |t| t.1.as_raw_fd()),
         maps || want_cgroup,
     )?;
-    // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
+    // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half;
+    // so does a new pid namespace made after joins (step 3a, with a new user namespace).
     let joined = plan.join.iter().fold(0, |mask, j| mask | j.nstype);
     let joins_time = joined & libc::CLONE_NEWTIME as u32 != 0;
-    let needs_grandchild = joined & libc::CLONE_NEWPID as u32 != 0 || joins_time;
+    let late_user = new_user && !plan.join.is_empty();
+    let needs_grandchild = joined & libc::CLONE_NEWPID as u32 != 0
+        || joins_time
+        || (late_user && plan.namespaces & libc::CLONE_NEWPID as u32 != 0);
     // The child runs on the top region; a grandchild below it; a program under a reaper on
     // the lowest.
     let reaper = plan.reaper.unwrap_or(false);
@@ -394,7 +402,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         ];
         prepared.child.reaper_trim = vm::shared() && image.is_some();
     }
-    let clone_ns = plan.namespaces & CLONE_NS;
+    // With joins, a new user namespace comes after them (step 3a): clone() makes none.
+    let clone_ns = if late_user {
+        prepared.child.late_unshare = plan.namespaces & CLONE_NS;
+        0
+    } else {
+        plan.namespaces & CLONE_NS
+    };
     let exit_signal = plan.exit_signal as u32 & 0xff;
 
     // Probed before signals are blocked: the probe waits for a child of its own. Where children
@@ -522,11 +536,27 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let tty_mine = tty.map(|(mine, _theirs)| mine);
 
     let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
-    let parent_part = parent::parent_part(plan, pid, moved_by_parent);
+    // A user namespace made at step 3a: its maps can be written once the child says it exists
+    // (or it failed before, and that is the outcome).
+    let early = if late_user && (maps || want_cgroup) {
+        match read_report(err_read.as_raw_fd()) {
+            Ok(Some(r)) if r.step == 0 && r.detail == child::READY => None,
+            Ok(Some(r)) => Some(Ok(Some(report_failure(plan, &prepared.tree, r, 0)))),
+            Ok(None) => None,
+            Err(f) => Some(Err(f)),
+        }
+    } else {
+        None
+    };
+    let parent_part = match &early {
+        Some(_) => Ok(()),
+        None => parent::parent_part(plan, pid, moved_by_parent),
+    };
     let mut grandchild = None;
     let mut waiting = false;
-    let outcome = match parent_part {
-        Ok(()) => {
+    let outcome = match (early, parent_part) {
+        (Some(outcome), _) => outcome,
+        (None, Ok(())) => {
             if maps || want_cgroup {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
@@ -544,7 +574,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 r.map(|r| report_failure(plan, &prepared.tree, r, left.refused))
             })
         }
-        Err(f) => Ok(Some(f)),
+        (None, Err(f)) => Ok(Some(f)),
     };
     // Until here the child may still be running on its stack and checking that we are alive.
     // Waiting on a block fd, the child checks at step 19 that we are alive: keep it open.
@@ -565,15 +595,12 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         }
     }
     let outcome = match (outcome, &tty_mine) {
-        (Ok(None), Some(sock)) => match terminal::receive_master(sock.as_raw_fd()) {
-            Ok(master) => Ok((None, Some(master))),
-            Err(failure) => Ok((Some(failure), None)),
-        },
-        (Ok(r), _) => Ok((r, None)),
+        (Ok(None), Some(sock)) => receive(plan, sock.as_raw_fd(), nforwards),
+        (Ok(r), _) => Ok((r, None, Vec::new())),
         (Err(f), _) => Err(f),
     };
     match outcome {
-        Ok((None, terminal)) => {
+        Ok((None, terminal, forwards)) => {
             drop(stack);
             let mut held: Vec<OwnedFd> = sync_hold.into_iter().collect();
             if waiting {
@@ -587,6 +614,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pidfd,
                 parent_fds,
                 terminal,
+                forwards,
                 run: Run {
                     started: started_at,
                     cgroup: run_cgroup,
@@ -594,7 +622,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 held,
             })
         }
-        Ok((Some(failure), _)) | Err(failure) => {
+        Ok((Some(failure), _, _)) | Err(failure) => {
             // Kill and reap, so a failed spawn leaves no zombie; only then is the stack free.
             // SAFETY: signals our own child through its pidfd.
             unsafe {
@@ -610,6 +638,35 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             drop(stack);
             Err(failure)
         }
+    }
+}
+
+/// What a started child sent over the fd socket: `nforwards` listening sockets, then the pty
+/// master with a terminal. A failure to receive is the spawn's failure (the child is killed).
+#[allow(clippy::type_complexity)]
+fn receive(
+    plan: &SpawnPlan,
+    sock: RawFd,
+    nforwards: usize,
+) -> Outcome<(Option<Failure>, Option<OwnedFd>, Vec<OwnedFd>)> {
+    let mut forwards = Vec::with_capacity(nforwards);
+    for i in 0..nforwards {
+        match terminal::receive_fd(sock, Step::Forward, "forwarded port's socket") {
+            Ok(fd) => forwards.push(fd),
+            Err(mut failure) => {
+                if let Failure::Spawn { index, .. } = &mut failure {
+                    *index = Some(i as u32);
+                }
+                return Ok((Some(failure), None, Vec::new()));
+            }
+        }
+    }
+    if plan.terminal.is_none() {
+        return Ok((None, None, forwards));
+    }
+    match terminal::receive_fd(sock, Step::Terminal, "terminal's master") {
+        Ok(master) => Ok((None, Some(master), forwards)),
+        Err(failure) => Ok((Some(failure), None, Vec::new())),
     }
 }
 
@@ -637,7 +694,10 @@ fn read_reports(
     let mut failure = None;
     while let Some(report) = read_report(fd)? {
         if report.step == 0 {
-            *grandchild = Some(report.index as i32);
+            // READY was read before the maps were written; only a grandchild's pid is left.
+            if report.detail != child::READY {
+                *grandchild = Some(report.index as i32);
+            }
         } else if report.errno == 0 {
             *waiting = true;
         } else {
@@ -706,6 +766,8 @@ pub struct NativeSpawned {
     /// fds to close once the child has exited (syncFd's duplicate, and the pipes a child
     /// waiting on blockFd still holds).
     pub held: Vec<i32>,
+    /// With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec).
+    pub forwards: Vec<i32>,
     /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
     /// tell. Made here, in the same call as the child, so that no JavaScript runs between the
     /// two (a Worker terminated there would leave the child unreaped for good).
@@ -748,6 +810,11 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         .into_iter()
         .map(std::os::fd::IntoRawFd::into_raw_fd)
         .collect();
+    let forwards: Vec<i32> = started
+        .forwards
+        .into_iter()
+        .map(std::os::fd::IntoRawFd::into_raw_fd)
+        .collect();
     usage::register(started.pid, started.run);
     let watch = reaper::watch(
         &env,
@@ -763,6 +830,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     if let Some(r) = &relayed {
         held.extend([r.socket, r.writer, r.control]);
     }
+    held.extend(&forwards);
     reaper::hold(watch, &held);
     Ok(NativeSpawned {
         pid: started.pid,
@@ -772,6 +840,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         terminal_writer: relayed.as_ref().map(|r| r.writer),
         terminal_control: relayed.as_ref().map(|r| r.control),
         held: until_exit,
+        forwards,
         watch: watch as f64,
     })
 }
