@@ -5,6 +5,8 @@ import test, { type ExecutionContext } from 'ava'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import net from 'node:net'
+import { once } from 'node:events'
 import { execFileSync, spawn as cpSpawn, spawnSync as cpSpawnSync } from 'node:child_process'
 import * as lc from '../dist/index.js'
 import { asRoot, ok, runIsolated } from './_helpers.js'
@@ -147,6 +149,31 @@ root('blockFd: bwrap --block-fd runs the program after the byte, as spawn() does
   ;(b.stdio[3] as NodeJS.WritableStream).write('x')
   t.is(await closed, 0)
   t.is(out, 'written before the byte\n')
+})
+
+test('blockFd with forwards: the forwarded port is served once the program is released', async (t) => {
+  const dir = tmpdir(t)
+  const block = fifo(t, dir)
+  const server = net.createServer((s) => s.end('hello from this side\n')).listen(0, '127.0.0.1')
+  t.teardown(() => server.close())
+  await once(server, 'listening')
+  const port = (server.address() as net.AddressInfo).port
+  const child = lc.spawn('/bin/bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/3128; cat <&3'], {
+    env,
+    blockFd: block.read,
+    namespaces: ['user', 'net'],
+    uidMap: 'root',
+    gidMap: 'root',
+    forwards: [{ port: 3128, target: { port } }],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const done = collect(child)
+  t.is(child.forwards.length, 1)
+  t.true(notExeced(child.pid!))
+  fs.writeSync(block.write, 'x')
+  const { out, exit } = await done
+  t.is(exit.exitCode, 0)
+  t.is(out, 'hello from this side\n')
 })
 
 test('blockFd: kill() ends a child that waits; the program never runs', async (t) => {
