@@ -466,6 +466,25 @@ struct CapData {
 
 const CAP_V3: u32 = 0x2008_0522;
 
+/// Steps 2 and 3a: waits for the parent's byte on the sync pipe; exits if it gave up (and
+/// reports why itself) or is gone.
+fn wait_for_parent(p: &ChildPlan) {
+    let mut byte = 0u8;
+    // SAFETY: a read into this stack.
+    let rc = retry(|| unsafe {
+        syscall(
+            libc::SYS_read,
+            p.sync_fd as usize,
+            &mut byte as *mut u8 as usize,
+            1,
+            0,
+        )
+    });
+    if rc != 1 {
+        exit_group(127);
+    }
+}
+
 /// Reports the failed step and exits.
 fn fail(plan: &ChildPlan, step: Step, index: usize, detail: u32, rc: isize) -> ! {
     let report = Report {
@@ -599,20 +618,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
             // cgroup, while we wait here: before any step that depends on our ids or our cgroup.
             // With a user namespace made at step 3a, the wait comes there.
             if p.wait_for_parent && p.late_unshare == 0 {
-                let mut byte = 0u8;
-                let rc = retry(|| {
-                    syscall(
-                        libc::SYS_read,
-                        p.sync_fd as usize,
-                        &mut byte as *mut u8 as usize,
-                        1,
-                        0,
-                    )
-                });
-                if rc != 1 {
-                    // The parent gave up (and reports why itself) or is gone.
-                    exit_group(127);
-                }
+                wait_for_parent(p);
             }
             // 2b. usernsBlockFd: as bwrap, wait in the new user namespace, its maps unwritten,
             // for the caller to write them from outside; before any step that uses our ids.
@@ -658,19 +664,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                         std::mem::size_of::<Report>(),
                         0,
                     );
-                    let mut byte = 0u8;
-                    let rc = retry(|| {
-                        syscall(
-                            libc::SYS_read,
-                            p.sync_fd as usize,
-                            &mut byte as *mut u8 as usize,
-                            1,
-                            0,
-                        )
-                    });
-                    if rc != 1 {
-                        exit_group(127);
-                    }
+                    wait_for_parent(p);
                 }
             }
 

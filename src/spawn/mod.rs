@@ -35,7 +35,7 @@ pub use plan::SpawnPlan;
 const STACK: usize = 64 * 1024;
 const GUARD: usize = 4096;
 /// clone(2)'s flags for the namespaces it can create itself (time needs unshare or clone3).
-const CLONE_NS: u32 = (libc::CLONE_NEWUSER
+pub(crate) const CLONE_NS: u32 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET

@@ -426,13 +426,7 @@ pub fn describe(
             ("setns", format!("setns({label})"), cause)
         }
         Step::Unshare if index == 1 => {
-            let flags = plan.namespaces & (libc::CLONE_NEWUSER
-                | libc::CLONE_NEWNS
-                | libc::CLONE_NEWPID
-                | libc::CLONE_NEWNET
-                | libc::CLONE_NEWUTS
-                | libc::CLONE_NEWIPC
-                | libc::CLONE_NEWCGROUP) as u32;
+            let flags = plan.namespaces & super::CLONE_NS;
             let cause = clone_cause(errno, plan.namespaces).map(|c| {
                 format!("{c} (the new user namespace is made after the joins, so that they are entered with this process's privileges)")
             });
