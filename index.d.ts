@@ -43,6 +43,13 @@ export declare function _landlockResolve(slot: LandlockSlot): LandlockReport
 export declare function _landlockRestrictSelf(slot: LandlockSlot): LandlockReport
 
 /**
+ * For a child that spawn() or spawnSync() left waiting on blockFd or usernsBlockFd, once it
+ * has exited: throws the failure it reported on `fd` (their `late`) after the wait, as a
+ * failed step is thrown; returns if it reported none (it exec'd). `plan` is the spawn's.
+ */
+export declare function _lateFailure(plan: SpawnPlan, fd: number): void
+
+/**
  * The native half of `sandbox.forward()`: a listening, non-blocking TCP socket on `addr:port`
  * (`addr` an IPv4 address as a number) inside the namespaces `nstype` of the process behind
  * `pidfd`; returns its fd (close-on-exec).
@@ -483,10 +490,15 @@ export interface NativeSpawned {
   /** With `terminal`: the master itself, for TIOCSWINSZ only. */
   terminalControl?: number
   /**
-   * fds to close once the child has exited (syncFd's duplicate, and the pipes a child
-   * waiting on blockFd still holds).
+   * fds to close once the child has exited (syncFd's duplicate, and the pipe a child
+   * waiting on blockFd still checks).
    */
   held: Array<number>
+  /**
+   * When spawn() returned while the child waits on a block fd: the error pipe, for
+   * `_lateFailure` once the child has exited; then closed by the caller.
+   */
+  late?: number
   /** With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec). */
   forwards: Array<number>
   /**
@@ -506,6 +518,8 @@ export interface NativeSpawnSync {
   error?: string
   /** What the program took and why it ended. */
   report: RunReport
+  /** As NativeSpawned's `late`. */
+  late?: number
 }
 
 /**

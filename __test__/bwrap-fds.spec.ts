@@ -190,16 +190,46 @@ test('blockFd: kill() ends a child that waits; the program never runs', async (t
   t.false(fs.existsSync(marker))
 })
 
-test('blockFd: a failure after the wait ends the program with status 127', async (t) => {
+test('blockFd: a failure after the wait is an error once the child has exited (status 127)', async (t) => {
   const dir = tmpdir(t)
   const block = fifo(t, dir)
   const child = lc.spawn('/no/such/program', [], { env, blockFd: block.read, stdio: 'ignore' })
-  let error: unknown
-  child.on('error', (e) => (error = e))
+  const events: string[] = []
+  child.on('spawn', () => events.push('spawn'))
+  const error = new Promise<unknown>((resolve) => child.on('error', (e) => (events.push('error'), resolve(e))))
+  child.on('exit', (code) => events.push(`exit ${code}`))
+  const closed = new Promise((resolve) => child.once('close', resolve))
+  t.true(notExeced(child.pid!))
   fs.writeSync(block.write, 'x')
-  const exit = await child.exited
-  t.is(exit.exitCode, 127)
-  t.is(error, undefined)
+  const e = await error
+  t.true(e instanceof lc.SpawnError)
+  t.like(e, { code: 'ENOENT', errno: -2, syscall: 'execve', step: 'execve', path: '/no/such/program' })
+  t.is((e as Error).message, `ENOENT: execve("/no/such/program") failed at spawn step 'execve': /no/such/program does not exist (in the child's mount namespace)`)
+  await t.throwsAsync(child.exited, { is: e as Error })
+  await closed
+  t.deepEqual(events, ['spawn', 'error', 'exit 127'])
+  t.is(child.exitCode, 127)
+
+  // spawnSync: the same, as `error`.
+  fs.writeSync(block.write, 'x')
+  const r = lc.spawnSync('/no/such/program', [], { env, blockFd: block.read, stdio: 'ignore' })
+  t.is(r.status, 127, String(r.error))
+  t.like(r.error, { code: 'ENOENT', errno: -2, syscall: 'execve', step: 'execve' })
+})
+
+test('usernsBlockFd: a step failing after the wait names its cause (chdir)', async (t) => {
+  const dir = tmpdir(t)
+  const block = fifo(t, dir)
+  const child = lc.spawn('/bin/true', [], { env, namespaces: ['user', 'mnt'], usernsBlockFd: block.read, cwd: '/no/such/dir', stdio: 'ignore' })
+  const error = new Promise<unknown>((resolve) => child.once('error', resolve))
+  const pid = child.pid!
+  fs.writeFileSync(`/proc/${pid}/uid_map`, `0 ${process.getuid!()} 1`)
+  fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny')
+  fs.writeFileSync(`/proc/${pid}/gid_map`, `0 ${process.getgid!()} 1`)
+  fs.writeSync(block.write, 'x')
+  const e = await error
+  t.like(e, { code: 'ENOENT', errno: -2, syscall: 'chdir', step: 'chdir', path: '/no/such/dir' })
+  t.true((e as Error).message.includes('the working directory /no/such/dir does not exist'), (e as Error).message)
 })
 
 async function syncFdHeld(t: ExecutionContext, extra: lc.SpawnOptions): Promise<void> {

@@ -171,8 +171,8 @@ export interface SpawnOptions extends ConfinementOptions {
    * has data to read (one byte of it is consumed, as bwrap does) or is at its end (every write
    * end closed). spawn() returns while it waits, with the pid (and infoFd/statusFd written),
    * so the caller can prepare things for it, then release it. A failure of the steps after the
-   * wait (the caller's seccomp filter, execve) then ends the program with status 127 instead of
-   * an error from spawn(). kill() ends a waiting child (pid 1 of a new pid namespace only
+   * wait (the caller's seccomp filter, execve) comes once the child has exited (status 127): as
+   * 'error' and a rejected `exited` (spawnSync(): `error`), after 'spawn'. kill() ends a waiting child (pid 1 of a new pid namespace only
    * with SIGKILL, as for any init). The program does not get the fd; it stays the caller's to
    * close.
    */
@@ -182,7 +182,7 @@ export interface SpawnOptions extends ConfinementOptions {
    * waits in it, its id maps unwritten, until this fd has data or is at its end, so that
    * someone outside writes /proc/PID/uid_map, setgroups and gid_map (spawn() returns while it
    * waits, with the pid; infoFd/statusFd report it). As with blockFd, a failure after the wait
-   * ends the child with status 127. Not with `terminal`, `join` or `forwards`.
+   * is reported once the child has exited. Not with `terminal`, `join` or `forwards`.
    */
   usernsBlockFd?: NamespaceFd
   /**
@@ -1091,6 +1091,20 @@ function toSpawnError(err: unknown, spawnargs: string[]): unknown {
   })
 }
 
+/** The failure a child reported past its blockFd/usernsBlockFd wait, once it has exited; the
+ * pipe is closed. */
+function lateFailure(late: { fd: number; plan: native.SpawnPlan }, spawnargs: string[]): SpawnError | undefined {
+  try {
+    native._lateFailure(late.plan, late.fd)
+    return undefined
+  } catch (err) {
+    const e = toSpawnError(err, spawnargs)
+    return e instanceof SpawnError ? e : undefined
+  } finally {
+    closeAll([late.fd])
+  }
+}
+
 function start(n: Normalized, held: Placeholders): native.NativeSpawned {
   try {
     const started = native._spawn(n.plan)
@@ -1212,8 +1226,11 @@ export class SpawnedProcess extends EventEmitter {
   #signal: AbortSignal | undefined
   /** The pty master, for TIOCSWINSZ; -1 once the terminal stream has closed. */
   #terminalFd = -1
-  /** fds held until the exit: syncFd's duplicate, the pipes of a child waiting on blockFd. */
+  /** fds held until the exit: syncFd's duplicate, the pipe a child waiting on blockFd checks. */
   #held: number[] = []
+  /** A child left waiting on blockFd/usernsBlockFd: its error pipe and plan, for a failure
+   * past the wait. */
+  #late?: { fd: number; plan: native.SpawnPlan }
   #placeholders: Placeholders | undefined
   #report: ((result: WaitResult) => void) | undefined
 
@@ -1266,6 +1283,7 @@ export class SpawnedProcess extends EventEmitter {
     native._watchExit(started.watch, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
     this.#watch = started.watch
     this.#held = started.held
+    if (started.late != null) this.#late = { fd: started.late, plan: n.plan }
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -1373,6 +1391,8 @@ export class SpawnedProcess extends EventEmitter {
     this.pidfd = undefined
     closeAll(this.#held)
     this.#held = []
+    const late = this.#late === undefined ? undefined : lateFailure(this.#late, this.spawnargs)
+    this.#late = undefined
     // Nothing is left to connect to: the program's network namespace ends with it.
     for (const f of this.forwards) void f.close()
     this.#placeholders?.release()
@@ -1397,7 +1417,13 @@ export class SpawnedProcess extends EventEmitter {
     } catch {
       // The caller closed the status fd: nobody is listening any more.
     }
-    this.#settle.resolve(result)
+    // A step past the wait failed: an error as for any failed step, though the process ran.
+    if (late) {
+      this.#settle.reject(late)
+      this.emit('error', late)
+    } else {
+      this.#settle.resolve(result)
+    }
     this.#exitArgs = [this.exitCode, this.signalCode]
     this.emit('exit', this.exitCode, this.signalCode)
     this.#maybeClose()
@@ -1540,6 +1566,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     closeAll(n.opened)
     held?.release()
   }
+  const late = done.late == null ? undefined : lateFailure({ fd: done.late, plan: n.plan }, n.spawnargs)
   const status = done.status
   const exited = (status & 0x7f) === 0
   const output = done.output.map((b, i) => (i === 0 ? null : decode(b)))
@@ -1565,6 +1592,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
       spawnargs: n.spawnargs,
       step: code === 'ETIMEDOUT' ? 'timeout' : 'maxBuffer',
     })
+  } else if (late) {
+    result.error = late
   }
   return result
 }

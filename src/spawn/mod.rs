@@ -58,9 +58,11 @@ pub struct Started {
     pub run: Run,
     /// fds to hold until the child has been reaped: syncFd's duplicate (the caller's third
     /// party sees EOF when it closes) and, when spawn() returned while the child waits on a
-    /// block fd, the pipes it still writes to (a report of a later failure must not meet
-    /// SIGPIPE).
+    /// block fd, the sync pipe it checks.
     pub held: Vec<OwnedFd>,
+    /// When spawn() returned while the child waits on a block fd: the error pipe, where a
+    /// failure past the wait is reported (`late_failure` reads it once the child has exited).
+    pub late: Option<OwnedFd>,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -568,9 +570,14 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 needs_grandchild,
             )
             .map(|r| {
-                // A filter may have refused the report's write: the record has it then.
+                // A filter may have refused the report's write: the record has it then. Not
+                // after a wait on a block fd: a failure past it, which the record may already
+                // hold, is the late one (`late_failure`), not this call's.
                 let left = record.read();
-                let r = r.or((left.failed != 0).then_some(left.report));
+                let r = match waiting {
+                    false => r.or((left.failed != 0).then_some(left.report)),
+                    true => r,
+                };
                 r.map(|r| report_failure(plan, &prepared.tree, r, left.refused))
             })
         }
@@ -603,10 +610,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         Ok((None, terminal, forwards)) => {
             drop(stack);
             let mut held: Vec<OwnedFd> = sync_hold.into_iter().collect();
-            if waiting {
-                held.push(err_read);
-                held.extend(sync_write);
-            }
+            held.extend(sync_write);
+            let late = waiting.then_some(err_read);
             // The parent's ends now belong to the caller.
             ours.0.clear();
             Ok(Started {
@@ -620,6 +625,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                     cgroup: run_cgroup,
                 },
                 held,
+                late,
             })
         }
         Ok((Some(failure), _, _)) | Err(failure) => {
@@ -763,9 +769,12 @@ pub struct NativeSpawned {
     pub terminal_writer: Option<i32>,
     /// With `terminal`: the master itself, for TIOCSWINSZ only.
     pub terminal_control: Option<i32>,
-    /// fds to close once the child has exited (syncFd's duplicate, and the pipes a child
-    /// waiting on blockFd still holds).
+    /// fds to close once the child has exited (syncFd's duplicate, and the pipe a child
+    /// waiting on blockFd still checks).
     pub held: Vec<i32>,
+    /// When spawn() returned while the child waits on a block fd: the error pipe, for
+    /// `_lateFailure` once the child has exited; then closed by the caller.
+    pub late: Option<i32>,
     /// With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec).
     pub forwards: Vec<i32>,
     /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
@@ -825,8 +834,10 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     )?;
     let watch = to_js(&env, watch)?;
     // The terminal's fds too: closed with the pipes' if JavaScript never takes them.
+    let late = started.late.map(std::os::fd::IntoRawFd::into_raw_fd);
     let mut held = started.parent_fds.clone();
     held.extend(&until_exit);
+    held.extend(late);
     if let Some(r) = &relayed {
         held.extend([r.socket, r.writer, r.control]);
     }
@@ -840,6 +851,7 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         terminal_writer: relayed.as_ref().map(|r| r.writer),
         terminal_control: relayed.as_ref().map(|r| r.control),
         held: until_exit,
+        late,
         forwards,
         watch: watch as f64,
     })
@@ -948,6 +960,8 @@ pub struct NativeSpawnSync {
     pub error: Option<String>,
     /// What the program took and why it ended.
     pub report: RunReport,
+    /// As NativeSpawned's `late`.
+    pub late: Option<i32>,
 }
 
 #[napi(js_name = "_spawnSync")]
@@ -959,9 +973,11 @@ pub fn native_spawn_sync(
     kill_signal: i32,
     max_buffer: f64,
 ) -> napi::Result<NativeSpawnSync> {
+    let mut late = None;
     let outcome = refuse_in_callback("spawnSync")
         .and_then(|()| start_for_process(plan))
-        .and_then(|started| {
+        .and_then(|mut started| {
+            late = started.late.take();
             parent::run_to_exit(
                 started,
                 input.as_deref(),
@@ -981,7 +997,44 @@ pub fn native_spawn_sync(
             .collect(),
         error: done.error.map(str::to_string),
         report: done.report,
+        late: late.map(std::os::fd::IntoRawFd::into_raw_fd),
     })
+}
+
+/// For a child that spawn() or spawnSync() left waiting on blockFd or usernsBlockFd, once it
+/// has exited: throws the failure it reported on `fd` (their `late`) after the wait, as a
+/// failed step is thrown; returns if it reported none (it exec'd). `plan` is the spawn's.
+#[napi(js_name = "_lateFailure")]
+pub fn late_failure(env: Env, plan: SpawnPlan, fd: i32) -> napi::Result<()> {
+    // Non-blocking: the writers are gone with the child, but nothing here may hang.
+    // SAFETY: fcntl on the caller's fd.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    match read_report(fd) {
+        Ok(Some(r)) if r.step != 0 && r.errno != 0 => {
+            // The mount ops again, for a mount step's words (usernsBlockFd waits before them).
+            let files: Vec<&[u8]> = plan
+                .files
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .map(|b| &b[..])
+                .collect();
+            let tree = tree::build(
+                plan.mounts.as_deref().unwrap_or(&[]),
+                &files,
+                plan.rootfs.as_deref(),
+                plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
+            )
+            .unwrap_or_default();
+            to_js(&env, Err(report_failure(&plan, &tree, r, 0)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether user namespaces can be made here, and if not, why.
