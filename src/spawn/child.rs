@@ -1374,17 +1374,18 @@ unsafe fn close_others(p: &ChildPlan) {
             }
             if fd as usize > from && syscall(libc::SYS_close_range, from, fd as usize - 1, 0, 0) < 0
             {
-                // Before Linux 5.9: by listing /proc/self/fd, where it can be read.
-                each_fd(p.dirents, p.dirents_len, |n| {
-                    if n >= p.nfds && !keep.contains(&(n as i32)) {
-                        syscall(libc::SYS_close, n, 0, 0, 0);
-                    }
-                });
-                return;
+                break;
             }
             from = fd as usize + 1;
         }
-        syscall(libc::SYS_close_range, from, u32::MAX as usize, 0, 0);
+        if syscall(libc::SYS_close_range, from, u32::MAX as usize, 0, 0) < 0 {
+            // Before Linux 5.9: by listing /proc/self/fd, where it can be read.
+            each_fd(p.dirents, p.dirents_len, |n| {
+                if n >= p.nfds && !keep.contains(&(n as i32)) {
+                    syscall(libc::SYS_close, n, 0, 0, 0);
+                }
+            });
+        }
     }
 }
 
