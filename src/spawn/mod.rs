@@ -686,8 +686,6 @@ pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
     reaper::reap(0, pidfd.as_raw_fd(), 0).ok()
 }
 
-/// The child's reports until EOF: the failure, if any (none means the program exec'd), and
-/// the grandchild's pid where step 3b made one.
 /// The child's reports until EOF (it exec'd or failed), or until it says it waits on a block
 /// fd (`waiting`): the program starts when the caller releases it, after spawn() returned.
 /// With a grandchild to come (a joined pid or time namespace), both its pid and its wait.
