@@ -43,6 +43,13 @@ export declare function _landlockResolve(slot: LandlockSlot): LandlockReport
 export declare function _landlockRestrictSelf(slot: LandlockSlot): LandlockReport
 
 /**
+ * For a child that spawn() or spawnSync() left waiting on blockFd or usernsBlockFd, once it
+ * has exited: throws the failure it reported on `fd` (their `late`) after the wait, as a
+ * failed step is thrown; returns if it reported none (it exec'd). `plan` is the spawn's.
+ */
+export declare function _lateFailure(plan: SpawnPlan, fd: number): void
+
+/**
  * The native half of `sandbox.forward()`: a listening, non-blocking TCP socket on `addr:port`
  * (`addr` an IPv4 address as a number) inside the namespaces `nstype` of the process behind
  * `pidfd`; returns its fd (close-on-exec).
@@ -482,6 +489,16 @@ export interface NativeSpawned {
   terminalWriter?: number
   /** With `terminal`: the master itself, for TIOCSWINSZ only. */
   terminalControl?: number
+  /**
+   * fds to close once the child has exited (syncFd's duplicate, and the pipe a child
+   * waiting on blockFd still checks).
+   */
+  held: Array<number>
+  /**
+   * When spawn() returned while the child waits on a block fd: the error pipe, for
+   * `_lateFailure` once the child has exited; then closed by the caller.
+   */
+  late?: number
   /** With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec). */
   forwards: Array<number>
   /**
@@ -501,6 +518,8 @@ export interface NativeSpawnSync {
   error?: string
   /** What the program took and why it ended. */
   report: RunReport
+  /** As NativeSpawned's `late`. */
+  late?: number
 }
 
 /**
@@ -803,6 +822,15 @@ export interface SpawnPlan {
   hold?: boolean
   /** Limits for a cgroup made for the run (cgroup.rs). */
   limits?: LimitsSlot
+  /** bwrap's --block-fd: the child waits for a byte (or EOF) on it before the program starts. */
+  blockFd?: number
+  /**
+   * bwrap's --userns-block-fd: the child waits on it in its new user namespace, before any
+   * step that uses its ids, while someone outside writes the id maps.
+   */
+  usernsBlockFd?: number
+  /** bwrap's --sync-fd: a duplicate is held until the child is reaped. */
+  syncFd?: number
   /** Landlock rules, applied at step 22b. */
   landlock?: LandlockSlot
   /** Forwarded ports: listening sockets made in the program's network namespace (step 7b). */

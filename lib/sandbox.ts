@@ -59,6 +59,8 @@ export type SandboxRunOptions = Pick<
   | 'cgroupParent'
   | 'terminal'
   | 'tiocsti'
+  | 'blockFd'
+  | 'syncFd'
 >
 
 /** The options of sandbox.spawnSync(): sandbox.spawn()'s, with spawnSync()'s `input`, `maxBuffer` and `encoding`. */
@@ -85,7 +87,7 @@ const BUILD_KEYS = new Set<string>([
 ])
 /** The keys a run takes. */
 const RUN_KEYS = new Set<string>([
-  'cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal', 'capabilities', 'noNewPrivs', 'seccomp', 'landlock', 'rlimits', 'umask', 'pdeathsig', 'limits', 'cgroupParent', 'terminal', 'tiocsti',
+  'cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal', 'capabilities', 'noNewPrivs', 'seccomp', 'landlock', 'rlimits', 'umask', 'pdeathsig', 'limits', 'cgroupParent', 'terminal', 'tiocsti', 'blockFd', 'syncFd',
 ])
 const SYNC_KEYS = new Set<string>([...RUN_KEYS, 'input', 'maxBuffer', 'encoding'])
 

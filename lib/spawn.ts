@@ -166,6 +166,31 @@ export interface SpawnOptions extends ConfinementOptions {
   statusFd?: NamespaceFd
   /** bwrap's --info-fd, for spawn(): the first of statusFd's documents, alone. */
   infoFd?: NamespaceFd
+  /**
+   * bwrap's --block-fd: the sandbox is built, then the program waits to start until this fd
+   * has data to read (one byte of it is consumed, as bwrap does) or is at its end (every write
+   * end closed). spawn() returns while it waits, with the pid (and infoFd/statusFd written),
+   * so the caller can prepare things for it, then release it. A failure of the steps after the
+   * wait (the caller's seccomp filter, execve) comes once the child has exited (status 127): as
+   * 'error' and a rejected `exited` (spawnSync(): `error`), after 'spawn'. kill() ends a waiting child (pid 1 of a new pid namespace only
+   * with SIGKILL, as for any init). The program does not get the fd; it stays the caller's to
+   * close.
+   */
+  blockFd?: NamespaceFd
+  /**
+   * bwrap's --userns-block-fd: with a new user namespace and no `uidMap`/`gidMap`, the child
+   * waits in it, its id maps unwritten, until this fd has data or is at its end, so that
+   * someone outside writes /proc/PID/uid_map, setgroups and gid_map (spawn() returns while it
+   * waits, with the pid; infoFd/statusFd report it). As with blockFd, a failure after the wait
+   * is reported once the child has exited. Not with `terminal`, `join` or `forwards`.
+   */
+  usernsBlockFd?: NamespaceFd
+  /**
+   * bwrap's --sync-fd: spawn() holds a duplicate of this fd until the program (or its init)
+   * has ended and been reaped, so whoever holds the other end sees EOF (POLLHUP) then, not
+   * before; the caller closes its own copy after the call. The program does not get it.
+   */
+  syncFd?: NamespaceFd
   /** Limits for the run, in a cgroup v2 made for it and removed after its exit (docs/limits.md). */
   limits?: Limits
   /** Where the run's cgroup is made (a cgroup v2 directory: path or fd); default: next to this
@@ -259,6 +284,7 @@ export type SpawnStep =
   | 'umask'
   | 'no_new_privs'
   | 'fds'
+  | 'block-fd'
   | 'reaper'
   | 'signals'
   | 'seccomp'
@@ -782,7 +808,8 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   }
 
   // 'all' maps the caller's ids to themselves, as bwrap does.
-  const selfMaps = isAll(o.namespaces) && newUser
+  // Not with usernsBlockFd: the maps are written from outside then.
+  const selfMaps = isAll(o.namespaces) && newUser && o.usernsBlockFd === undefined
   const uidMap = idMap(o.uidMap ?? (selfMaps ? 'self' : undefined), 'options.uidMap', process.geteuid?.() ?? 0)
   const gidMap = idMap(o.gidMap ?? (selfMaps ? 'self' : undefined), 'options.gidMap', process.getegid?.() ?? 0)
   if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
@@ -899,6 +926,25 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
     statusFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
   }
+  const waitFds: { blockFd?: number; usernsBlockFd?: number; syncFd?: number } = {}
+  for (const name of ['blockFd', 'usernsBlockFd', 'syncFd'] as const) {
+    const v = o[name]
+    if (v === undefined) continue
+    const fd = fdOf(v)
+    if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
+    waitFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
+  }
+  if (waitFds.usernsBlockFd !== undefined) {
+    const name = 'options.usernsBlockFd'
+    if (!newUser) throw valueError(name, "waits in a new user namespace: add 'user' to namespaces", o.usernsBlockFd)
+    if (o.uidMap !== undefined || o.gidMap !== undefined || o.setgroups !== undefined)
+      throw valueError(name, 'is for id maps written from outside: leave uidMap, gidMap and setgroups out', o.usernsBlockFd)
+    if (terminal !== undefined) throw valueError(name, 'cannot be used with options.terminal: the pty is opened after the wait, and spawn() returns before it', o.usernsBlockFd)
+    // Joins make the user namespace after them (or a grandchild runs the program), and
+    // forwarded ports are sent to spawn() after the wait, which it would then wait for.
+    if (join.length > 0) throw valueError(name, 'cannot be used with options.join: the user namespace is made after the joins there, and the program may run in a grandchild', o.usernsBlockFd)
+    if (forwards.length > 0) throw valueError(name, 'cannot be used with options.forwards: their sockets are made after the wait, and spawn() returns before it ends', o.usernsBlockFd)
+  }
 
   return {
     ...statusFds,
@@ -925,6 +971,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupFd,
       cgroupPath,
       timeOffsets,
+      ...waitFds,
       ...confined.plan,
       terminal: terminal === undefined ? undefined : { cols: terminal.cols, rows: terminal.rows },
       tiocstiFilter,
@@ -1042,6 +1089,20 @@ function toSpawnError(err: unknown, spawnargs: string[]): unknown {
     step: e.step as SpawnStep,
     index: typeof e.index === 'number' ? e.index : undefined,
   })
+}
+
+/** The failure a child reported past its blockFd/usernsBlockFd wait, once it has exited; the
+ * pipe is closed. */
+function lateFailure(late: { fd: number; plan: native.SpawnPlan }, spawnargs: string[]): SpawnError | undefined {
+  try {
+    native._lateFailure(late.plan, late.fd)
+    return undefined
+  } catch (err) {
+    const e = toSpawnError(err, spawnargs)
+    return e instanceof SpawnError ? e : undefined
+  } finally {
+    closeAll([late.fd])
+  }
 }
 
 function start(n: Normalized, held: Placeholders): native.NativeSpawned {
@@ -1165,6 +1226,11 @@ export class SpawnedProcess extends EventEmitter {
   #signal: AbortSignal | undefined
   /** The pty master, for TIOCSWINSZ; -1 once the terminal stream has closed. */
   #terminalFd = -1
+  /** fds held until the exit: syncFd's duplicate, the pipe a child waiting on blockFd checks. */
+  #held: number[] = []
+  /** A child left waiting on blockFd/usernsBlockFd: its error pipe and plan, for a failure
+   * past the wait. */
+  #late?: { fd: number; plan: native.SpawnPlan }
   #placeholders: Placeholders | undefined
   #report: ((result: WaitResult) => void) | undefined
 
@@ -1216,6 +1282,8 @@ export class SpawnedProcess extends EventEmitter {
     // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
     native._watchExit(started.watch, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
     this.#watch = started.watch
+    this.#held = started.held
+    if (started.late != null) this.#late = { fd: started.late, plan: n.plan }
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -1321,6 +1389,10 @@ export class SpawnedProcess extends EventEmitter {
 
   #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {
     this.pidfd = undefined
+    closeAll(this.#held)
+    this.#held = []
+    const late = this.#late === undefined ? undefined : lateFailure(this.#late, this.spawnargs)
+    this.#late = undefined
     // Nothing is left to connect to: the program's network namespace ends with it.
     for (const f of this.forwards) void f.close()
     this.#placeholders?.release()
@@ -1345,7 +1417,13 @@ export class SpawnedProcess extends EventEmitter {
     } catch {
       // The caller closed the status fd: nobody is listening any more.
     }
-    this.#settle.resolve(result)
+    // A step past the wait failed: an error as for any failed step, though the process ran.
+    if (late) {
+      this.#settle.reject(late)
+      this.emit('error', late)
+    } else {
+      this.#settle.resolve(result)
+    }
     this.#exitArgs = [this.exitCode, this.signalCode]
     this.emit('exit', this.exitCode, this.signalCode)
     this.#maybeClose()
@@ -1488,6 +1566,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     closeAll(n.opened)
     held?.release()
   }
+  const late = done.late == null ? undefined : lateFailure({ fd: done.late, plan: n.plan }, n.spawnargs)
   const status = done.status
   const exited = (status & 0x7f) === 0
   const output = done.output.map((b, i) => (i === 0 ? null : decode(b)))
@@ -1513,6 +1592,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
       spawnargs: n.spawnargs,
       step: code === 'ETIMEDOUT' ? 'timeout' : 'maxBuffer',
     })
+  } else if (late) {
+    result.error = late
   }
   return result
 }

@@ -51,10 +51,12 @@ pub enum Step {
     /// A forwarded port's listening socket (step 7b), numbered after the others for the same
     /// reason.
     Forward,
+    /// Waiting on the caller's `blockFd` (bwrap's --block-fd), after step 23.
+    BlockFd,
 }
 
 impl Step {
-    pub const ALL: [Step; 31] = [
+    pub const ALL: [Step; 32] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -86,6 +88,7 @@ impl Step {
         Step::Execve,
         Step::Limits,
         Step::Forward,
+        Step::BlockFd,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -126,6 +129,7 @@ impl Step {
             Step::Execve => "execve",
             Step::Limits => crate::cgroup::STEP,
             Step::Forward => "forward",
+            Step::BlockFd => "block-fd",
         }
     }
 }
@@ -411,6 +415,11 @@ pub struct ChildPlan {
     /// whether it unmaps the rest.
     pub reaper_keep: [(usize, usize); 3],
     pub reaper_trim: bool,
+    /// The caller's usernsBlockFd and blockFd, duplicated close-on-exec above every fd in
+    /// `fds` (-1: none). Waiting on either, the child first sends `Report { step, errno: 0 }`
+    /// so that spawn() returns while it waits.
+    pub userns_block_fd: i32,
+    pub block_fd: i32,
 }
 
 /// The kernel's sigaction, as rt_sigaction(2) takes it (not the C library's).
@@ -611,6 +620,11 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
             if p.wait_for_parent && p.late_unshare == 0 {
                 wait_for_parent(p);
             }
+            // 2b. usernsBlockFd: as bwrap, wait in the new user namespace, its maps unwritten,
+            // for the caller to write them from outside; before any step that uses our ids.
+            if p.userns_block_fd >= 0 {
+                block(p, p.userns_block_fd, Step::Sync);
+            }
 
             // 3. setns: enter existing namespaces, the user namespace first (the list is in that
             // order), so that the capabilities it grants apply to joining the others. A time
@@ -664,7 +678,14 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                 } else {
                     libc::CLONE_VM
                 };
-                let flags = vm | libc::CLONE_VFORK | libc::CLONE_PARENT;
+                // Not waiting for it (no CLONE_VFORK) when it will wait on blockFd: the parent
+                // needs its pid before spawn() returns. Our memory is a copy of our own then.
+                let vfork = if p.block_fd >= 0 {
+                    0
+                } else {
+                    libc::CLONE_VFORK
+                };
+                let flags = vm | vfork | libc::CLONE_PARENT;
                 let rc = crate::sys::clone_into(
                     libc::SYS_clone,
                     [flags as usize, p.grandchild_stack, 0, 0, 0],
@@ -1241,6 +1262,16 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             fail(p, Step::Fds, 0, 0, rc);
         }
 
+        // 23b. block-fd: wait for the caller's byte (or EOF) on blockFd, as bwrap's --block-fd.
+        // After everything that builds the sandbox and after the fds (23), whose close-on-exec
+        // copies of this process's fds are closed first, so that a writer's end held here cannot
+        // keep EOF from coming; before the reaper (24), so that one process waits, and before
+        // the caller's filter (26), which need not allow poll or read.
+        if p.block_fd >= 0 {
+            close_others(p);
+            block(p, p.block_fd, Step::BlockFd);
+        }
+
         // 24. reaper: we are pid 1 of a new pid namespace and stay, as its init; the program
         // becomes our child (sharing our copy of the memory until it execs) and goes on from
         // step 25. Last, so that it inherits everything above. Holding (a sandbox), there is no
@@ -1263,6 +1294,97 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             let keep = p.reaper_keep;
             let trim = p.reaper_trim;
             init(pid as i32, keep, trim);
+        }
+    }
+}
+
+/// Tells the parent that we wait (it returns from spawn()), then waits until `fd` has data or
+/// is at EOF, reads one byte of it (as bwrap does: the byte is consumed) and closes it. Any
+/// outcome of the read releases us, as in bwrap.
+unsafe fn block(p: &ChildPlan, fd: i32, step: Step) {
+    let waiting = Report {
+        step: step as u32,
+        index: 0,
+        errno: 0,
+        detail: 0,
+    };
+    // SAFETY: a report from this frame, a pollfd and a byte on this stack, our own fd.
+    unsafe {
+        syscall(
+            libc::SYS_write,
+            p.err_fd as usize,
+            &waiting as *const Report as usize,
+            std::mem::size_of::<Report>(),
+            0,
+        );
+        // Signals unblocked while we wait, so that the caller's kill() (or timeout) ends us
+        // with its default action: every handler is the default since step 1, and our memory
+        // is a copy of our own.
+        let empty = 0u64;
+        let mut old = 0u64;
+        let sigmask = |set: *const u64, old: *mut u64| {
+            syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK as usize,
+                set as usize,
+                old as usize,
+                8,
+            )
+        };
+        sigmask(&empty, &mut old);
+        // poll, then read: a non-blocking fd would otherwise return EAGAIN at once.
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        retry(|| syscall(libc::SYS_ppoll, &mut pfd as *mut _ as usize, 1, 0, 0));
+        let mut byte = 0u8;
+        retry(|| {
+            syscall(
+                libc::SYS_read,
+                fd as usize,
+                &mut byte as *mut u8 as usize,
+                1,
+                0,
+            )
+        });
+        sigmask(&old, ptr::null_mut());
+        syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+    }
+}
+
+/// Closes every fd from `nfds` up but those this process still needs (the pipes to the
+/// parent, the terminal's, blockFd): all of them would close at execve anyway.
+unsafe fn close_others(p: &ChildPlan) {
+    let slave = if p.terminal && !p.tty_slave.is_null() {
+        // SAFETY: the plan's scratch, written by step 17b.
+        unsafe { *p.tty_slave }
+    } else {
+        -1
+    };
+    let mut keep = [p.err_fd, p.sync_fd, p.send_sock, slave, p.block_fd];
+    keep.sort_unstable();
+    let mut from = p.nfds;
+    // SAFETY: closes our own fds.
+    unsafe {
+        for fd in keep {
+            if fd < 0 || (fd as usize) < from {
+                continue;
+            }
+            if fd as usize > from && syscall(libc::SYS_close_range, from, fd as usize - 1, 0, 0) < 0
+            {
+                break;
+            }
+            from = fd as usize + 1;
+        }
+        if syscall(libc::SYS_close_range, from, u32::MAX as usize, 0, 0) < 0 {
+            // Before Linux 5.9: by listing /proc/self/fd, where it can be read.
+            each_fd(p.dirents, p.dirents_len, |n| {
+                if n >= p.nfds && !keep.contains(&(n as i32)) {
+                    syscall(libc::SYS_close, n, 0, 0, 0);
+                }
+            });
         }
     }
 }

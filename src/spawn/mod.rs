@@ -56,6 +56,13 @@ pub struct Started {
     pub forwards: Vec<OwnedFd>,
     /// When it started, and the cgroup made for it.
     pub run: Run,
+    /// fds to hold until the child has been reaped: syncFd's duplicate (the caller's third
+    /// party sees EOF when it closes) and, when spawn() returned while the child waits on a
+    /// block fd, the sync pipe it checks.
+    pub held: Vec<OwnedFd>,
+    /// When spawn() returned while the child waits on a block fd: the error pipe, where a
+    /// failure past the wait is reported (`late_failure` reads it once the child has exited).
+    pub late: Option<OwnedFd>,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -320,6 +327,20 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             _ => {}
         }
     }
+    let dup = |fd: Option<i32>, min: usize| -> Outcome<Option<OwnedFd>> {
+        let Some(fd) = fd else { return Ok(None) };
+        // SAFETY: duplicates an fd check_fds found open.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min as libc::c_int) };
+        if copy < 0 {
+            return Err(last(Step::Fds, "fcntl", "fcntl(F_DUPFD_CLOEXEC)"));
+        }
+        Ok(Some(unsafe_owned(copy)))
+    };
+    let block_fd = dup(plan.block_fd, n)?;
+    let userns_block_fd = dup(plan.userns_block_fd, n)?;
+    let sync_hold = dup(plan.sync_fd, 0)?;
+    // Waiting on either, the child outlives this call (it returns once the child waits).
+    let outlives = block_fd.is_some() || userns_block_fd.is_some();
     let (err_read, err_write) = pipe()?;
     let err_read = unsafe_owned(err_read);
     let err_write = unsafe_owned(above(err_write, n)?);
@@ -367,6 +388,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let stack = Stack::new(regions * STACK)?;
     let record = RecordPage::new()?;
     prepared.child.record = record.0;
+    prepared.child.block_fd = block_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+    prepared.child.userns_block_fd = userns_block_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
     if needs_grandchild {
         prepared.child.grandchild_stack = stack.top() - STACK;
         prepared.child.grandchild_copies = joins_time;
@@ -395,7 +418,13 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     // Probed before signals are blocked: the probe waits for a child of its own. Where children
     // cannot share memory (qemu-user), clone() takes no CLONE_PIDFD either: pidfd_open after.
     let shared = vm::shared();
-    let vm_flag = if reaper { 0 } else { vm::clone_vm() };
+    // A child that outlives this call (a reaper, or one that waits on a block fd after spawn()
+    // returned) gets a copy of the memory: ours, its plan and stack included, is freed.
+    let vm_flag = if reaper || outlives {
+        0
+    } else {
+        vm::clone_vm()
+    };
     let pidfd_flag = if shared { libc::CLONE_PIDFD as u32 } else { 0 };
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
@@ -508,6 +537,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(theirs);
     drop(err_write);
     drop(sync_read);
+    drop(block_fd);
+    drop(userns_block_fd);
     let tty_mine = tty.map(|(mine, _theirs)| mine);
 
     let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
@@ -528,6 +559,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         None => parent::parent_part(plan, pid, moved_by_parent),
     };
     let mut grandchild = None;
+    let mut waiting = false;
     let outcome = match (early, parent_part) {
         (Some(outcome), _) => outcome,
         (None, Ok(())) => {
@@ -535,17 +567,29 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
-            read_reports(err_read.as_raw_fd(), &mut grandchild).map(|r| {
-                // A filter may have refused the report's write: the record has it then.
+            read_reports(
+                err_read.as_raw_fd(),
+                &mut grandchild,
+                &mut waiting,
+                needs_grandchild,
+            )
+            .map(|r| {
+                // A filter may have refused the report's write: the record has it then. Not
+                // after a wait on a block fd: a failure past it, which the record may already
+                // hold, is the late one (`late_failure`), not this call's.
                 let left = record.read();
-                let r = r.or((left.failed != 0).then_some(left.report));
+                let r = match waiting {
+                    false => r.or((left.failed != 0).then_some(left.report)),
+                    true => r,
+                };
                 r.map(|r| report_failure(plan, &prepared.tree, r, left.refused))
             })
         }
         (None, Err(f)) => Ok(Some(f)),
     };
     // Until here the child may still be running on its stack and checking that we are alive.
-    drop(sync_write);
+    // Waiting on a block fd, the child checks at step 19 that we are alive: keep it open.
+    let sync_write = waiting.then_some(sync_write);
     if let Some(gpid) = grandchild {
         // The child only made the grandchild (a child of this thread too) and exited: reap it
         // and hold the grandchild instead, which cannot be reaped (and its pid reused) before
@@ -569,6 +613,9 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     match outcome {
         Ok((None, terminal, forwards)) => {
             drop(stack);
+            let mut held: Vec<OwnedFd> = sync_hold.into_iter().collect();
+            held.extend(sync_write);
+            let late = waiting.then_some(err_read);
             // The parent's ends now belong to the caller.
             ours.0.clear();
             Ok(Started {
@@ -581,6 +628,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                     started: started_at,
                     cgroup: run_cgroup,
                 },
+                held,
+                late,
             })
         }
         Ok((Some(failure), _, _)) | Err(failure) => {
@@ -641,9 +690,15 @@ pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
     reaper::reap(0, pidfd.as_raw_fd(), 0).ok()
 }
 
-/// The child's reports until EOF: the failure, if any (none means the program exec'd), and
-/// the grandchild's pid where step 3b made one.
-fn read_reports(fd: RawFd, grandchild: &mut Option<i32>) -> Outcome<Option<Report>> {
+/// The child's reports until EOF (it exec'd or failed), or until it says it waits on a block
+/// fd (`waiting`): the program starts when the caller releases it, after spawn() returned.
+/// With a grandchild to come (a joined pid or time namespace), both its pid and its wait.
+fn read_reports(
+    fd: RawFd,
+    grandchild: &mut Option<i32>,
+    waiting: &mut bool,
+    expect_grandchild: bool,
+) -> Outcome<Option<Report>> {
     let mut failure = None;
     while let Some(report) = read_report(fd)? {
         if report.step == 0 {
@@ -651,8 +706,13 @@ fn read_reports(fd: RawFd, grandchild: &mut Option<i32>) -> Outcome<Option<Repor
             if report.detail != child::READY {
                 *grandchild = Some(report.index as i32);
             }
+        } else if report.errno == 0 {
+            *waiting = true;
         } else {
             failure = Some(report);
+        }
+        if *waiting && (grandchild.is_some() || !expect_grandchild) {
+            break;
         }
     }
     Ok(failure)
@@ -711,6 +771,12 @@ pub struct NativeSpawned {
     pub terminal_writer: Option<i32>,
     /// With `terminal`: the master itself, for TIOCSWINSZ only.
     pub terminal_control: Option<i32>,
+    /// fds to close once the child has exited (syncFd's duplicate, and the pipe a child
+    /// waiting on blockFd still checks).
+    pub held: Vec<i32>,
+    /// When spawn() returned while the child waits on a block fd: the error pipe, for
+    /// `_lateFailure` once the child has exited; then closed by the caller.
+    pub late: Option<i32>,
     /// With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec).
     pub forwards: Vec<i32>,
     /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
@@ -750,6 +816,11 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         None => None,
     };
     let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
+    let until_exit: Vec<i32> = started
+        .held
+        .into_iter()
+        .map(std::os::fd::IntoRawFd::into_raw_fd)
+        .collect();
     let forwards: Vec<i32> = started
         .forwards
         .into_iter()
@@ -765,7 +836,10 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     )?;
     let watch = to_js(&env, watch)?;
     // The terminal's fds too: closed with the pipes' if JavaScript never takes them.
+    let late = started.late.map(std::os::fd::IntoRawFd::into_raw_fd);
     let mut held = started.parent_fds.clone();
+    held.extend(&until_exit);
+    held.extend(late);
     if let Some(r) = &relayed {
         held.extend([r.socket, r.writer, r.control]);
     }
@@ -778,6 +852,8 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         terminal: relayed.as_ref().map(|r| r.socket),
         terminal_writer: relayed.as_ref().map(|r| r.writer),
         terminal_control: relayed.as_ref().map(|r| r.control),
+        held: until_exit,
+        late,
         forwards,
         watch: watch as f64,
     })
@@ -886,6 +962,8 @@ pub struct NativeSpawnSync {
     pub error: Option<String>,
     /// What the program took and why it ended.
     pub report: RunReport,
+    /// As NativeSpawned's `late`.
+    pub late: Option<i32>,
 }
 
 #[napi(js_name = "_spawnSync")]
@@ -897,9 +975,11 @@ pub fn native_spawn_sync(
     kill_signal: i32,
     max_buffer: f64,
 ) -> napi::Result<NativeSpawnSync> {
+    let mut late = None;
     let outcome = refuse_in_callback("spawnSync")
         .and_then(|()| start_for_process(plan))
-        .and_then(|started| {
+        .and_then(|mut started| {
+            late = started.late.take();
             parent::run_to_exit(
                 started,
                 input.as_deref(),
@@ -919,7 +999,44 @@ pub fn native_spawn_sync(
             .collect(),
         error: done.error.map(str::to_string),
         report: done.report,
+        late: late.map(std::os::fd::IntoRawFd::into_raw_fd),
     })
+}
+
+/// For a child that spawn() or spawnSync() left waiting on blockFd or usernsBlockFd, once it
+/// has exited: throws the failure it reported on `fd` (their `late`) after the wait, as a
+/// failed step is thrown; returns if it reported none (it exec'd). `plan` is the spawn's.
+#[napi(js_name = "_lateFailure")]
+pub fn late_failure(env: Env, plan: SpawnPlan, fd: i32) -> napi::Result<()> {
+    // Non-blocking: the writers are gone with the child, but nothing here may hang.
+    // SAFETY: fcntl on the caller's fd.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    match read_report(fd) {
+        Ok(Some(r)) if r.step != 0 && r.errno != 0 => {
+            // The mount ops again, for a mount step's words (usernsBlockFd waits before them).
+            let files: Vec<&[u8]> = plan
+                .files
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .map(|b| &b[..])
+                .collect();
+            let tree = tree::build(
+                plan.mounts.as_deref().unwrap_or(&[]),
+                &files,
+                plan.rootfs.as_deref(),
+                plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
+            )
+            .unwrap_or_default();
+            to_js(&env, Err(report_failure(&plan, &tree, r, 0)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether user namespaces can be made here, and if not, why.

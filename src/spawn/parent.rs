@@ -323,6 +323,15 @@ pub fn check_fds(plan: &SpawnPlan) -> Outcome<()> {
             ));
         }
     }
+    if let Some(fd) = plan.block_fd {
+        open(fd, Step::BlockFd, "options.blockFd")?;
+    }
+    if let Some(fd) = plan.userns_block_fd {
+        open(fd, Step::Sync, "options.usernsBlockFd")?;
+    }
+    if let Some(fd) = plan.sync_fd {
+        open(fd, Step::Fds, "options.syncFd")?;
+    }
     if let Some(fd) = plan.cgroup_fd {
         let what = "options.cgroup";
         open(fd, Step::Cgroup, what)?;

@@ -93,6 +93,13 @@ pub struct SpawnPlan {
     pub hold: Option<bool>,
     /// Limits for a cgroup made for the run (cgroup.rs).
     pub limits: Option<crate::cgroup::LimitsSlot>,
+    /// bwrap's --block-fd: the child waits for a byte (or EOF) on it before the program starts.
+    pub block_fd: Option<i32>,
+    /// bwrap's --userns-block-fd: the child waits on it in its new user namespace, before any
+    /// step that uses its ids, while someone outside writes the id maps.
+    pub userns_block_fd: Option<i32>,
+    /// bwrap's --sync-fd: a duplicate is held until the child is reaped.
+    pub sync_fd: Option<i32>,
     /// Landlock rules, applied at step 22b.
     pub landlock: Option<crate::landlock::LandlockSlot>,
     /// Forwarded ports: listening sockets made in the program's network namespace (step 7b).
@@ -484,6 +491,8 @@ pub fn prepare(
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
         reaper_trim: false,
+        userns_block_fd: -1,
+        block_fd: -1,
     });
     Ok(Prepared {
         _strings: strings,
