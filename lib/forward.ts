@@ -161,8 +161,12 @@ export class Forward extends EventEmitter {
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
       this.#onClose()
+      // Each open socket has yet to emit 'close' (it leaves #open then): wait for it too, as a
+      // runtime may call the server's close callback first (Bun).
+      const ended = [...this.#open].map((s) => new Promise<void>((done) => s.once('close', () => done())))
       for (const s of this.#open) s.destroy()
-      this.server.close(() => resolve())
+      const listening = new Promise<void>((done) => this.server.close(() => done()))
+      void Promise.all([listening, ...ended]).then(() => resolve())
     })
     return this.#closed
   }
