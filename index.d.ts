@@ -43,6 +43,13 @@ export declare function _landlockResolve(slot: LandlockSlot): LandlockReport
 export declare function _landlockRestrictSelf(slot: LandlockSlot): LandlockReport
 
 /**
+ * For a child that spawn() or spawnSync() left waiting on blockFd or usernsBlockFd, once it
+ * has exited: throws the failure it reported on `fd` (their `late`) after the wait, as a
+ * failed step is thrown; returns if it reported none (it exec'd). `plan` is the spawn's.
+ */
+export declare function _lateFailure(plan: SpawnPlan, fd: number): void
+
+/**
  * The native half of `sandbox.forward()`: a listening, non-blocking TCP socket on `addr:port`
  * (`addr` an IPv4 address as a number) inside the namespaces `nstype` of the process behind
  * `pidfd`; returns its fd (close-on-exec).
@@ -141,6 +148,13 @@ export declare function exit(code: number): never
 
 /** Share the file descriptor table. */
 export declare const FILES: number
+
+/** One of options.forwards: an IPv4 address as a number, a port and a backlog. */
+export interface ForwardSlot {
+  addr: number
+  port: number
+  backlog: number
+}
 
 /** Share root, cwd and umask. */
 export declare const FS: number
@@ -484,6 +498,18 @@ export interface NativeSpawned {
   /** With `terminal`: the master itself, for TIOCSWINSZ only. */
   terminalControl?: number
   /**
+   * fds to close once the child has exited (syncFd's duplicate, and the pipe a child
+   * waiting on blockFd still checks).
+   */
+  held: Array<number>
+  /**
+   * When spawn() returned while the child waits on a block fd: the error pipe, for
+   * `_lateFailure` once the child has exited; then closed by the caller.
+   */
+  late?: number
+  /** With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec). */
+  forwards: Array<number>
+  /**
    * The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
    * tell. Made here, in the same call as the child, so that no JavaScript runs between the
    * two (a Worker terminated there would leave the child unreaped for good).
@@ -500,6 +526,8 @@ export interface NativeSpawnSync {
   error?: string
   /** What the program took and why it ended. */
   report: RunReport
+  /** As NativeSpawned's `late`. */
+  late?: number
 }
 
 /**
@@ -802,8 +830,19 @@ export interface SpawnPlan {
   hold?: boolean
   /** Limits for a cgroup made for the run (cgroup.rs). */
   limits?: LimitsSlot
+  /** bwrap's --block-fd: the child waits for a byte (or EOF) on it before the program starts. */
+  blockFd?: number
+  /**
+   * bwrap's --userns-block-fd: the child waits on it in its new user namespace, before any
+   * step that uses its ids, while someone outside writes the id maps.
+   */
+  usernsBlockFd?: number
+  /** bwrap's --sync-fd: a duplicate is held until the child is reaped. */
+  syncFd?: number
   /** Landlock rules, applied at step 22b. */
   landlock?: LandlockSlot
+  /** Forwarded ports: listening sockets made in the program's network namespace (step 7b). */
+  forwards?: Array<ForwardSlot>
 }
 
 /** What spawn() can use on this host. */

@@ -871,6 +871,7 @@ module.exports._compileSeccomp = nativeBinding._compileSeccomp
 module.exports._exitRef = nativeBinding._exitRef
 module.exports._landlockResolve = nativeBinding._landlockResolve
 module.exports._landlockRestrictSelf = nativeBinding._landlockRestrictSelf
+module.exports._lateFailure = nativeBinding._lateFailure
 module.exports._listenIn = nativeBinding._listenIn
 module.exports._probe = nativeBinding._probe
 module.exports._readFilter = nativeBinding._readFilter

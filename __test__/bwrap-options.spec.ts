@@ -293,8 +293,6 @@ for (const [label, line] of Object.entries(lines)) {
 test('fromBwrap(): options it cannot express are refused by name', (t) => {
   for (const [argv, option] of [
     [['--ro-bind', '/', '/', '--lock-file', '/x', 'true'], '--lock-file'],
-    [['--block-fd', '3', 'true'], '--block-fd'],
-    [['--sync-fd', '3', 'true'], '--sync-fd'],
     [['--exec-label', 'x', 'true'], '--exec-label'],
     [['--disable-userns', 'true'], '--disable-userns'],
     [['--frobnicate', 'true'], '--frobnicate'],

@@ -100,7 +100,7 @@ maybe('the init reaps what runs leave behind: no zombie stays in the sandbox', a
   for (let i = 0; i < 50 && !seen.includes('(sleep) S'); i++) seen = states()
   t.true(seen.includes('(sleep) S'), seen.join(', '))
   // The orphaned sleep ends; its parent is now the init, which reaps it.
-  for (let i = 0; i < 100 && seen.some((s) => s.startsWith('(sleep)')); i++) {
+  for (let i = 0; i < 400 && seen.some((s) => s.startsWith('(sleep)')); i++) {
     await new Promise((r) => setTimeout(r, 20))
     seen = states()
   }
@@ -470,7 +470,7 @@ maybeBash('a forward to a unix socket, an allow callback that refuses, and no sp
   const twice = t.throws(() => sb.forward({ port: 8080 }), { code: 'EADDRINUSE' }) as Error & { errno: number; syscall: string }
   t.is(twice.errno, -98)
   t.is(twice.syscall, 'bind')
-  t.regex(twice.message, /bind\(127\.0\.0\.1:8080\) in the sandbox's network namespace failed: something in the sandbox already listens on that port/)
+  t.regex(twice.message, /bind\(127\.0\.0\.1:8080\) in the sandbox's network namespace failed: something in the sandbox's network namespace already listens on that port/)
   // An address the sandbox does not have.
   const nowhere = t.throws(() => sb.forward({ port: 8081, host: '192.0.2.1' }), { code: 'EADDRNOTAVAIL' }) as Error & { errno: number; syscall: string }
   t.is(nowhere.errno, -99)

@@ -704,7 +704,7 @@ test('hostile options: every one is an Error or a result, none crashes the proce
     const values = [undefined, null, 0, -1, 1.5, NaN, 2 ** 53, -(2 ** 31), 'x', '', 'a\\0b', Symbol('s'), 10n, [], [1, 'x'], {},
       new Proxy({}, { get() { throw new Error('trap') } }), Object.create(null), () => 1, new Uint8Array(3), { fd: -1 }, { fd: 1.5 }];
     const keys = ['cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal',
-      'namespaces', 'join', 'uidMap', 'gidMap', 'setgroups', 'hostname', 'domainname', 'loopback', 'pdeathsig', 'exitSignal',
+      'namespaces', 'join', 'uidMap', 'gidMap', 'setgroups', 'hostname', 'domainname', 'loopback', 'forwards', 'pdeathsig', 'exitSignal',
       'cgroup', 'timeOffsets', 'input', 'maxBuffer', 'encoding'];
     let errors = 0, results = 0, other = 0;
     for (const key of keys) for (const value of values) {

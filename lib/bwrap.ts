@@ -38,11 +38,8 @@ const UNSUPPORTED: Readonly<Record<string, [number, string]>> = {
   '--disable-userns': [0, 'the sandbox is not kept from making user namespaces; a seccomp filter refusing clone/unshare with CLONE_NEWUSER does it'],
   '--assert-userns-disabled': [0, 'see --disable-userns'],
   '--lock-file': [1, 'no lock is taken for the sandbox\'s lifetime; hold one in this process (the sandbox ends with `exited`)'],
-  '--sync-fd': [1, 'no fd is held for the sandbox\'s lifetime; the pidfd (`child.pidfd`, readable once the program ended) and `exited` tell when it ended'],
   '--exec-label': [1, 'SELinux labels are not set'],
   '--file-label': [1, 'SELinux labels are not set'],
-  '--block-fd': [1, 'spawn() returns once the program has exec\'d, so a child waiting before the exec would block this thread; start the spawn when ready instead, or have the program wait (`sh -c \'read _ <&3; exec prog\'`)'],
-  '--userns-block-fd': [1, 'the id maps are written by spawn() itself; see --block-fd'],
 }
 
 const NS_OPTIONS: Readonly<Record<string, NsType>> = {
@@ -103,7 +100,8 @@ function capName(option: string, value: string): CapName | 'ALL' {
  * `spawn(file, args, options)` needs for the same sandbox: an empty root built from the mount
  * options, the same namespaces, ids, environment, capabilities and no_new_privs. fds named by
  * --file, --bind-data, --ro-bind-data and --args are read now; --seccomp, --userns, --pidns,
- * --info-fd and --json-status-fd fds are passed on and must stay open until the spawn.
+ * --info-fd, --json-status-fd, --block-fd, --userns-block-fd and --sync-fd fds are passed on and
+ * must stay open until the spawn.
  * Throws a BwrapOptionError naming the first option spawn() cannot express.
  */
 export function fromBwrap(argv: readonly string[]): FromBwrap {
@@ -296,6 +294,15 @@ export function fromBwrap(argv: readonly string[]): FromBwrap {
       case '--json-status-fd':
         options.statusFd = fdArg(option, take(option, 1)[0]!)
         break
+      case '--block-fd':
+        options.blockFd = fdArg(option, take(option, 1)[0]!)
+        break
+      case '--userns-block-fd':
+        options.usernsBlockFd = fdArg(option, take(option, 1)[0]!)
+        break
+      case '--sync-fd':
+        options.syncFd = fdArg(option, take(option, 1)[0]!)
+        break
       case '--new-session':
         options.detached = true
         break
@@ -333,6 +340,12 @@ export function fromBwrap(argv: readonly string[]): FromBwrap {
   if (command.length === 0) throw typeErr('command line', 'a command after the options')
 
   if (unshareAll) for (const n of ['user', 'ipc', 'pid', 'net', 'uts', 'cgroup'] as const) namespaces.add(n)
+  // As bwrap checks them: the caller writes the maps of the namespace it asked for, knowing
+  // the pid from --info-fd.
+  if (options.usernsBlockFd !== undefined) {
+    if (!namespaces.has('user')) throw typeErr('--userns-block-fd', '--unshare-user')
+    if (options.infoFd === undefined) throw typeErr('--userns-block-fd', '--info-fd')
+  }
   if (shareNet) {
     if (!unshareAll) throw typeErr('--share-net', '--unshare-all')
     namespaces.delete('net')
@@ -343,7 +356,11 @@ export function fromBwrap(argv: readonly string[]): FromBwrap {
   if (Object.keys(join).length > 0) options.join = join
   if (namespaces.size > 0) options.namespaces = [...namespaces]
 
-  if (namespaces.has('user')) {
+  if (namespaces.has('user') && options.usernsBlockFd !== undefined) {
+    // The maps are the caller's to write; the ids are taken inside, as bwrap does.
+    if (uid !== undefined) options.uid = uid
+    if (gid !== undefined) options.gid = gid
+  } else if (namespaces.has('user')) {
     const range = (inside: number | undefined, own: number): IdMapRange[] | 'self' => (inside === undefined ? 'self' : [{ inside, outside: own, count: 1 }])
     options.uidMap = range(uid, process.geteuid?.() ?? 0)
     options.gidMap = range(gid, process.getegid?.() ?? 0)

@@ -2,14 +2,13 @@
 // small init as pid 1; each run joins them through the init's pidfd instead of building them
 // again. The init is spawn()'s reaper with no program (the native "hold" mode): nothing of the
 // host needs to exist inside the root for it.
-import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
-import { createConnection, isIPv4, Server, type Socket } from 'node:net'
 import { posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
+import { checkForward, Forward, type ForwardOptions, type ForwardTarget } from './forward.js'
 import { Namespace, openNamespace, type NsType } from './toolkit.js'
 import {
   spawn,
@@ -60,6 +59,8 @@ export type SandboxRunOptions = Pick<
   | 'cgroupParent'
   | 'terminal'
   | 'tiocsti'
+  | 'blockFd'
+  | 'syncFd'
 >
 
 /** The options of sandbox.spawnSync(): sandbox.spawn()'s, with spawnSync()'s `input`, `maxBuffer` and `encoding`. */
@@ -77,115 +78,6 @@ export interface SandboxEnd {
   message: string
 }
 
-/** Where a forwarded port's connections go on this side: a TCP address or a unix socket. */
-export type ForwardTarget =
-  | {
-      /** The address to connect to (default '127.0.0.1'). */
-      readonly host?: string
-      /** The TCP port to connect to. */
-      readonly port: number
-    }
-  | {
-      /** The unix socket to connect to. */
-      readonly path: string
-    }
-
-/** A port inside the sandbox, and who may use it. */
-export interface ForwardOptions {
-  /** The port to listen on inside the sandbox's network namespace. */
-  port: number
-  /** The address inside (default '127.0.0.1': the sandbox's lo). */
-  host?: string
-  /** Decides each connection (the peer is inside): false resets it, as a refused connection. */
-  allow?: (peer: { remoteAddress: string; remotePort: number }) => boolean | Promise<boolean>
-  /** listen(2)'s backlog (default 511, as Node's). */
-  backlog?: number
-}
-
-/**
- * A listening socket inside a sandbox's network namespace, served by this process's event
- * loop: each connection is piped to the target, or emitted as 'connection' without one.
- */
-export class Forward extends EventEmitter {
-  /** The port inside the sandbox. */
-  readonly port: number
-  /** The address inside the sandbox. */
-  readonly host: string
-  /** The server accepting the connections (its socket lives in the sandbox's namespace). */
-  readonly server: Server
-  #open = new Set<Socket>()
-  #closed: Promise<void> | undefined
-  #onClose: () => void
-
-  /** @internal */
-  static _create(fd: number, host: string, port: number, target: ForwardTarget | undefined, allow: ForwardOptions['allow'], onClose: () => void): Forward {
-    return new Forward(fd, host, port, target, allow, onClose)
-  }
-
-  private constructor(fd: number, host: string, port: number, target: ForwardTarget | undefined, allow: ForwardOptions['allow'], onClose: () => void) {
-    super()
-    this.port = port
-    this.host = host
-    this.#onClose = onClose
-    this.server = new Server((socket) => this.#accept(socket, target, allow))
-    this.server.on('error', (err) => this.#error(err))
-    this.server.listen({ fd })
-  }
-
-  /** 'error' for whoever listens; without a listener it must not throw into the event loop. */
-  #error(err: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', err)
-  }
-
-  /** Connections open now (both sides counted once). */
-  get connections(): number {
-    return this.#open.size
-  }
-
-  async #accept(socket: Socket, target: ForwardTarget | undefined, allow: ForwardOptions['allow']): Promise<void> {
-    this.#open.add(socket)
-    socket.once('close', () => this.#open.delete(socket))
-    socket.on('error', () => socket.destroy())
-    if (allow) {
-      let ok = false
-      try {
-        ok = (await allow({ remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 })) === true
-      } catch (err) {
-        this.#error(err)
-      }
-      if (!ok) {
-        socket.resetAndDestroy()
-        return
-      }
-    }
-    if (!target) {
-      if (this.listenerCount('connection') === 0) socket.resetAndDestroy()
-      else this.emit('connection', socket)
-      return
-    }
-    const upstream = 'path' in target ? createConnection(target.path) : createConnection(target.port, target.host ?? '127.0.0.1')
-    upstream.on('error', () => socket.resetAndDestroy())
-    socket.on('close', () => upstream.destroy())
-    upstream.on('close', () => socket.destroy())
-    socket.pipe(upstream).pipe(socket)
-  }
-
-  /** Stops listening and ends every connection. */
-  close(): Promise<void> {
-    this.#closed ??= new Promise<void>((resolve) => {
-      this.#onClose()
-      for (const s of this.#open) s.destroy()
-      this.server.close(() => resolve())
-    })
-    return this.#closed
-  }
-
-  /** close(), for `await using forward = sandbox.forward(...)`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
-  }
-}
-
 const ALL_TYPES: readonly NsType[] = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'time', 'mnt']
 const DEFAULT_TYPES: readonly NsType[] = ['user', 'mnt', 'pid', 'net', 'uts', 'ipc']
 
@@ -195,7 +87,7 @@ const BUILD_KEYS = new Set<string>([
 ])
 /** The keys a run takes. */
 const RUN_KEYS = new Set<string>([
-  'cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal', 'capabilities', 'noNewPrivs', 'seccomp', 'landlock', 'rlimits', 'umask', 'pdeathsig', 'limits', 'cgroupParent', 'terminal', 'tiocsti',
+  'cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'groups', 'timeout', 'killSignal', 'signal', 'capabilities', 'noNewPrivs', 'seccomp', 'landlock', 'rlimits', 'umask', 'pdeathsig', 'limits', 'cgroupParent', 'terminal', 'tiocsti', 'blockFd', 'syncFd',
 ])
 const SYNC_KEYS = new Set<string>([...RUN_KEYS, 'input', 'maxBuffer', 'encoding'])
 
@@ -218,6 +110,8 @@ function checkKeys(options: object, allowed: Set<string>, name: string, forRun: 
     if (allowed.has(key) || (options as Record<string, unknown>)[key] === undefined) continue
     if (forRun && BUILD_KEYS.has(key))
       throw valueError(`${name}.${key}`, 'builds the sandbox, which createSandbox() did once: a run cannot change it (make another sandbox)', key)
+    if (key === 'forwards')
+      throw valueError(`${name}.${key}`, "is sandbox.forward()'s job: a sandbox's ports are forwarded once, for all its runs", key)
     if (forRun && (key === 'join' || key === 'pidns' || key === 'exitSignal'))
       throw valueError(`${name}.${key}`, 'is fixed for a sandbox run: it joins every namespace of the sandbox through its init', key)
     if (!forRun && RUN_KEYS.has(key)) throw valueError(`${name}.${key}`, 'applies to a run: give it to sandbox.spawn() or in options.defaults', key)
@@ -414,30 +308,12 @@ export class Sandbox {
    * sandbox.spawnSync() is refused (it would block the loop that serves it).
    */
   forward(options: ForwardOptions, target?: ForwardTarget): Forward {
-    if (typeof options !== 'object' || options === null) throw typeError('options', 'of type object', options)
-    const port = options.port
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
-      throw coded(new RangeError(`The value of "options.port" is out of range. It must be >= 1 && <= 65535. Received ${String(port)}`), 'ERR_OUT_OF_RANGE')
-    const host = options.host ?? '127.0.0.1'
-    if (typeof host !== 'string' || !isIPv4(host)) throw valueError('options.host', 'must be an IPv4 address', host)
-    if (options.allow !== undefined && typeof options.allow !== 'function') throw typeError('options.allow', 'of type function', options.allow)
-    const backlog = options.backlog ?? 511
-    if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0)
-      throw coded(new RangeError(`The value of "options.backlog" is out of range. It must be an integer >= 0. Received ${String(backlog)}`), 'ERR_OUT_OF_RANGE')
-    if (target !== undefined) {
-      if (typeof target !== 'object' || target === null) throw typeError('target', 'of type object', target)
-      if ('path' in target) {
-        if (typeof target.path !== 'string') throw typeError('target.path', 'of type string', target.path)
-      } else if (typeof target.port !== 'number' || !Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
-        throw coded(new RangeError(`The value of "target.port" is out of range. It must be >= 1 && <= 65535. Received ${String(target.port)}`), 'ERR_OUT_OF_RANGE')
-      }
-    }
+    const checked = checkForward(options, target, 'options', 'target')
     this.#check()
     if (!this.#types.includes('net')) throw valueError('options', "needs a sandbox with a network namespace of its own: add 'net' to its namespaces", options)
     const nstype = (this.#types.includes('user') ? native.NEWUSER | native.NEWNET : native.NEWNET) >>> 0
-    const addr = host.split('.').reduce((a, b) => a * 256 + Number(b), 0)
-    const fd = native._listenIn(this.#pidfd, nstype, addr, port, backlog)
-    const f: Forward = Forward._create(fd, host, port, target, options.allow, () => this.#forwards.delete(f))
+    const fd = native._listenIn(this.#pidfd, nstype, checked.addr, checked.port, checked.backlog)
+    const f: Forward = Forward._create(fd, checked, () => this.#forwards.delete(f))
     this.#forwards.add(f)
     return f
   }

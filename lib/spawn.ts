@@ -13,6 +13,7 @@ import { Duplex, Readable, Writable } from 'node:stream'
 import * as native from '../index.js'
 import type { WaitResult } from './native.js'
 import type { NsType } from './toolkit.js'
+import { checkForward, Forward, type CheckedForward, type SpawnForward } from './forward.js'
 import { Placeholders, sweep, type PlaceholderNeed } from './placeholders.js'
 import { confinement, confinementReport, landlockSlot, type Confinement, type ConfinementOptions, type LandlockOptions } from './confine.js'
 import { policySlot, type SeccompArch, type SeccompPolicy } from './seccomp.js'
@@ -138,6 +139,12 @@ export interface SpawnOptions extends ConfinementOptions {
   domainname?: string
   /** lo up in a new network namespace (default true). */
   loopback?: boolean
+  /** Ports that listen inside the program's network namespace (a new or joined one) and are
+   * served by this process (`child.forwards`): each connection piped to its `target` here, or
+   * emitted as the Forward's 'connection'. Made before the program starts, so its seccomp
+   * filter or Landlock rules do not stand in the way; closed when it exits. spawn() only
+   * (docs/sessions.md). */
+  forwards?: readonly SpawnForward[]
   /** A signal for the program when this process dies. */
   pdeathsig?: NodeJS.Signals | number
   /** The signal this process gets when the program ends: 'SIGCHLD' (default) or 0 (none). */
@@ -159,6 +166,31 @@ export interface SpawnOptions extends ConfinementOptions {
   statusFd?: NamespaceFd
   /** bwrap's --info-fd, for spawn(): the first of statusFd's documents, alone. */
   infoFd?: NamespaceFd
+  /**
+   * bwrap's --block-fd: the sandbox is built, then the program waits to start until this fd
+   * has data to read (one byte of it is consumed, as bwrap does) or is at its end (every write
+   * end closed). spawn() returns while it waits, with the pid (and infoFd/statusFd written),
+   * so the caller can prepare things for it, then release it. A failure of the steps after the
+   * wait (the caller's seccomp filter, execve) comes once the child has exited (status 127): as
+   * 'error' and a rejected `exited` (spawnSync(): `error`), after 'spawn'. kill() ends a waiting child (pid 1 of a new pid namespace only
+   * with SIGKILL, as for any init). The program does not get the fd; it stays the caller's to
+   * close.
+   */
+  blockFd?: NamespaceFd
+  /**
+   * bwrap's --userns-block-fd: with a new user namespace and no `uidMap`/`gidMap`, the child
+   * waits in it, its id maps unwritten, until this fd has data or is at its end, so that
+   * someone outside writes /proc/PID/uid_map, setgroups and gid_map (spawn() returns while it
+   * waits, with the pid; infoFd/statusFd report it). As with blockFd, a failure after the wait
+   * is reported once the child has exited. Not with `terminal`, `join` or `forwards`.
+   */
+  usernsBlockFd?: NamespaceFd
+  /**
+   * bwrap's --sync-fd: spawn() holds a duplicate of this fd until the program (or its init)
+   * has ended and been reaped, so whoever holds the other end sees EOF (POLLHUP) then, not
+   * before; the caller closes its own copy after the call. The program does not get it.
+   */
+  syncFd?: NamespaceFd
   /** Limits for the run, in a cgroup v2 made for it and removed after its exit (docs/limits.md). */
   limits?: Limits
   /** Where the run's cgroup is made (a cgroup v2 directory: path or fd); default: next to this
@@ -234,6 +266,7 @@ export type SpawnStep =
   | 'timens'
   | 'hostname'
   | 'loopback'
+  | 'forward'
   | 'cgroup'
   | 'propagation'
   | 'mount'
@@ -251,6 +284,7 @@ export type SpawnStep =
   | 'umask'
   | 'no_new_privs'
   | 'fds'
+  | 'block-fd'
   | 'reaper'
   | 'signals'
   | 'seccomp'
@@ -565,6 +599,8 @@ interface Normalized {
   /** statusFd and infoFd. */
   statusFd?: number
   infoFd?: number
+  /** options.forwards, checked. */
+  forwards: CheckedForward[]
 }
 
 /** The namespaces bwrap names in its status, by its names. */
@@ -772,11 +808,20 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   }
 
   // 'all' maps the caller's ids to themselves, as bwrap does.
-  const selfMaps = isAll(o.namespaces) && newUser
+  // Not with usernsBlockFd: the maps are written from outside then.
+  const selfMaps = isAll(o.namespaces) && newUser && o.usernsBlockFd === undefined
   const uidMap = idMap(o.uidMap ?? (selfMaps ? 'self' : undefined), 'options.uidMap', process.geteuid?.() ?? 0)
   const gidMap = idMap(o.gidMap ?? (selfMaps ? 'self' : undefined), 'options.gidMap', process.getegid?.() ?? 0)
   if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && !newUser)
     throw valueError('options.uidMap', "needs a new user namespace: add 'user' to namespaces", o.uidMap ?? o.gidMap ?? o.setgroups)
+  // The kernel takes a user namespace's maps only from a process in it or in its parent: with
+  // a joined user namespace as the parent, that is not this process.
+  if ((uidMap !== undefined || gidMap !== undefined || o.setgroups !== undefined) && join.some((j) => (j.nstype & native.NEWUSER) !== 0))
+    throw valueError(
+      uidMap !== undefined ? 'options.uidMap' : gidMap !== undefined ? 'options.gidMap' : 'options.setgroups',
+      'cannot be written for a user namespace made inside a joined one (options.join.user): the kernel takes its maps only from a process in the joined namespace, which this process is not. Leave the maps out (the program runs unmapped, as the overflow uid), or join only the other namespaces',
+      o.uidMap ?? o.gidMap ?? o.setgroups,
+    )
   let setgroups: string | undefined
   if (o.setgroups !== undefined) {
     if (o.setgroups !== 'deny' && o.setgroups !== 'allow') throw valueError('options.setgroups', "must be 'deny' or 'allow'", o.setgroups)
@@ -792,6 +837,19 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   if ((hostname !== undefined || domainname !== undefined) && !ownUts)
     throw valueError(hostname !== undefined ? 'options.hostname' : 'options.domainname', "would rename this host: add 'uts' to namespaces, or join a UTS namespace", hostname ?? domainname)
   const loopback = bool(o.loopback, 'options.loopback', true) && (namespaces & native.NEWNET) !== 0
+  const forwards: CheckedForward[] = []
+  if (o.forwards !== undefined) {
+    if (!Array.isArray(o.forwards)) throw typeError('options.forwards', 'an array of forwards', o.forwards)
+    o.forwards.forEach((f: unknown, i) => forwards.push(checkForward(f, (f as SpawnForward | null)?.target, `options.forwards[${i}]`, `options.forwards[${i}].target`)))
+    // In this process's own network namespace a forward would only be a second listener here.
+    const ownNet = (namespaces & native.NEWNET) !== 0 || join.some((j) => (j.nstype & native.NEWNET) !== 0)
+    if (forwards.length > 0 && !ownNet)
+      throw valueError('options.forwards', "listen inside the program's network namespace, and it has none of its own: add 'net' to namespaces (or join one)", o.forwards)
+    // A new network namespace's lo stays down without `loopback`: bind works, connect does not.
+    const down = (namespaces & native.NEWNET) !== 0 && !loopback ? forwards.findIndex((f) => f.host.startsWith('127.')) : -1
+    if (down >= 0)
+      throw valueError(`options.forwards[${down}].host`, 'is on lo, which options.loopback: false leaves down: nothing inside could connect to it', forwards[down]!.host)
+  }
   const pdeathsig = o.pdeathsig === undefined ? 0 : signalNumber(o.pdeathsig, 'options.pdeathsig')
   let exitSignal = native.SIGCHLD
   if (o.exitSignal !== undefined) {
@@ -868,6 +926,25 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
     statusFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
   }
+  const waitFds: { blockFd?: number; usernsBlockFd?: number; syncFd?: number } = {}
+  for (const name of ['blockFd', 'usernsBlockFd', 'syncFd'] as const) {
+    const v = o[name]
+    if (v === undefined) continue
+    const fd = fdOf(v)
+    if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
+    waitFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
+  }
+  if (waitFds.usernsBlockFd !== undefined) {
+    const name = 'options.usernsBlockFd'
+    if (!newUser) throw valueError(name, "waits in a new user namespace: add 'user' to namespaces", o.usernsBlockFd)
+    if (o.uidMap !== undefined || o.gidMap !== undefined || o.setgroups !== undefined)
+      throw valueError(name, 'is for id maps written from outside: leave uidMap, gidMap and setgroups out', o.usernsBlockFd)
+    if (terminal !== undefined) throw valueError(name, 'cannot be used with options.terminal: the pty is opened after the wait, and spawn() returns before it', o.usernsBlockFd)
+    // Joins make the user namespace after them (or a grandchild runs the program), and
+    // forwarded ports are sent to spawn() after the wait, which it would then wait for.
+    if (join.length > 0) throw valueError(name, 'cannot be used with options.join: the user namespace is made after the joins there, and the program may run in a grandchild', o.usernsBlockFd)
+    if (forwards.length > 0) throw valueError(name, 'cannot be used with options.forwards: their sockets are made after the wait, and spawn() returns before it ends', o.usernsBlockFd)
+  }
 
   return {
     ...statusFds,
@@ -894,10 +971,12 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
       cgroupFd,
       cgroupPath,
       timeOffsets,
+      ...waitFds,
       ...confined.plan,
       terminal: terminal === undefined ? undefined : { cols: terminal.cols, rows: terminal.rows },
       tiocstiFilter,
       limits,
+      forwards: forwards.length > 0 ? forwards.map((f) => ({ addr: f.addr, port: f.port, backlog: f.backlog })) : undefined,
     },
     spawnargs,
     opened,
@@ -906,6 +985,7 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
     pipes,
     terminal: terminal === undefined ? undefined : { encoding: terminal.encoding },
     placeholders: confined.placeholders,
+    forwards,
     confinement: { ...confinementReport(confined.plan), tiocsti: tiocstiFilter ? 'filter' : kernelRefusesTiocsti() ? 'kernel' : 'none' },
   }
 }
@@ -980,6 +1060,8 @@ function reasonOf(report: native.RunReport, timedOut: boolean, killed: boolean):
 
 function checkJoin(types: readonly NsType[], namespaces: number): void {
   for (const t of types) {
+    // A joined user namespace and a new one: the new one is made inside it, after every join.
+    if (t === 'user') continue
     if ((namespaces & NS_FLAGS[t]) !== 0)
       throw valueError(`options.join.${t}`, `names a namespace that options.namespaces also creates: choose one`, t)
   }
@@ -1007,6 +1089,20 @@ function toSpawnError(err: unknown, spawnargs: string[]): unknown {
     step: e.step as SpawnStep,
     index: typeof e.index === 'number' ? e.index : undefined,
   })
+}
+
+/** The failure a child reported past its blockFd/usernsBlockFd wait, once it has exited; the
+ * pipe is closed. */
+function lateFailure(late: { fd: number; plan: native.SpawnPlan }, spawnargs: string[]): SpawnError | undefined {
+  try {
+    native._lateFailure(late.plan, late.fd)
+    return undefined
+  } catch (err) {
+    const e = toSpawnError(err, spawnargs)
+    return e instanceof SpawnError ? e : undefined
+  } finally {
+    closeAll([late.fd])
+  }
 }
 
 function start(n: Normalized, held: Placeholders): native.NativeSpawned {
@@ -1112,6 +1208,9 @@ export class SpawnedProcess extends EventEmitter {
   readonly exited: Promise<SpawnExit>
   /** What the confinement options enforce on this kernel (Landlock's ABI, what was dropped). */
   readonly confinement: Confinement
+  /** options.forwards, in their order: each a listening socket inside the program's network
+   * namespace, served here; closed when the program exits (empty without forwards). */
+  readonly forwards: readonly Forward[] = []
 
   #watch = -1
   #referenced = true
@@ -1127,6 +1226,11 @@ export class SpawnedProcess extends EventEmitter {
   #signal: AbortSignal | undefined
   /** The pty master, for TIOCSWINSZ; -1 once the terminal stream has closed. */
   #terminalFd = -1
+  /** fds held until the exit: syncFd's duplicate, the pipe a child waiting on blockFd checks. */
+  #held: number[] = []
+  /** A child left waiting on blockFd/usernsBlockFd: its error pipe and plan, for a failure
+   * past the wait. */
+  #late?: { fd: number; plan: native.SpawnPlan }
   #placeholders: Placeholders | undefined
   #report: ((result: WaitResult) => void) | undefined
 
@@ -1178,6 +1282,8 @@ export class SpawnedProcess extends EventEmitter {
     // First: until the wait has whom to tell, a Worker's teardown closes the pipe ends.
     native._watchExit(started.watch, (error, result, report) => this.#onExit(error, result as WaitResult | undefined, report))
     this.#watch = started.watch
+    this.#held = started.held
+    if (started.late != null) this.#late = { fd: started.late, plan: n.plan }
     this.pid = started.pid
     this.pidfd = started.pidfd
     started.fds.forEach((fd, i) => {
@@ -1216,6 +1322,7 @@ export class SpawnedProcess extends EventEmitter {
     this.stdin = (this.stdio[0] as Writable | null) ?? null
     this.stdout = (this.stdio[1] as Readable | null) ?? null
     this.stderr = (this.stdio[2] as Readable | null) ?? null
+    if (started.forwards.length > 0) this.forwards = Object.freeze(started.forwards.map((fd, i) => Forward._create(fd, n.forwards[i], () => {})))
     try {
       this.#report = reportStart(n, started.pid)
     } catch (err) {
@@ -1282,6 +1389,12 @@ export class SpawnedProcess extends EventEmitter {
 
   #onExit(error: Error | null, waited: WaitResult | undefined, report: native.RunReport | undefined): void {
     this.pidfd = undefined
+    closeAll(this.#held)
+    this.#held = []
+    const late = this.#late === undefined ? undefined : lateFailure(this.#late, this.spawnargs)
+    this.#late = undefined
+    // Nothing is left to connect to: the program's network namespace ends with it.
+    for (const f of this.forwards) void f.close()
     this.#placeholders?.release()
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#abort) this.#signal?.removeEventListener('abort', this.#abort)
@@ -1304,7 +1417,13 @@ export class SpawnedProcess extends EventEmitter {
     } catch {
       // The caller closed the status fd: nobody is listening any more.
     }
-    this.#settle.resolve(result)
+    // A step past the wait failed: an error as for any failed step, though the process ran.
+    if (late) {
+      this.#settle.reject(late)
+      this.emit('error', late)
+    } else {
+      this.#settle.resolve(result)
+    }
     this.#exitArgs = [this.exitCode, this.signalCode]
     this.emit('exit', this.exitCode, this.signalCode)
     this.#maybeClose()
@@ -1417,6 +1536,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     throw valueError('options.terminal', 'is not supported by spawnSync(): nothing could type into the terminal or read it while this thread waits; use spawn() and child.terminal', o.terminal)
   for (const name of ['statusFd', 'infoFd'] as const)
     if (o[name] !== undefined) throw valueError(`options.${name}`, 'is for spawn(): spawnSync() returns only once the program has ended, too late to report it running', o[name])
+  if (o.forwards !== undefined && (!Array.isArray(o.forwards) || o.forwards.length > 0))
+    throw valueError('options.forwards', "is for spawn(): forwarded ports are served by this thread's event loop, which spawnSync() blocks, so a program using one would wait forever", 'forwards')
   const n = normalize(file, args, o)
   let input: Buffer | undefined
   if (o.input !== undefined) {
@@ -1445,6 +1566,7 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
     closeAll(n.opened)
     held?.release()
   }
+  const late = done.late == null ? undefined : lateFailure({ fd: done.late, plan: n.plan }, n.spawnargs)
   const status = done.status
   const exited = (status & 0x7f) === 0
   const output = done.output.map((b, i) => (i === 0 ? null : decode(b)))
@@ -1470,6 +1592,8 @@ export function spawnSync(file: string, args?: readonly string[] | SpawnSyncOpti
       spawnargs: n.spawnargs,
       step: code === 'ETIMEDOUT' ? 'timeout' : 'maxBuffer',
     })
+  } else if (late) {
+    result.error = late
   }
   return result
 }

@@ -106,6 +106,8 @@ fn bound_to_v1() -> Vec<String> {
         .collect()
 }
 
+/// Reads the file `name` under `dir`. Cgroup files are seq_files, whose read returns all that
+/// fits in the buffer: a short read is the end, which saves the read that would return 0.
 fn read_at(dir: RawFd, name: &str) -> Result<String, Errno> {
     let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: openat relative to a directory fd the caller holds.
@@ -119,8 +121,12 @@ fn read_at(dir: RawFd, name: &str) -> Result<String, Errno> {
     let mut buf = [0u8; 4096];
     loop {
         match nix::unistd::read(&file, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if n < buf.len() {
+                    break;
+                }
+            }
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
@@ -571,13 +577,15 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
     if let Some(v) = limits.pids {
         files.push(("pids.max", bytes(v)));
     }
+    // A new cgroup starts with weights of 100: a weight is written only where it differs (each
+    // file is an open, a write and a close).
     if let Some(v) = &limits.cpu_max {
         files.push(("cpu.max", v.clone()));
     }
-    if let Some(v) = limits.cpu_weight {
+    if let Some(v) = limits.cpu_weight.filter(|&v| v != 100) {
         files.push(("cpu.weight", v.to_string()));
     }
-    if let Some(v) = limits.io_weight {
+    if let Some(v) = limits.io_weight.filter(|&v| v != 100) {
         files.push(("io.weight", format!("default {v}")));
     }
     for (file, value) in files {
@@ -656,17 +664,52 @@ fn kill_all(dir: RawFd) -> bool {
     true
 }
 
+/// Serializes scans of a parent: they move its directory fd's offset, which the runs of every
+/// thread share.
+static SCAN: Mutex<()> = Mutex::new(());
+
+/// The names under the directory `dir` (its own fd, whose offset this moves), read from the
+/// start with getdents64: no open, no close, one call for a directory that fits in the buffer.
+fn names(dir: RawFd) -> Vec<String> {
+    let _scan = SCAN.lock().unwrap_or_else(PoisonError::into_inner);
+    // SAFETY: lseek on a directory fd the caller holds.
+    if unsafe { libc::lseek(dir, 0, libc::SEEK_SET) } < 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16384];
+    loop {
+        // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let n = n as usize;
+        let mut at = 0;
+        // linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-ended).
+        while at + 19 < n {
+            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen == 0 || at + reclen > n {
+                break;
+            }
+            let name = &buf[at + 19..at + reclen];
+            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            out.push(String::from_utf8_lossy(&name[..len]).into_owned());
+            at += reclen;
+        }
+        // The kernel stops filling only when the next entry does not fit (a name is at most
+        // 255 bytes): with room for one more left, that was the last of them.
+        if n + 19 + 256 + 8 <= buf.len() {
+            break;
+        }
+    }
+    out
+}
+
 /// Removes leaves under `parent` made by processes that are gone (SIGKILLed mid-run).
 fn remove_stale(parent: RawFd) {
-    let Ok(dir) = open_dir(parent, ".") else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd())) else {
-        return;
-    };
     let own = own_tag();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in names(parent) {
         let Some(rest) = name.strip_prefix(PREFIX) else {
             continue;
         };
@@ -714,8 +757,11 @@ impl RunCgroup {
 
 impl Drop for RunCgroup {
     fn drop(&mut self) {
-        if kill_all(self.dir.as_raw_fd()) {
-            rmdir(self.parent.as_raw_fd(), &self.name);
+        // Mostly the program's tree has gone with it and the leaf is empty: the rmdir alone
+        // tells (EBUSY while a process is left), without reading cgroup.events first.
+        let parent = self.parent.as_raw_fd();
+        if !rmdir(parent, &self.name) && kill_all(self.dir.as_raw_fd()) {
+            rmdir(parent, &self.name);
         }
     }
 }

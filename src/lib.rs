@@ -9,6 +9,7 @@ mod clone;
 mod errors;
 mod flags;
 mod landlock;
+mod listen;
 mod mounts;
 mod namespaces;
 mod net;

@@ -7,14 +7,15 @@
 //! function per Node environment, ref'd only while something ref'd waits in it, so the event
 //! loop stays alive exactly as long as it should. A Worker that ends, or a process that exits,
 //! with waits pending: the thread still reaps those children when they exit (the Worker case),
-//! and the environment's teardown reaps the ones that have already exited.
+//! and the environment's teardown reaps the ones that have already exited. A process that
+//! exits (process.exit() runs no teardown) reaps them in an atexit handler.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use napi::bindgen_prelude::ToNapiValue;
@@ -58,7 +59,14 @@ struct Reaper {
     epoll: i32,
     watches: Mutex<HashMap<u64, Watch>>,
     next: AtomicU64,
+    /// Watches the thread has taken out of `watches` and not reaped yet: the atexit handler
+    /// waits for them.
+    in_flight: AtomicUsize,
 }
+
+/// The process that started the reaper: the atexit handler does nothing elsewhere (a clone()
+/// child that shares our memory and reaches exit()).
+static OWNER: AtomicI32 = AtomicI32::new(0);
 
 /// An environment's side, on its JS thread.
 struct EnvWaits {
@@ -103,10 +111,14 @@ fn reaper() -> Outcome<&'static Reaper> {
                         Some("no thread could be started to wait for children".into()),
                     )
                 })?;
+            OWNER.store(crate::sys::getpid(), Ordering::Relaxed);
+            // SAFETY: registers a plain function, once per process.
+            unsafe { libc::atexit(at_exit) };
             Ok(Reaper {
                 epoll,
                 watches: Mutex::new(HashMap::new()),
                 next: AtomicU64::new(1),
+                in_flight: AtomicUsize::new(0),
             })
         })
         .as_ref()
@@ -132,17 +144,24 @@ fn run(epoll: i32) {
         };
         for event in &events[..n as usize] {
             let id = event.u64;
-            let watch = reaper
-                .watches
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+            let watch = {
+                let mut watches = reaper
+                    .watches
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let watch = watches.remove(&id);
+                if watch.is_some() {
+                    reaper.in_flight.fetch_add(1, Ordering::AcqRel);
+                }
+                watch
+            };
             let Some(mut watch) = watch else { continue };
             // SAFETY: the pidfd is open until the JS side (or we, below) close it.
             unsafe {
                 libc::epoll_ctl(epoll, libc::EPOLL_CTL_DEL, watch.pidfd, ptr::null_mut());
             }
             let reaped = reap_usage(watch.pid, watch.pidfd, 0);
+            reaper.in_flight.fetch_sub(1, Ordering::AcqRel);
             // The run's cgroup is read, emptied and removed here, off the JS thread.
             let report = match (&reaped, watch.run.take()) {
                 (Ok((_, status, usage)), Some(run)) => Some(run.finish(*status, usage)),
@@ -151,6 +170,31 @@ fn run(epoll: i32) {
             let exit = reaped.map(|(pid, status, _)| (pid, status));
             deliver(&watch, id, exit, report);
         }
+    }
+}
+
+/// At the process's exit (process.exit() runs no environment teardown): every watched child
+/// that has exited is reaped, and the ones the thread is reaping are waited for (briefly), so
+/// that none is left to whoever inherits them. Running children are left to them.
+extern "C" fn at_exit() {
+    if crate::sys::getpid() != OWNER.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(Ok(reaper)) = REAPER.get() else {
+        return;
+    };
+    let mut watches = reaper
+        .watches
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    watches.retain(|_, w| !matches!(reap(w.pid, w.pidfd, libc::WNOHANG), Ok((pid, _)) if pid != 0));
+    drop(watches);
+    // Taken by the thread, whose waitid returns at once (the child has exited): a moment.
+    for _ in 0..1000 {
+        if reaper.in_flight.load(Ordering::Acquire) == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

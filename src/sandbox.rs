@@ -11,6 +11,7 @@ use nix::errno::Errno;
 
 use crate::args;
 use crate::errors::{to_js, Failure, Outcome};
+use crate::listen::{self, ListenAt};
 use crate::sys::{exit_group, syscall};
 
 /// What the child does and reports; it writes only `fd`, `errno` and `stage`.
@@ -18,12 +19,10 @@ use crate::sys::{exit_group, syscall};
 struct Listen {
     pidfd: i32,
     nstype: i32,
-    addr: u32,
-    port: u16,
-    backlog: i32,
+    at: ListenAt,
     fd: i32,
     errno: i32,
-    /// 1 setns, 2 socket, 3 setsockopt, 4 bind, 5 listen.
+    /// listen::SETNS, or the stage of listen_tcp that failed.
     stage: u32,
 }
 
@@ -35,80 +34,37 @@ unsafe extern "C" fn listen_child(arg: *mut c_void) -> ! {
     // SAFETY: the parent keeps `Listen` alive and waits for us (CLONE_VFORK).
     unsafe {
         let l = &mut *(arg as *mut Listen);
-        let fail = |l: &mut Listen, stage: u32, rc: isize| -> ! {
-            l.stage = stage;
-            l.errno = -rc as i32;
-            exit_group(1)
-        };
         let rc = syscall(libc::SYS_setns, l.pidfd as usize, l.nstype as usize, 0, 0);
         if rc < 0 {
-            fail(l, 1, rc);
+            l.stage = listen::SETNS;
+            l.errno = -rc as i32;
+            exit_group(1);
         }
-        let fd = syscall(
-            libc::SYS_socket,
-            libc::AF_INET as usize,
-            (libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as usize,
-            0,
-            0,
-        );
-        if fd < 0 {
-            fail(l, 2, fd);
+        // In our fd table (CLONE_FILES).
+        match listen::listen_tcp(&l.at) {
+            Ok(fd) => {
+                l.fd = fd as i32;
+                exit_group(0)
+            }
+            Err((stage, rc)) => {
+                l.stage = stage;
+                l.errno = -rc as i32;
+                exit_group(1)
+            }
         }
-        // In our fd table (CLONE_FILES): the parent closes it if a later step fails.
-        l.fd = fd as i32;
-        let one: i32 = 1;
-        let rc = syscall6_setsockopt(fd, &one);
-        if rc < 0 {
-            fail(l, 3, rc);
-        }
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = l.port.to_be();
-        sa.sin_addr.s_addr = l.addr.to_be();
-        let rc = syscall(
-            libc::SYS_bind,
-            fd as usize,
-            &sa as *const libc::sockaddr_in as usize,
-            std::mem::size_of::<libc::sockaddr_in>(),
-            0,
-        );
-        if rc < 0 {
-            fail(l, 4, rc);
-        }
-        let rc = syscall(libc::SYS_listen, fd as usize, l.backlog as usize, 0, 0);
-        if rc < 0 {
-            fail(l, 5, rc);
-        }
-        exit_group(0)
-    }
-}
-
-/// setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1): a forward can be made again at once after a
-/// closed one whose connections are in TIME_WAIT.
-unsafe fn syscall6_setsockopt(fd: isize, one: &i32) -> isize {
-    // SAFETY: a plain int option on our own socket.
-    unsafe {
-        crate::sys::syscall6(
-            libc::SYS_setsockopt,
-            [
-                fd as usize,
-                libc::SOL_SOCKET as usize,
-                libc::SO_REUSEADDR as usize,
-                one as *const i32 as usize,
-                std::mem::size_of::<i32>(),
-                0,
-            ],
-        )
     }
 }
 
 fn listen_in(pidfd: i32, nstype: i32, addr: u32, port: u16, backlog: i32) -> Outcome<i32> {
-    let mut l = Listen {
-        pidfd,
-        nstype,
+    let at = ListenAt {
         addr,
         port,
         backlog,
+    };
+    let mut l = Listen {
+        pidfd,
+        nstype,
+        at,
         fd: -1,
         errno: 0,
         stage: 0,
@@ -140,13 +96,6 @@ fn listen_in(pidfd: i32, nstype: i32, addr: u32, port: u16, backlog: i32) -> Out
         rc
     };
     drop(stack);
-    let where_ = format!(
-        "{}.{}.{}.{}:{port}",
-        addr >> 24,
-        (addr >> 16) & 255,
-        (addr >> 8) & 255,
-        addr & 255
-    );
     if rc < 0 {
         return Err(Failure::sys(
             Errno::from_raw(-rc as i32),
@@ -158,13 +107,9 @@ fn listen_in(pidfd: i32, nstype: i32, addr: u32, port: u16, backlog: i32) -> Out
     if l.stage == 0 {
         return Ok(l.fd);
     }
-    if l.fd >= 0 {
-        // SAFETY: the socket the child made in our fd table; nobody else has it.
-        unsafe { libc::close(l.fd) };
-    }
     let errno = Errno::from_raw(l.errno);
-    let (syscall, call, cause) = match l.stage {
-        1 => (
+    let (syscall, call, cause) = if l.stage == listen::SETNS {
+        (
             "setns",
             format!(
                 "setns(pidfd {pidfd}, {})",
@@ -175,27 +120,9 @@ fn listen_in(pidfd: i32, nstype: i32, addr: u32, port: u16, backlog: i32) -> Out
                 Errno::EPERM => "no privilege over the sandbox's namespaces".to_string(),
                 _ => "the sandbox's namespaces could not be entered".to_string(),
             }),
-        ),
-        2 => ("socket", "socket(AF_INET, SOCK_STREAM)".to_string(), None),
-        3 => ("setsockopt", "setsockopt(SO_REUSEADDR)".to_string(), None),
-        4 => (
-            "bind",
-            format!("bind({where_}) in the sandbox's network namespace"),
-            match errno {
-                Errno::EADDRINUSE => {
-                    Some("something in the sandbox already listens on that port".to_string())
-                }
-                Errno::EADDRNOTAVAIL => Some(
-                    "the sandbox's network namespace has no such address (is lo up?)".to_string(),
-                ),
-                Errno::EACCES => Some(
-                    "a port below 1024 needs CAP_NET_BIND_SERVICE in the sandbox's user namespace"
-                        .to_string(),
-                ),
-                _ => None,
-            },
-        ),
-        _ => ("listen", format!("listen({where_})"), None),
+        )
+    } else {
+        listen::describe(l.stage, errno, &at, "the sandbox's")
     };
     Err(Failure::sys(errno, syscall, call, cause))
 }

@@ -48,10 +48,15 @@ pub enum Step {
     /// The run's cgroup, made by the parent before the clone (cgroup.rs); numbered last so
     /// that the child's steps keep their numbers.
     Limits,
+    /// A forwarded port's listening socket (step 7b), numbered after the others for the same
+    /// reason.
+    Forward,
+    /// Waiting on the caller's `blockFd` (bwrap's --block-fd), after step 23.
+    BlockFd,
 }
 
 impl Step {
-    pub const ALL: [Step; 30] = [
+    pub const ALL: [Step; 32] = [
         Step::Clone,
         Step::Sync,
         Step::Idmap,
@@ -82,6 +87,8 @@ impl Step {
         Step::Seccomp,
         Step::Execve,
         Step::Limits,
+        Step::Forward,
+        Step::BlockFd,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -121,6 +128,8 @@ impl Step {
             Step::Seccomp => "seccomp",
             Step::Execve => "execve",
             Step::Limits => crate::cgroup::STEP,
+            Step::Forward => "forward",
+            Step::BlockFd => "block-fd",
         }
     }
 }
@@ -148,6 +157,10 @@ pub struct Record {
     pub refused: u32,
     pub report: Report,
 }
+
+/// `Report.detail` of a step-0 report that says the user namespace of step 3a exists (a
+/// step-0 report with no detail carries the grandchild's pid in `index`).
+pub const READY: u32 = 1;
 
 /// The write of the report to the error pipe failed.
 pub const REFUSED_WRITE: u32 = 1;
@@ -321,6 +334,9 @@ pub struct ChildPlan {
     pub sync_fd: i32,
     /// Whether to wait for the parent's byte (it writes id maps or a cgroup first).
     pub wait_for_parent: bool,
+    /// CLONE_NEW* flags unshared at step 3a rather than by clone(): a new user namespace with
+    /// joins, which must be entered with the caller's privileges, before it exists. 0: none.
+    pub late_unshare: u32,
     /// Close-on-exec; above every fd in `fds`.
     pub err_fd: i32,
     /// Where a grandchild's stack starts (its top), when a joined pid namespace needs one; 0
@@ -368,8 +384,12 @@ pub struct ChildPlan {
     pub seccomp: *const SockFprog,
     /// A pty for the program: step 17b opens it, step 24b makes it the controlling terminal.
     pub terminal: bool,
-    /// Where the master goes to the parent (SCM_RIGHTS); close-on-exec, above every fd in `fds`.
-    pub tty_sock: i32,
+    /// Where fds go to the parent (SCM_RIGHTS): the forwarded ports' sockets (step 7b), then
+    /// the pty master (step 17b). Close-on-exec, above every fd in `fds`.
+    pub send_sock: i32,
+    /// Forwarded ports: listening sockets made in the program's network namespace at step 7b.
+    pub forwards: *const crate::listen::ListenAt,
+    pub nforwards: usize,
     /// struct winsize: rows, columns, and two unused pixel counts.
     pub winsize: [u16; 4],
     /// Scratch: the slave's fd from step 17b to step 24b, which under a reaper runs in the
@@ -395,6 +415,11 @@ pub struct ChildPlan {
     /// whether it unmaps the rest.
     pub reaper_keep: [(usize, usize); 3],
     pub reaper_trim: bool,
+    /// The caller's usernsBlockFd and blockFd, duplicated close-on-exec above every fd in
+    /// `fds` (-1: none). Waiting on either, the child first sends `Report { step, errno: 0 }`
+    /// so that spawn() returns while it waits.
+    pub userns_block_fd: i32,
+    pub block_fd: i32,
 }
 
 /// The kernel's sigaction, as rt_sigaction(2) takes it (not the C library's).
@@ -440,6 +465,25 @@ struct CapData {
 }
 
 const CAP_V3: u32 = 0x2008_0522;
+
+/// Steps 2 and 3a: waits for the parent's byte on the sync pipe; exits if it gave up (and
+/// reports why itself) or is gone.
+fn wait_for_parent(p: &ChildPlan) {
+    let mut byte = 0u8;
+    // SAFETY: a read into this stack.
+    let rc = retry(|| unsafe {
+        syscall(
+            libc::SYS_read,
+            p.sync_fd as usize,
+            &mut byte as *mut u8 as usize,
+            1,
+            0,
+        )
+    });
+    if rc != 1 {
+        exit_group(127);
+    }
+}
 
 /// Reports the failed step and exits.
 fn fail(plan: &ChildPlan, step: Step, index: usize, detail: u32, rc: isize) -> ! {
@@ -572,21 +616,14 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
 
             // 2. sync: the parent writes the id maps of a new user namespace, or moves us into a
             // cgroup, while we wait here: before any step that depends on our ids or our cgroup.
-            if p.wait_for_parent {
-                let mut byte = 0u8;
-                let rc = retry(|| {
-                    syscall(
-                        libc::SYS_read,
-                        p.sync_fd as usize,
-                        &mut byte as *mut u8 as usize,
-                        1,
-                        0,
-                    )
-                });
-                if rc != 1 {
-                    // The parent gave up (and reports why itself) or is gone.
-                    exit_group(127);
-                }
+            // With a user namespace made at step 3a, the wait comes there.
+            if p.wait_for_parent && p.late_unshare == 0 {
+                wait_for_parent(p);
+            }
+            // 2b. usernsBlockFd: as bwrap, wait in the new user namespace, its maps unwritten,
+            // for the caller to write them from outside; before any step that uses our ids.
+            if p.userns_block_fd >= 0 {
+                block(p, p.userns_block_fd, Step::Sync);
             }
 
             // 3. setns: enter existing namespaces, the user namespace first (the list is in that
@@ -604,6 +641,33 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                 }
             }
 
+            // 3a. unshare: a new user namespace (with the other new ones, which it then owns)
+            // after the joins, which needed the caller's privileges in the namespaces' owners.
+            // Then the parent writes its maps, told by a READY report, while we wait as at step 2.
+            // A new pid namespace made here takes only our children: step 3b makes one.
+            if p.late_unshare != 0 {
+                let rc = syscall(libc::SYS_unshare, p.late_unshare as usize, 0, 0, 0);
+                if rc < 0 {
+                    fail(p, Step::Unshare, 1, 0, rc);
+                }
+                if p.wait_for_parent {
+                    let ready = Report {
+                        step: 0,
+                        index: 0,
+                        errno: 0,
+                        detail: READY,
+                    };
+                    syscall(
+                        libc::SYS_write,
+                        p.err_fd as usize,
+                        &ready as *const Report as usize,
+                        std::mem::size_of::<Report>(),
+                        0,
+                    );
+                    wait_for_parent(p);
+                }
+            }
+
             // 3b. A joined pid namespace only takes our children, so the rest is done by a
             // grandchild (CLONE_PARENT: a child of the spawning thread, like us) while we wait
             // (CLONE_VFORK); then its pid goes to the parent, which waits for it instead of us.
@@ -614,7 +678,14 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                 } else {
                     libc::CLONE_VM
                 };
-                let flags = vm | libc::CLONE_VFORK | libc::CLONE_PARENT;
+                // Not waiting for it (no CLONE_VFORK) when it will wait on blockFd: the parent
+                // needs its pid before spawn() returns. Our memory is a copy of our own then.
+                let vfork = if p.block_fd >= 0 {
+                    0
+                } else {
+                    libc::CLONE_VFORK
+                };
+                let flags = vm | vfork | libc::CLONE_PARENT;
                 let rc = crate::sys::clone_into(
                     libc::SYS_clone,
                     [flags as usize, p.grandchild_stack, 0, 0, 0],
@@ -795,6 +866,24 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             let rc = loopback_up();
             if rc < 0 {
                 fail(p, Step::Loopback, 0, 0, rc);
+            }
+        }
+
+        // 7b. forward: the forwarded ports' listening sockets, made here because this is the
+        // first point where we are in the program's network namespace with lo up, and before
+        // setuid and capabilities (a port below 1024 needs CAP_NET_BIND_SERVICE), Landlock
+        // (which may refuse bind) and seccomp (which may refuse socket). Each goes to the
+        // parent at once, which serves it; our copy is closed.
+        for i in 0..p.nforwards {
+            let at = &*p.forwards.add(i);
+            let fd = match crate::listen::listen_tcp(at) {
+                Ok(fd) => fd,
+                Err((stage, rc)) => fail(p, Step::Forward, i, stage, rc),
+            };
+            let rc = send_fd(p.send_sock, fd as i32);
+            syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+            if rc < 0 {
+                fail(p, Step::Forward, i, crate::listen::SEND, rc);
             }
         }
 
@@ -1173,6 +1262,16 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             fail(p, Step::Fds, 0, 0, rc);
         }
 
+        // 23b. block-fd: wait for the caller's byte (or EOF) on blockFd, as bwrap's --block-fd.
+        // After everything that builds the sandbox and after the fds (23), whose close-on-exec
+        // copies of this process's fds are closed first, so that a writer's end held here cannot
+        // keep EOF from coming; before the reaper (24), so that one process waits, and before
+        // the caller's filter (26), which need not allow poll or read.
+        if p.block_fd >= 0 {
+            close_others(p);
+            block(p, p.block_fd, Step::BlockFd);
+        }
+
         // 24. reaper: we are pid 1 of a new pid namespace and stay, as its init; the program
         // becomes our child (sharing our copy of the memory until it execs) and goes on from
         // step 25. Last, so that it inherits everything above. Holding (a sandbox), there is no
@@ -1195,6 +1294,97 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
             let keep = p.reaper_keep;
             let trim = p.reaper_trim;
             init(pid as i32, keep, trim);
+        }
+    }
+}
+
+/// Tells the parent that we wait (it returns from spawn()), then waits until `fd` has data or
+/// is at EOF, reads one byte of it (as bwrap does: the byte is consumed) and closes it. Any
+/// outcome of the read releases us, as in bwrap.
+unsafe fn block(p: &ChildPlan, fd: i32, step: Step) {
+    let waiting = Report {
+        step: step as u32,
+        index: 0,
+        errno: 0,
+        detail: 0,
+    };
+    // SAFETY: a report from this frame, a pollfd and a byte on this stack, our own fd.
+    unsafe {
+        syscall(
+            libc::SYS_write,
+            p.err_fd as usize,
+            &waiting as *const Report as usize,
+            std::mem::size_of::<Report>(),
+            0,
+        );
+        // Signals unblocked while we wait, so that the caller's kill() (or timeout) ends us
+        // with its default action: every handler is the default since step 1, and our memory
+        // is a copy of our own.
+        let empty = 0u64;
+        let mut old = 0u64;
+        let sigmask = |set: *const u64, old: *mut u64| {
+            syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK as usize,
+                set as usize,
+                old as usize,
+                8,
+            )
+        };
+        sigmask(&empty, &mut old);
+        // poll, then read: a non-blocking fd would otherwise return EAGAIN at once.
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        retry(|| syscall(libc::SYS_ppoll, &mut pfd as *mut _ as usize, 1, 0, 0));
+        let mut byte = 0u8;
+        retry(|| {
+            syscall(
+                libc::SYS_read,
+                fd as usize,
+                &mut byte as *mut u8 as usize,
+                1,
+                0,
+            )
+        });
+        sigmask(&old, ptr::null_mut());
+        syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+    }
+}
+
+/// Closes every fd from `nfds` up but those this process still needs (the pipes to the
+/// parent, the terminal's, blockFd): all of them would close at execve anyway.
+unsafe fn close_others(p: &ChildPlan) {
+    let slave = if p.terminal && !p.tty_slave.is_null() {
+        // SAFETY: the plan's scratch, written by step 17b.
+        unsafe { *p.tty_slave }
+    } else {
+        -1
+    };
+    let mut keep = [p.err_fd, p.sync_fd, p.send_sock, slave, p.block_fd];
+    keep.sort_unstable();
+    let mut from = p.nfds;
+    // SAFETY: closes our own fds.
+    unsafe {
+        for fd in keep {
+            if fd < 0 || (fd as usize) < from {
+                continue;
+            }
+            if fd as usize > from && syscall(libc::SYS_close_range, from, fd as usize - 1, 0, 0) < 0
+            {
+                break;
+            }
+            from = fd as usize + 1;
+        }
+        if syscall(libc::SYS_close_range, from, u32::MAX as usize, 0, 0) < 0 {
+            // Before Linux 5.9: by listing /proc/self/fd, where it can be read.
+            each_fd(p.dirents, p.dirents_len, |n| {
+                if n >= p.nfds && !keep.contains(&(n as i32)) {
+                    syscall(libc::SYS_close, n, 0, 0, 0);
+                }
+            });
         }
     }
 }
@@ -1288,6 +1478,20 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
             return (3, moved);
         }
         syscall(libc::SYS_close, slave as usize, 0, 0, 0);
+        let rc = send_fd(p.send_sock, master as i32);
+        if rc < 0 {
+            return (4, rc);
+        }
+        syscall(libc::SYS_close, master as usize, 0, 0, 0);
+        *p.tty_slave = moved as i32;
+        (0, 0)
+    }
+}
+
+/// Sends `fd` over the unix socket `sock` (SCM_RIGHTS, one byte of data): -errno on failure.
+unsafe fn send_fd(sock: i32, fd: i32) -> isize {
+    // SAFETY: sendmsg of buffers on this stack.
+    unsafe {
         let mut byte = 0u8;
         let mut iov = libc::iovec {
             iov_base: &mut byte as *mut u8 as *mut c_void,
@@ -1297,7 +1501,7 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
             len: std::mem::size_of::<RightsMsg>() - 4,
             level: libc::SOL_SOCKET,
             kind: libc::SCM_RIGHTS,
-            fd: master as i32,
+            fd,
             _pad: 0,
         };
         // Zeroed, not a literal: some C libraries' msghdr has padding the kernel reads as part
@@ -1307,21 +1511,15 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
         msg.msg_iovlen = 1;
         msg.msg_control = &mut control as *mut RightsMsg as *mut c_void;
         msg.msg_controllen = std::mem::size_of::<RightsMsg>() as _;
-        let rc = retry(|| {
+        retry(|| {
             syscall(
                 libc::SYS_sendmsg,
-                p.tty_sock as usize,
+                sock as usize,
                 &msg as *const libc::msghdr as usize,
                 libc::MSG_NOSIGNAL as usize,
                 0,
             )
-        });
-        if rc < 0 {
-            return (4, rc);
-        }
-        syscall(libc::SYS_close, master as usize, 0, 0, 0);
-        *p.tty_slave = moved as i32;
-        (0, 0)
+        })
     }
 }
 

@@ -35,7 +35,7 @@ pub use plan::SpawnPlan;
 const STACK: usize = 64 * 1024;
 const GUARD: usize = 4096;
 /// clone(2)'s flags for the namespaces it can create itself (time needs unshare or clone3).
-const CLONE_NS: u32 = (libc::CLONE_NEWUSER
+pub(crate) const CLONE_NS: u32 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET
@@ -52,8 +52,17 @@ pub struct Started {
     pub parent_fds: Vec<RawFd>,
     /// The pty master the child opened, with `terminal`.
     pub terminal: Option<OwnedFd>,
+    /// The forwarded ports' listening sockets, in the order of options.forwards.
+    pub forwards: Vec<OwnedFd>,
     /// When it started, and the cgroup made for it.
     pub run: Run,
+    /// fds to hold until the child has been reaped: syncFd's duplicate (the caller's third
+    /// party sees EOF when it closes) and, when spawn() returned while the child waits on a
+    /// block fd, the sync pipe it checks.
+    pub held: Vec<OwnedFd>,
+    /// When spawn() returned while the child waits on a block fd: the error pipe, where a
+    /// failure past the wait is reported (`late_failure` reads it once the child has exited).
+    pub late: Option<OwnedFd>,
 }
 
 /// fds the parent created for the child; closed on drop unless taken.
@@ -318,20 +327,36 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             _ => {}
         }
     }
+    let dup = |fd: Option<i32>, min: usize| -> Outcome<Option<OwnedFd>> {
+        let Some(fd) = fd else { return Ok(None) };
+        // SAFETY: duplicates an fd check_fds found open.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min as libc::c_int) };
+        if copy < 0 {
+            return Err(last(Step::Fds, "fcntl", "fcntl(F_DUPFD_CLOEXEC)"));
+        }
+        Ok(Some(unsafe_owned(copy)))
+    };
+    let block_fd = dup(plan.block_fd, n)?;
+    let userns_block_fd = dup(plan.userns_block_fd, n)?;
+    let sync_hold = dup(plan.sync_fd, 0)?;
+    // Waiting on either, the child outlives this call (it returns once the child waits).
+    let outlives = block_fd.is_some() || userns_block_fd.is_some();
     let (err_read, err_write) = pipe()?;
     let err_read = unsafe_owned(err_read);
     let err_write = unsafe_owned(above(err_write, n)?);
     let (sync_read, sync_write) = pipe()?;
     let sync_read = unsafe_owned(above(sync_read, n)?);
     let sync_write = unsafe_owned(sync_write);
-    // The child sends the pty master back over this (it opens the pty itself: only there is
-    // the /dev/ptmx of its own devpts in sight).
-    let tty = match plan.terminal {
-        Some(_) => {
+    // The child sends fds back over this: the forwarded ports' sockets (made in its network
+    // namespace), then the pty master (it opens the pty itself: only there is the /dev/ptmx of
+    // its own devpts in sight).
+    let nforwards = plan.forwards.as_ref().map_or(0, Vec::len);
+    let tty = match plan.terminal.is_some() || nforwards > 0 {
+        true => {
             let (mine, theirs) = socketpair()?;
             Some((unsafe_owned(mine), unsafe_owned(above(theirs, n)?)))
         }
-        None => None,
+        false => None,
     };
 
     let new_user = plan.namespaces & libc::CLONE_NEWUSER as u32 != 0;
@@ -344,12 +369,18 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         sync_read.as_raw_fd(),
         err_write.as_raw_fd(),
         tty.as_ref().map_or(-1, |t| t.1.as_raw_fd()),
-        maps || want_cgroup,
+        // With CLONE_INTO_CGROUP the child starts in its cgroup: it waits only for id maps, or
+        // for the parent to move it where clone3 is refused (set below).
+        maps,
     )?;
-    // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half.
+    // A joined pid or time namespace needs a grandchild (child.rs, step 3b), on the lower half;
+    // so does a new pid namespace made after joins (step 3a, with a new user namespace).
     let joined = plan.join.iter().fold(0, |mask, j| mask | j.nstype);
     let joins_time = joined & libc::CLONE_NEWTIME as u32 != 0;
-    let needs_grandchild = joined & libc::CLONE_NEWPID as u32 != 0 || joins_time;
+    let late_user = new_user && !plan.join.is_empty();
+    let needs_grandchild = joined & libc::CLONE_NEWPID as u32 != 0
+        || joins_time
+        || (late_user && plan.namespaces & libc::CLONE_NEWPID as u32 != 0);
     // The child runs on the top region; a grandchild below it; a program under a reaper on
     // the lowest.
     let reaper = plan.reaper.unwrap_or(false);
@@ -357,6 +388,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     let stack = Stack::new(regions * STACK)?;
     let record = RecordPage::new()?;
     prepared.child.record = record.0;
+    prepared.child.block_fd = block_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+    prepared.child.userns_block_fd = userns_block_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
     if needs_grandchild {
         prepared.child.grandchild_stack = stack.top() - STACK;
         prepared.child.grandchild_copies = joins_time;
@@ -373,17 +406,29 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         ];
         prepared.child.reaper_trim = vm::shared() && image.is_some();
     }
-    let clone_ns = plan.namespaces & CLONE_NS;
+    // With joins, a new user namespace comes after them (step 3a): clone() makes none.
+    let clone_ns = if late_user {
+        prepared.child.late_unshare = plan.namespaces & CLONE_NS;
+        0
+    } else {
+        plan.namespaces & CLONE_NS
+    };
     let exit_signal = plan.exit_signal as u32 & 0xff;
 
     // Probed before signals are blocked: the probe waits for a child of its own. Where children
     // cannot share memory (qemu-user), clone() takes no CLONE_PIDFD either: pidfd_open after.
     let shared = vm::shared();
-    let vm_flag = if reaper { 0 } else { vm::clone_vm() };
+    // A child that outlives this call (a reaper, or one that waits on a block fd after spawn()
+    // returned) gets a copy of the memory: ours, its plan and stack included, is freed.
+    let vm_flag = if reaper || outlives {
+        0
+    } else {
+        vm::clone_vm()
+    };
     let pidfd_flag = if shared { libc::CLONE_PIDFD as u32 } else { 0 };
     let mut pidfd: i32 = -1;
     let mut via_procs = false;
-    let arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
+    let mut arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
     let started_at = std::time::Instant::now();
     let rc = {
         let _blocked = Blocked::all();
@@ -422,6 +467,8 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
             if matches!(-rc as i32, libc::ENOSYS | libc::EPERM | libc::E2BIG) {
                 via_procs = true;
                 pidfd = -1;
+                prepared.child.wait_for_parent = true;
+                arg = &*prepared.child as *const child::ChildPlan as *mut c_void;
             }
         }
         if cgroup.is_none() || via_procs {
@@ -490,28 +537,59 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     drop(theirs);
     drop(err_write);
     drop(sync_read);
+    drop(block_fd);
+    drop(userns_block_fd);
     let tty_mine = tty.map(|(mine, _theirs)| mine);
 
     let moved_by_parent = if via_procs { cgroup.as_ref() } else { None };
-    let parent_part = parent::parent_part(plan, pid, moved_by_parent);
+    // A user namespace made at step 3a: its maps can be written once the child says it exists
+    // (or it failed before, and that is the outcome).
+    let early = if late_user && (maps || via_procs) {
+        match read_report(err_read.as_raw_fd()) {
+            Ok(Some(r)) if r.step == 0 && r.detail == child::READY => None,
+            Ok(Some(r)) => Some(Ok(Some(report_failure(plan, &prepared.tree, r, 0)))),
+            Ok(None) => None,
+            Err(f) => Some(Err(f)),
+        }
+    } else {
+        None
+    };
+    let parent_part = match &early {
+        Some(_) => Ok(()),
+        None => parent::parent_part(plan, pid, moved_by_parent),
+    };
     let mut grandchild = None;
-    let outcome = match parent_part {
-        Ok(()) => {
-            if maps || want_cgroup {
+    let mut waiting = false;
+    let outcome = match (early, parent_part) {
+        (Some(outcome), _) => outcome,
+        (None, Ok(())) => {
+            if maps || via_procs {
                 // SAFETY: one byte to a pipe we own.
                 unsafe { libc::write(sync_write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
-            read_reports(err_read.as_raw_fd(), &mut grandchild).map(|r| {
-                // A filter may have refused the report's write: the record has it then.
+            read_reports(
+                err_read.as_raw_fd(),
+                &mut grandchild,
+                &mut waiting,
+                needs_grandchild,
+            )
+            .map(|r| {
+                // A filter may have refused the report's write: the record has it then. Not
+                // after a wait on a block fd: a failure past it, which the record may already
+                // hold, is the late one (`late_failure`), not this call's.
                 let left = record.read();
-                let r = r.or((left.failed != 0).then_some(left.report));
+                let r = match waiting {
+                    false => r.or((left.failed != 0).then_some(left.report)),
+                    true => r,
+                };
                 r.map(|r| report_failure(plan, &prepared.tree, r, left.refused))
             })
         }
-        Err(f) => Ok(Some(f)),
+        (None, Err(f)) => Ok(Some(f)),
     };
     // Until here the child may still be running on its stack and checking that we are alive.
-    drop(sync_write);
+    // Waiting on a block fd, the child checks at step 19 that we are alive: keep it open.
+    let sync_write = waiting.then_some(sync_write);
     if let Some(gpid) = grandchild {
         // The child only made the grandchild (a child of this thread too) and exited: reap it
         // and hold the grandchild instead, which cannot be reaped (and its pid reused) before
@@ -528,16 +606,16 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
         }
     }
     let outcome = match (outcome, &tty_mine) {
-        (Ok(None), Some(sock)) => match terminal::receive_master(sock.as_raw_fd()) {
-            Ok(master) => Ok((None, Some(master))),
-            Err(failure) => Ok((Some(failure), None)),
-        },
-        (Ok(r), _) => Ok((r, None)),
+        (Ok(None), Some(sock)) => receive(plan, sock.as_raw_fd(), nforwards),
+        (Ok(r), _) => Ok((r, None, Vec::new())),
         (Err(f), _) => Err(f),
     };
     match outcome {
-        Ok((None, terminal)) => {
+        Ok((None, terminal, forwards)) => {
             drop(stack);
+            let mut held: Vec<OwnedFd> = sync_hold.into_iter().collect();
+            held.extend(sync_write);
+            let late = waiting.then_some(err_read);
             // The parent's ends now belong to the caller.
             ours.0.clear();
             Ok(Started {
@@ -545,13 +623,16 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
                 pidfd,
                 parent_fds,
                 terminal,
+                forwards,
                 run: Run {
                     started: started_at,
                     cgroup: run_cgroup,
                 },
+                held,
+                late,
             })
         }
-        Ok((Some(failure), _)) | Err(failure) => {
+        Ok((Some(failure), _, _)) | Err(failure) => {
             // Kill and reap, so a failed spawn leaves no zombie; only then is the stack free.
             // SAFETY: signals our own child through its pidfd.
             unsafe {
@@ -570,6 +651,35 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     }
 }
 
+/// What a started child sent over the fd socket: `nforwards` listening sockets, then the pty
+/// master with a terminal. A failure to receive is the spawn's failure (the child is killed).
+#[allow(clippy::type_complexity)]
+fn receive(
+    plan: &SpawnPlan,
+    sock: RawFd,
+    nforwards: usize,
+) -> Outcome<(Option<Failure>, Option<OwnedFd>, Vec<OwnedFd>)> {
+    let mut forwards = Vec::with_capacity(nforwards);
+    for i in 0..nforwards {
+        match terminal::receive_fd(sock, Step::Forward, "forwarded port's socket") {
+            Ok(fd) => forwards.push(fd),
+            Err(mut failure) => {
+                if let Failure::Spawn { index, .. } = &mut failure {
+                    *index = Some(i as u32);
+                }
+                return Ok((Some(failure), None, Vec::new()));
+            }
+        }
+    }
+    if plan.terminal.is_none() {
+        return Ok((None, None, forwards));
+    }
+    match terminal::receive_fd(sock, Step::Terminal, "terminal's master") {
+        Ok(master) => Ok((None, Some(master), forwards)),
+        Err(failure) => Ok((Some(failure), None, Vec::new())),
+    }
+}
+
 fn unsafe_owned(fd: RawFd) -> OwnedFd {
     // SAFETY: every caller passes an fd it just created and owns.
     unsafe { OwnedFd::from_raw_fd(fd) }
@@ -580,15 +690,29 @@ pub(crate) fn reap_now(pidfd: &OwnedFd) -> Option<(i32, i32)> {
     reaper::reap(0, pidfd.as_raw_fd(), 0).ok()
 }
 
-/// The child's reports until EOF: the failure, if any (none means the program exec'd), and
-/// the grandchild's pid where step 3b made one.
-fn read_reports(fd: RawFd, grandchild: &mut Option<i32>) -> Outcome<Option<Report>> {
+/// The child's reports until EOF (it exec'd or failed), or until it says it waits on a block
+/// fd (`waiting`): the program starts when the caller releases it, after spawn() returned.
+/// With a grandchild to come (a joined pid or time namespace), both its pid and its wait.
+fn read_reports(
+    fd: RawFd,
+    grandchild: &mut Option<i32>,
+    waiting: &mut bool,
+    expect_grandchild: bool,
+) -> Outcome<Option<Report>> {
     let mut failure = None;
     while let Some(report) = read_report(fd)? {
         if report.step == 0 {
-            *grandchild = Some(report.index as i32);
+            // READY was read before the maps were written; only a grandchild's pid is left.
+            if report.detail != child::READY {
+                *grandchild = Some(report.index as i32);
+            }
+        } else if report.errno == 0 {
+            *waiting = true;
         } else {
             failure = Some(report);
+        }
+        if *waiting && (grandchild.is_some() || !expect_grandchild) {
+            break;
         }
     }
     Ok(failure)
@@ -647,6 +771,14 @@ pub struct NativeSpawned {
     pub terminal_writer: Option<i32>,
     /// With `terminal`: the master itself, for TIOCSWINSZ only.
     pub terminal_control: Option<i32>,
+    /// fds to close once the child has exited (syncFd's duplicate, and the pipe a child
+    /// waiting on blockFd still checks).
+    pub held: Vec<i32>,
+    /// When spawn() returned while the child waits on a block fd: the error pipe, for
+    /// `_lateFailure` once the child has exited; then closed by the caller.
+    pub late: Option<i32>,
+    /// With `forwards`: each forwarded port's listening socket (non-blocking, close-on-exec).
+    pub forwards: Vec<i32>,
     /// The reaper's wait for it, already under way: `_watchExit(watch, callback)` says whom to
     /// tell. Made here, in the same call as the child, so that no JavaScript runs between the
     /// two (a Worker terminated there would leave the child unreaped for good).
@@ -684,6 +816,16 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         None => None,
     };
     let pidfd = std::os::fd::IntoRawFd::into_raw_fd(started.pidfd);
+    let until_exit: Vec<i32> = started
+        .held
+        .into_iter()
+        .map(std::os::fd::IntoRawFd::into_raw_fd)
+        .collect();
+    let forwards: Vec<i32> = started
+        .forwards
+        .into_iter()
+        .map(std::os::fd::IntoRawFd::into_raw_fd)
+        .collect();
     usage::register(started.pid, started.run);
     let watch = reaper::watch(
         &env,
@@ -694,10 +836,14 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
     )?;
     let watch = to_js(&env, watch)?;
     // The terminal's fds too: closed with the pipes' if JavaScript never takes them.
+    let late = started.late.map(std::os::fd::IntoRawFd::into_raw_fd);
     let mut held = started.parent_fds.clone();
+    held.extend(&until_exit);
+    held.extend(late);
     if let Some(r) = &relayed {
         held.extend([r.socket, r.writer, r.control]);
     }
+    held.extend(&forwards);
     reaper::hold(watch, &held);
     Ok(NativeSpawned {
         pid: started.pid,
@@ -706,6 +852,9 @@ pub fn native_spawn(env: Env, plan: SpawnPlan) -> napi::Result<NativeSpawned> {
         terminal: relayed.as_ref().map(|r| r.socket),
         terminal_writer: relayed.as_ref().map(|r| r.writer),
         terminal_control: relayed.as_ref().map(|r| r.control),
+        held: until_exit,
+        late,
+        forwards,
         watch: watch as f64,
     })
 }
@@ -813,6 +962,8 @@ pub struct NativeSpawnSync {
     pub error: Option<String>,
     /// What the program took and why it ended.
     pub report: RunReport,
+    /// As NativeSpawned's `late`.
+    pub late: Option<i32>,
 }
 
 #[napi(js_name = "_spawnSync")]
@@ -824,9 +975,11 @@ pub fn native_spawn_sync(
     kill_signal: i32,
     max_buffer: f64,
 ) -> napi::Result<NativeSpawnSync> {
+    let mut late = None;
     let outcome = refuse_in_callback("spawnSync")
         .and_then(|()| start_for_process(plan))
-        .and_then(|started| {
+        .and_then(|mut started| {
+            late = started.late.take();
             parent::run_to_exit(
                 started,
                 input.as_deref(),
@@ -846,7 +999,44 @@ pub fn native_spawn_sync(
             .collect(),
         error: done.error.map(str::to_string),
         report: done.report,
+        late: late.map(std::os::fd::IntoRawFd::into_raw_fd),
     })
+}
+
+/// For a child that spawn() or spawnSync() left waiting on blockFd or usernsBlockFd, once it
+/// has exited: throws the failure it reported on `fd` (their `late`) after the wait, as a
+/// failed step is thrown; returns if it reported none (it exec'd). `plan` is the spawn's.
+#[napi(js_name = "_lateFailure")]
+pub fn late_failure(env: Env, plan: SpawnPlan, fd: i32) -> napi::Result<()> {
+    // Non-blocking: the writers are gone with the child, but nothing here may hang.
+    // SAFETY: fcntl on the caller's fd.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    match read_report(fd) {
+        Ok(Some(r)) if r.step != 0 && r.errno != 0 => {
+            // The mount ops again, for a mount step's words (usernsBlockFd waits before them).
+            let files: Vec<&[u8]> = plan
+                .files
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .map(|b| &b[..])
+                .collect();
+            let tree = tree::build(
+                plan.mounts.as_deref().unwrap_or(&[]),
+                &files,
+                plan.rootfs.as_deref(),
+                plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
+            )
+            .unwrap_or_default();
+            to_js(&env, Err(report_failure(&plan, &tree, r, 0)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether user namespaces can be made here, and if not, why.

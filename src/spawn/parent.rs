@@ -323,6 +323,15 @@ pub fn check_fds(plan: &SpawnPlan) -> Outcome<()> {
             ));
         }
     }
+    if let Some(fd) = plan.block_fd {
+        open(fd, Step::BlockFd, "options.blockFd")?;
+    }
+    if let Some(fd) = plan.userns_block_fd {
+        open(fd, Step::Sync, "options.usernsBlockFd")?;
+    }
+    if let Some(fd) = plan.sync_fd {
+        open(fd, Step::Fds, "options.syncFd")?;
+    }
     if let Some(fd) = plan.cgroup_fd {
         let what = "options.cgroup";
         open(fd, Step::Cgroup, what)?;
@@ -416,6 +425,13 @@ pub fn describe(
             };
             ("setns", format!("setns({label})"), cause)
         }
+        Step::Unshare if index == 1 => {
+            let flags = plan.namespaces & super::CLONE_NS;
+            let cause = clone_cause(errno, plan.namespaces).map(|c| {
+                format!("{c} (the new user namespace is made after the joins, so that they are entered with this process's privileges)")
+            });
+            ("unshare", format!("unshare({})", crate::flags::unshare_flag_names(flags)), cause)
+        }
         Step::Unshare => ("unshare", "unshare(NEWTIME)".into(), match errno {
             Errno::EPERM => Some("a new time namespace needs CAP_SYS_ADMIN: add 'user' to namespaces".into()),
             Errno::EINVAL => Some("this kernel has no time namespaces (Linux 5.6+)".into()),
@@ -464,6 +480,28 @@ pub fn describe(
             ("chdir", format!("chdir({dir:?})"), cause)
         }
         Step::Terminal => return super::terminal::describe(plan, index, errno),
+        Step::Forward => {
+            index_out = Some(index);
+            let at = plan
+                .forwards
+                .as_ref()
+                .and_then(|f| f.get(index as usize))
+                .map_or(
+                    crate::listen::ListenAt {
+                        addr: 0,
+                        port: 0,
+                        backlog: 0,
+                    },
+                    |f| crate::listen::ListenAt {
+                        addr: f.addr,
+                        port: f.port.min(65535) as u16,
+                        backlog: f.backlog,
+                    },
+                );
+            let (syscall, call, cause) =
+                crate::listen::describe(detail, errno, &at, "the program's");
+            (syscall, call, cause)
+        }
         Step::Setsid => ("setsid", "setsid()".into(), None),
         Step::Pdeathsig => ("prctl", format!("prctl(PR_SET_PDEATHSIG, {})", plan.pdeathsig), None),
         Step::Fds => ("dup3", "dup3(stdio)".into(), match errno {

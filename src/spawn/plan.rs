@@ -93,8 +93,25 @@ pub struct SpawnPlan {
     pub hold: Option<bool>,
     /// Limits for a cgroup made for the run (cgroup.rs).
     pub limits: Option<crate::cgroup::LimitsSlot>,
+    /// bwrap's --block-fd: the child waits for a byte (or EOF) on it before the program starts.
+    pub block_fd: Option<i32>,
+    /// bwrap's --userns-block-fd: the child waits on it in its new user namespace, before any
+    /// step that uses its ids, while someone outside writes the id maps.
+    pub userns_block_fd: Option<i32>,
+    /// bwrap's --sync-fd: a duplicate is held until the child is reaped.
+    pub sync_fd: Option<i32>,
     /// Landlock rules, applied at step 22b.
     pub landlock: Option<crate::landlock::LandlockSlot>,
+    /// Forwarded ports: listening sockets made in the program's network namespace (step 7b).
+    pub forwards: Option<Vec<ForwardSlot>>,
+}
+
+/// One of options.forwards: an IPv4 address as a number, a port and a backlog.
+#[napi(object)]
+pub struct ForwardSlot {
+    pub addr: u32,
+    pub port: u32,
+    pub backlog: i32,
 }
 
 /// options.terminal's size.
@@ -143,6 +160,7 @@ pub struct Prepared {
     _tty_filter: Option<(Vec<u8>, Box<SockFprog>)>,
     _tty_slave: Box<i32>,
     _landlock: Option<(OwnedFd, Vec<LandlockPath>)>,
+    _forwards: Vec<crate::listen::ListenAt>,
     pub tree: Tree,
     pub child: Box<ChildPlan>,
 }
@@ -213,7 +231,7 @@ pub fn prepare(
     fds: Vec<i32>,
     sync_fd: i32,
     err_fd: i32,
-    tty_sock: i32,
+    send_sock: i32,
     wait_for_parent: bool,
 ) -> Outcome<Prepared> {
     if plan.file.is_empty() {
@@ -379,6 +397,16 @@ pub fn prepare(
         }
         None => None,
     };
+    let forwards: Vec<crate::listen::ListenAt> = plan
+        .forwards
+        .iter()
+        .flatten()
+        .map(|f| crate::listen::ListenAt {
+            addr: f.addr,
+            port: f.port.min(65535) as u16,
+            backlog: f.backlog,
+        })
+        .collect();
     let opt = |c: &Option<CString>| c.as_ref().map_or(ptr::null(), |c| c.as_ptr());
     let child = Box::new(ChildPlan {
         paths: paths.as_ptr(),
@@ -411,6 +439,7 @@ pub fn prepare(
         pdeathsig: plan.pdeathsig,
         sync_fd,
         wait_for_parent,
+        late_unshare: 0,
         err_fd,
         grandchild_stack: 0,
         grandchild_copies: false,
@@ -442,7 +471,9 @@ pub fn prepare(
             .as_ref()
             .map_or(ptr::null(), |(_, f)| &**f as *const SockFprog),
         terminal: plan.terminal.is_some(),
-        tty_sock,
+        send_sock,
+        forwards: forwards.as_ptr(),
+        nforwards: forwards.len(),
         winsize,
         tty_slave: &mut *tty_slave,
         tty_filter: tty_filter
@@ -460,6 +491,8 @@ pub fn prepare(
         program_stack: 0,
         reaper_keep: [(0, 0); 3],
         reaper_trim: false,
+        userns_block_fd: -1,
+        block_fd: -1,
     });
     Ok(Prepared {
         _strings: strings,
@@ -478,6 +511,7 @@ pub fn prepare(
         _tty_filter: tty_filter,
         _tty_slave: tty_slave,
         _landlock: landlock,
+        _forwards: forwards,
         tree,
         child,
     })

@@ -90,9 +90,13 @@ pub fn legacy_tiocsti() -> Option<bool> {
 }
 
 fn failure(syscall: &'static str, call: &str, errno: Errno, cause: &str) -> Failure {
+    failure_at(Step::Terminal, syscall, call, errno, cause)
+}
+
+fn failure_at(step: Step, syscall: &'static str, call: &str, errno: Errno, cause: &str) -> Failure {
     Failure::Spawn {
         errno,
-        step: Step::Terminal.name(),
+        step: step.name(),
         index: None,
         syscall,
         call: call.into(),
@@ -181,8 +185,9 @@ pub fn describe(plan: &super::SpawnPlan, index: u32, errno: Errno) -> Failure {
     }
 }
 
-/// The master the child sent over `sock` before it exec'd (it is queued there by then).
-pub fn receive_master(sock: RawFd) -> Outcome<OwnedFd> {
+/// An fd the child sent over `sock` before it exec'd (queued there by then): a forwarded
+/// port's socket or the pty master.
+pub fn receive_fd(sock: RawFd, step: Step, what: &str) -> Outcome<OwnedFd> {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
@@ -199,11 +204,12 @@ pub fn receive_master(sock: RawFd) -> Outcome<OwnedFd> {
     // SAFETY: recvmsg into the buffers above.
     let rc = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
     if rc < 0 {
-        return Err(failure(
+        return Err(failure_at(
+            step,
             "recvmsg",
-            "recvmsg(terminal socket)",
+            &format!("recvmsg({what})"),
             Errno::last(),
-            "the child did not send the terminal's master",
+            &format!("the child did not send the {what}"),
         ));
     }
     // SAFETY: walks the control data the kernel wrote into `msg`.
@@ -217,9 +223,10 @@ pub fn receive_master(sock: RawFd) -> Outcome<OwnedFd> {
             return Ok(OwnedFd::from_raw_fd(fd));
         }
     }
-    Err(failure(
+    Err(failure_at(
+        step,
         "recvmsg",
-        "recvmsg(terminal socket)",
+        &format!("recvmsg({what})"),
         Errno::EPROTO,
         "the child's message carried no file descriptor",
     ))

@@ -56,6 +56,7 @@ pub struct OpInfo {
 }
 
 /// The ops and everything they point into.
+#[derive(Default)]
 pub struct Tree {
     pub rootfs: u32,
     /// MOUNT_ATTR_* for a rootfs directory: nosuid and nodev for one asked for; none for the
