@@ -347,6 +347,24 @@ withClone('waitpid reaps a clone() child with its exit code, with SIGCHLD or no 
   t.like(r.withoutSignal, { exitCode: 78, signal: null, status: 78 << 8 })
 })
 
+withClone('waitpid builds the result waitExit builds, key for key, for any exit code', async (t) => {
+  // waitpid() makes an exit's result in JavaScript, waitExit() through Node-API: one shape.
+  const r = ok(
+    t,
+    await runIsolated(`
+      const a = lc.clone(() => 255, 0, lc.SIGCHLD);
+      const b = lc.clone(() => 255, 0, lc.SIGCHLD);
+      const viaWaitpid = lc.waitpid(a);
+      const viaWaitExit = await lc.waitExit(b);
+      report({ a, b, viaWaitpid, viaWaitExit, keys: [Object.keys(viaWaitpid), Object.keys(viaWaitExit)] });
+    `),
+  ) as { a: number; b: number; viaWaitpid: lc.WaitResult; viaWaitExit: lc.WaitResult; keys: [string[], string[]] }
+  const exited = { status: 255 << 8, exitCode: 255, signal: null, coreDumped: false, stopSignal: null, continued: false }
+  t.deepEqual(r.viaWaitpid, { pid: r.a, ...exited })
+  t.deepEqual(r.viaWaitExit, { pid: r.b, ...exited })
+  t.deepEqual(r.keys[0], r.keys[1])
+})
+
 withClone('waitpid WNOHANG is null for a running clone() child; killed through its pidfd it reports SIGKILL', async (t) => {
   const r = ok(
     t,
