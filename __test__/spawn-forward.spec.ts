@@ -113,6 +113,15 @@ maybe('200 connections through a forward of a spawned program leak nothing', asy
   t.false(f.server.listening)
 })
 
+maybe('253 forwards, as many as one message carries: each listens inside; no spawn waits on a full socket buffer', async (t) => {
+  const hostPort = await hostServer(t, 'many\n')
+  const forwards = Array.from({ length: 253 }, (_, i) => ({ port: 20000 + i, target: { port: hostPort } }))
+  const child = spawn('/bin/bash', ['-c', `${get(20000)}; ${get(20252)}`], { ...sandboxed, forwards })
+  t.is(child.forwards.length, 253)
+  t.deepEqual(child.forwards.map((f) => f.port), forwards.map((f) => f.port))
+  t.deepEqual(await output(child), [0, 'many\nmany\n'])
+})
+
 maybe("a forward's failures are named by step 'forward', the entry and the kernel's cause", async (t) => {
   const errorOf = async (options: SpawnOptions): Promise<SpawnError> => {
     const child = spawn('/bin/true', [], { ...sandboxed, ...options })
@@ -143,6 +152,8 @@ test('forwards: argument errors, and where a forward cannot be', (t) => {
   t.throws(() => spawn('/bin/true', [], { ...sandboxed, forwards: [{ port: 1, allow: 'yes' as never }] }), { code: 'ERR_INVALID_ARG_TYPE', message: /options\.forwards\[0\]\.allow/ })
   // In this process's own network namespace it would only be another listener here.
   t.throws(() => spawn('/bin/true', [], { forwards: [{ port: 1 }] }), { code: 'ERR_INVALID_ARG_VALUE', message: /has none of its own: add 'net' to namespaces/ })
+  const many = Array.from({ length: 254 }, (_, i) => ({ port: 1 + i }))
+  t.throws(() => spawn('/bin/true', [], { ...sandboxed, forwards: many }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.forwards" is out of range\. It must be at most 253 entries/ })
   // lo left down: the kernel would let it bind, but nothing inside could connect.
   t.throws(() => spawn('/bin/true', [], { ...sandboxed, loopback: false, forwards: [{ port: 1 }] }), { code: 'ERR_INVALID_ARG_VALUE', message: /'options\.forwards\[0\]\.host' is on lo, which options\.loopback: false leaves down/ })
   // spawnSync() would block the event loop that serves it.

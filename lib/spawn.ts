@@ -142,8 +142,8 @@ export interface SpawnOptions extends ConfinementOptions {
   /** Ports that listen inside the program's network namespace (a new or joined one) and are
    * served by this process (`child.forwards`): each connection piped to its `target` here, or
    * emitted as the Forward's 'connection'. Made before the program starts, so its seccomp
-   * filter or Landlock rules do not stand in the way; closed when it exits. spawn() only
-   * (docs/sessions.md). */
+   * filter or Landlock rules do not stand in the way; closed when it exits. At most 253 (they
+   * reach this process in one message). spawn() only (docs/sessions.md). */
   forwards?: readonly SpawnForward[]
   /** A signal for the program when this process dies. */
   pdeathsig?: NodeJS.Signals | number
@@ -840,6 +840,9 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   const forwards: CheckedForward[] = []
   if (o.forwards !== undefined) {
     if (!Array.isArray(o.forwards)) throw typeError('options.forwards', 'an array of forwards', o.forwards)
+    // They reach this process in one SCM_RIGHTS message, which carries at most SCM_MAX_FD fds.
+    if (o.forwards.length > 253)
+      throw rangeError('options.forwards', 'at most 253 entries (their sockets reach this process in one message, which carries at most 253 fds); for more ports, a sandbox and sandbox.forward()', o.forwards.length)
     o.forwards.forEach((f: unknown, i) => forwards.push(checkForward(f, (f as SpawnForward | null)?.target, `options.forwards[${i}]`, `options.forwards[${i}].target`)))
     // In this process's own network namespace a forward would only be a second listener here.
     const ownNet = (namespaces & native.NEWNET) !== 0 || join.some((j) => (j.nstype & native.NEWNET) !== 0)

@@ -390,6 +390,11 @@ pub struct ChildPlan {
     /// Forwarded ports: listening sockets made in the program's network namespace at step 7b.
     pub forwards: *const crate::listen::ListenAt,
     pub nforwards: usize,
+    /// Their SCM_RIGHTS control message, its header written by the parent; the child puts the
+    /// fds in its data at `forward_fds`.
+    pub forward_cmsg: *mut u8,
+    pub forward_cmsg_len: usize,
+    pub forward_fds: *mut i32,
     /// struct winsize: rows, columns, and two unused pixel counts.
     pub winsize: [u16; 4],
     /// Scratch: the slave's fd from step 17b to step 24b, which under a reaper runs in the
@@ -872,18 +877,24 @@ unsafe fn setup(p: &ChildPlan, arg: *mut c_void) {
         // 7b. forward: the forwarded ports' listening sockets, made here because this is the
         // first point where we are in the program's network namespace with lo up, and before
         // setuid and capabilities (a port below 1024 needs CAP_NET_BIND_SERVICE), Landlock
-        // (which may refuse bind) and seccomp (which may refuse socket). Each goes to the
-        // parent at once, which serves it; our copy is closed.
-        for i in 0..p.nforwards {
-            let at = &*p.forwards.add(i);
-            let fd = match crate::listen::listen_tcp(at) {
-                Ok(fd) => fd,
-                Err((stage, rc)) => fail(p, Step::Forward, i, stage, rc),
-            };
-            let rc = send_fd(p.send_sock, fd as i32);
-            syscall(libc::SYS_close, fd as usize, 0, 0, 0);
+        // (which may refuse bind) and seccomp (which may refuse socket). All go to the parent
+        // in one message (the parent reads it only once we have exec'd: message by message, a
+        // full socket buffer would block us for good); then our copies are closed.
+        if p.nforwards > 0 {
+            let slots = p.forward_fds;
+            for i in 0..p.nforwards {
+                let at = &*p.forwards.add(i);
+                match crate::listen::listen_tcp(at) {
+                    Ok(fd) => *slots.add(i) = fd as i32,
+                    Err((stage, rc)) => fail(p, Step::Forward, i, stage, rc),
+                }
+            }
+            let rc = send_control(p.send_sock, p.forward_cmsg, p.forward_cmsg_len);
+            for i in 0..p.nforwards {
+                syscall(libc::SYS_close, *slots.add(i) as usize, 0, 0, 0);
+            }
             if rc < 0 {
-                fail(p, Step::Forward, i, crate::listen::SEND, rc);
+                fail(p, Step::Forward, 0, crate::listen::SEND, rc);
             }
         }
 
@@ -1490,27 +1501,40 @@ unsafe fn open_terminal(p: &ChildPlan) -> (usize, isize) {
 
 /// Sends `fd` over the unix socket `sock` (SCM_RIGHTS, one byte of data): -errno on failure.
 unsafe fn send_fd(sock: i32, fd: i32) -> isize {
-    // SAFETY: sendmsg of buffers on this stack.
+    let mut control = RightsMsg {
+        len: std::mem::size_of::<RightsMsg>() - 4,
+        level: libc::SOL_SOCKET,
+        kind: libc::SCM_RIGHTS,
+        fd,
+        _pad: 0,
+    };
+    // SAFETY: the control message is on this stack.
+    unsafe {
+        send_control(
+            sock,
+            &mut control as *mut RightsMsg as *mut u8,
+            std::mem::size_of::<RightsMsg>(),
+        )
+    }
+}
+
+/// Sends one byte with the control message `control` (`len` bytes) over `sock`: -errno on
+/// failure.
+unsafe fn send_control(sock: i32, control: *mut u8, len: usize) -> isize {
+    // SAFETY: sendmsg of buffers on this stack and the caller's control message.
     unsafe {
         let mut byte = 0u8;
         let mut iov = libc::iovec {
             iov_base: &mut byte as *mut u8 as *mut c_void,
             iov_len: 1,
         };
-        let mut control = RightsMsg {
-            len: std::mem::size_of::<RightsMsg>() - 4,
-            level: libc::SOL_SOCKET,
-            kind: libc::SCM_RIGHTS,
-            fd,
-            _pad: 0,
-        };
         // Zeroed, not a literal: some C libraries' msghdr has padding the kernel reads as part
         // of a 64-bit length.
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
-        msg.msg_control = &mut control as *mut RightsMsg as *mut c_void;
-        msg.msg_controllen = std::mem::size_of::<RightsMsg>() as _;
+        msg.msg_control = control as *mut c_void;
+        msg.msg_controllen = len as _;
         retry(|| {
             syscall(
                 libc::SYS_sendmsg,

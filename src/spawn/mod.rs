@@ -659,18 +659,13 @@ fn receive(
     sock: RawFd,
     nforwards: usize,
 ) -> Outcome<(Option<Failure>, Option<OwnedFd>, Vec<OwnedFd>)> {
-    let mut forwards = Vec::with_capacity(nforwards);
-    for i in 0..nforwards {
-        match terminal::receive_fd(sock, Step::Forward, "forwarded port's socket") {
-            Ok(fd) => forwards.push(fd),
-            Err(mut failure) => {
-                if let Failure::Spawn { index, .. } = &mut failure {
-                    *index = Some(i as u32);
-                }
-                return Ok((Some(failure), None, Vec::new()));
-            }
-        }
-    }
+    let forwards = match nforwards {
+        0 => Vec::new(),
+        n => match terminal::receive_fds(sock, n, Step::Forward, "forwarded ports' sockets") {
+            Ok(fds) => fds,
+            Err(failure) => return Ok((Some(failure), None, Vec::new())),
+        },
+    };
     if plan.terminal.is_none() {
         return Ok((None, None, forwards));
     }

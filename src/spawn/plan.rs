@@ -161,6 +161,7 @@ pub struct Prepared {
     _tty_slave: Box<i32>,
     _landlock: Option<(OwnedFd, Vec<LandlockPath>)>,
     _forwards: Vec<crate::listen::ListenAt>,
+    _forward_cmsg: Vec<u64>,
     pub tree: Tree,
     pub child: Box<ChildPlan>,
 }
@@ -407,6 +408,32 @@ pub fn prepare(
             backlog: f.backlog,
         })
         .collect();
+    // The control message that takes every forward's socket to the parent at once: its header
+    // here, its fds from the child. u64s, for the alignment a cmsghdr needs.
+    let nfwd = forwards.len() as u32;
+    // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic.
+    let (space, cmsg_len) = unsafe {
+        (
+            libc::CMSG_SPACE(nfwd * 4) as usize,
+            libc::CMSG_LEN(nfwd * 4) as usize,
+        )
+    };
+    let mut forward_cmsg = vec![0u64; space.div_ceil(8)];
+    let forward_fds = if nfwd > 0 {
+        // SAFETY: a msghdr over our own buffer, which has room for the header and nfwd fds.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_control = forward_cmsg.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let header = libc::CMSG_FIRSTHDR(&msg);
+            (*header).cmsg_len = cmsg_len as _;
+            (*header).cmsg_level = libc::SOL_SOCKET;
+            (*header).cmsg_type = libc::SCM_RIGHTS;
+            libc::CMSG_DATA(header) as *mut i32
+        }
+    } else {
+        ptr::null_mut()
+    };
     let opt = |c: &Option<CString>| c.as_ref().map_or(ptr::null(), |c| c.as_ptr());
     let child = Box::new(ChildPlan {
         paths: paths.as_ptr(),
@@ -474,6 +501,9 @@ pub fn prepare(
         send_sock,
         forwards: forwards.as_ptr(),
         nforwards: forwards.len(),
+        forward_cmsg: forward_cmsg.as_mut_ptr().cast(),
+        forward_cmsg_len: space,
+        forward_fds,
         winsize,
         tty_slave: &mut *tty_slave,
         tty_filter: tty_filter
@@ -512,6 +542,7 @@ pub fn prepare(
         _tty_slave: tty_slave,
         _landlock: landlock,
         _forwards: forwards,
+        _forward_cmsg: forward_cmsg,
         tree,
         child,
     })

@@ -188,19 +188,27 @@ pub fn describe(plan: &super::SpawnPlan, index: u32, errno: Errno) -> Failure {
 /// An fd the child sent over `sock` before it exec'd (queued there by then): a forwarded
 /// port's socket or the pty master.
 pub fn receive_fd(sock: RawFd, step: Step, what: &str) -> Outcome<OwnedFd> {
+    let mut fds = receive_fds(sock, 1, step, what)?;
+    fds.pop().ok_or_else(|| no_fds(step, what))
+}
+
+/// `n` fds the child sent in one message over `sock` (queued there by then).
+pub fn receive_fds(sock: RawFd, n: usize, step: Step, what: &str) -> Outcome<Vec<OwnedFd>> {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    // Room for one cmsghdr carrying one fd, aligned as the kernel writes it.
-    let mut control = [0u64; 4];
+    // Room for one cmsghdr carrying n fds, aligned as the kernel writes it.
+    // SAFETY: arithmetic.
+    let space = unsafe { libc::CMSG_SPACE((n * 4) as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
     // SAFETY: msghdr is plain data; every pointer set below outlives the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    msg.msg_controllen = (control.len() * 8) as _;
     // SAFETY: recvmsg into the buffers above.
     let rc = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
     if rc < 0 {
@@ -212,24 +220,37 @@ pub fn receive_fd(sock: RawFd, step: Step, what: &str) -> Outcome<OwnedFd> {
             &format!("the child did not send the {what}"),
         ));
     }
-    // SAFETY: walks the control data the kernel wrote into `msg`.
+    let mut fds = Vec::with_capacity(n);
+    // SAFETY: walks the control data the kernel wrote into `msg`; each fd is ours from here.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         if !cmsg.is_null()
             && (*cmsg).cmsg_level == libc::SOL_SOCKET
             && (*cmsg).cmsg_type == libc::SCM_RIGHTS
         {
-            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
-            return Ok(OwnedFd::from_raw_fd(fd));
+            let data = libc::CMSG_DATA(cmsg) as *const RawFd;
+            let header = libc::CMSG_LEN(0) as usize;
+            let got = ((*cmsg).cmsg_len as usize).saturating_sub(header) / 4;
+            for i in 0..got {
+                fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+            }
         }
     }
-    Err(failure_at(
+    // A truncated message (MSG_CTRUNC) or a short one: what came is closed with `fds`.
+    if fds.len() != n || msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(no_fds(step, what));
+    }
+    Ok(fds)
+}
+
+fn no_fds(step: Step, what: &str) -> Failure {
+    failure_at(
         step,
         "recvmsg",
         &format!("recvmsg({what})"),
         Errno::EPROTO,
-        "the child's message carried no file descriptor",
-    ))
+        "the child's message carried no file descriptor, or fewer than it should",
+    )
 }
 
 fn set_nonblocking(fd: RawFd) {
