@@ -1014,20 +1014,7 @@ pub fn late_failure(env: Env, plan: SpawnPlan, fd: i32) -> napi::Result<()> {
     match read_report(fd) {
         Ok(Some(r)) if r.step != 0 && r.errno != 0 => {
             // The mount ops again, for a mount step's words (usernsBlockFd waits before them).
-            let files: Vec<&[u8]> = plan
-                .files
-                .as_deref()
-                .unwrap_or(&[])
-                .iter()
-                .map(|b| &b[..])
-                .collect();
-            let tree = tree::build(
-                plan.mounts.as_deref().unwrap_or(&[]),
-                &files,
-                plan.rootfs.as_deref(),
-                plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
-            )
-            .unwrap_or_default();
+            let tree = tree::of_plan(&plan).unwrap_or_default();
             to_js(&env, Err(report_failure(&plan, &tree, r, 0)))
         }
         _ => Ok(()),

@@ -291,20 +291,7 @@ pub fn prepare(
     let (domainname, domainname_len) = bytes(&plan.domainname);
     let mut scratch = vec![0i32; fds.len()];
     let mut dirents = vec![0u8; DIRENTS];
-    let slots = plan.mounts.as_deref().unwrap_or(&[]);
-    let files: Vec<&[u8]> = plan
-        .files
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .map(|b| &b[..])
-        .collect();
-    let tree = tree::build(
-        slots,
-        &files,
-        plan.rootfs.as_deref(),
-        plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
-    )?;
+    let tree = tree::of_plan(plan)?;
     // Sources under an earlier entry's target are read in the host's tree, through a root
     // built on a tmpfs over /tmp: with the host's propagation that tmpfs would appear there.
     if plan.propagation.as_deref() == Some("unchanged") && tree.rootfs != super::child::ROOTFS_NONE

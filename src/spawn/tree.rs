@@ -682,6 +682,23 @@ impl Builder<'_> {
 
 /// The ops for `mounts` and `rootfs` ('tmpfs', or an absolute directory); `new_pid`: the
 /// child has a pid namespace of its own (proc entries mount a fresh procfs).
+/// The tree of a spawn's plan: its mount entries, file contents, rootfs and pid namespace.
+pub fn of_plan(plan: &super::SpawnPlan) -> Outcome<Tree> {
+    let files: Vec<&[u8]> = plan
+        .files
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|b| &b[..])
+        .collect();
+    build(
+        plan.mounts.as_deref().unwrap_or(&[]),
+        &files,
+        plan.rootfs.as_deref(),
+        plan.namespaces & libc::CLONE_NEWPID as u32 != 0,
+    )
+}
+
 pub fn build(
     slots: &[MountSlot],
     files: &[&[u8]],
