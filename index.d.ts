@@ -73,13 +73,6 @@ export declare function _spawnSync(plan: SpawnPlan, input: Buffer | undefined | 
 export declare function _takeCloneUncaught(): string | null
 
 /**
- * shutdown(SHUT_RDWR) of JavaScript's end of the relay: a read blocked on it returns, and the
- * relay sees the hang-up (closing the fd would wait for that read where a runtime reads on a
- * thread of its own, as Bun's fs streams do).
- */
-export declare function _terminalHangup(fd: number): void
-
-/**
  * TIOCSWINSZ on the master: the terminal's new size; the program's foreground group gets
  * SIGWINCH from the kernel.
  */

@@ -878,7 +878,6 @@ module.exports._readFilter = nativeBinding._readFilter
 module.exports._spawn = nativeBinding._spawn
 module.exports._spawnSync = nativeBinding._spawnSync
 module.exports._takeCloneUncaught = nativeBinding._takeCloneUncaught
-module.exports._terminalHangup = nativeBinding._terminalHangup
 module.exports._terminalResize = nativeBinding._terminalResize
 module.exports._waitpidPacked = nativeBinding._waitpidPacked
 module.exports._watchExit = nativeBinding._watchExit

@@ -515,6 +515,20 @@ test('spawn: events in child_process order, exited resolves with the WaitResult'
   t.is(p.pidfd, undefined)
 })
 
+test('spawn: 32 programs waiting for their stdin at once all get it and end', async (t) => {
+  // In Bun, a read that waits for a program in a thread of its small pool would take the pool.
+  const runs = Array.from({ length: 32 }, (_, i) => {
+    const p = spawn('/bin/sh', ['-c', 'read line; echo "$line"'])
+    let out = ''
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+    const closed = once(p, 'close').then(([code]) => ({ code, out }))
+    setTimeout(() => p.stdin!.end(`line ${i}\n`), 50)
+    return closed
+  })
+  const results = await Promise.all(runs)
+  t.deepEqual(results, results.map((_, i) => ({ code: 0, out: `line ${i}\n` })))
+})
+
 test('spawn: a failed step is an asynchronous error event, exited rejects, pid is undefined', async (t) => {
   const p = spawn('true', [], { cwd: '/nonexistent-dir' })
   let sync = true

@@ -2,7 +2,7 @@
 // the child (src/spawn/), with a handle shaped like child_process's ChildProcess. This layer
 // only normalises options, wraps fds in streams and turns native results into events.
 import { EventEmitter } from 'node:events'
-import { openSync, closeSync, createReadStream, createWriteStream, readFileSync, readlinkSync, writeSync, constants as fsConstants } from 'node:fs'
+import { openSync, closeSync, readFileSync, readlinkSync, writeSync, constants as fsConstants } from 'node:fs'
 import { Socket } from 'node:net'
 import { isatty } from 'node:tty'
 import { constants as osConstants } from 'node:os'
@@ -1121,35 +1121,93 @@ function start(n: Normalized, held: Placeholders): native.NativeSpawned {
   }
 }
 
-/** Bun's net.Socket does not read from an fd it is given; its fs streams do. */
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
+/** What of Bun's own API the streams below use (the package does not depend on Bun's types). */
+interface BunFileSink {
+  write(chunk: Uint8Array | string): number | Promise<number>
+  flush(): number | Promise<number>
+  end(): number | Promise<number>
+}
+interface BunRuntime {
+  file(fd: number): { stream(): ReadableStream<Uint8Array>; writer(): BunFileSink }
+}
+const bun = (globalThis as { Bun?: BunRuntime }).Bun
 
 /** A stream over the parent's end of a pipe: a socket where the runtime can, as libuv's pipes. */
 function pipeStream(fd: number, readable: boolean, writable: boolean): Readable | Writable {
-  if (!isBun) return new Socket({ fd, readable, writable })
-  return readable ? createReadStream('', { fd }) : createWriteStream('', { fd })
+  if (!bun) return new Socket({ fd, readable, writable })
+  return readable ? bunReadable(bun, fd) : bunWritable(bun, fd)
+}
+
+/*
+ * Bun's net.Socket does not read from an fd it is given, and its fs streams read on its thread
+ * pool, which has as many threads as CPUs: a read waiting for a program's output holds a thread,
+ * so two programs waiting for their stdin would take the whole pool and the write to their stdin
+ * would never run. Bun's own file streams wait in its event loop instead. Bun never closes an fd
+ * given to Bun.file(): these streams close it once Bun is done with it.
+ */
+function bunReadable(bun: BunRuntime, fd: number): Readable {
+  const reader = bun.file(fd).stream().getReader()
+  return new Readable({
+    read() {
+      reader.read().then(
+        ({ done, value }) => this.push(done ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+        (err: unknown) => this.destroy(err as Error),
+      )
+    },
+    destroy(err, callback) {
+      reader.cancel().then(
+        () => (closeAll([fd]), callback(err)),
+        () => (closeAll([fd]), callback(err)),
+      )
+    },
+  })
+}
+
+function bunWritable(bun: BunRuntime, fd: number): Writable {
+  const sink = bun.file(fd).writer()
+  // A write that has not settled holds the fd in Bun's event loop: close it after that.
+  const settled = (f: () => number | Promise<number>): Promise<unknown> => {
+    try {
+      return Promise.resolve(f())
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      settled(() => {
+        const n = sink.write(chunk)
+        return typeof n === 'number' ? sink.flush() : n
+      }).then(() => callback(), callback)
+    },
+    final(callback) {
+      settled(() => sink.flush()).then(() => callback(), callback)
+    },
+    destroy(err, callback) {
+      const close = (): void => (closeAll([fd]), callback(err))
+      settled(() => sink.end()).then(close, close)
+    },
+  })
 }
 
 /**
  * The terminal's stream over the relay's socket: a socket where the runtime reads from an fd
- * it is given; in Bun a Duplex of an fs read stream and write stream on it.
+ * it is given; in Bun a Duplex of Bun's read and write streams on it (`writer` is a second fd of
+ * the same socket, each stream closing its own).
  */
 function terminalStream(fd: number, writer: number): Duplex {
-  if (!isBun) {
+  if (!bun) {
     closeAll([writer])
     return new Socket({ fd, readable: true, writable: true })
   }
-  // Each stream closes its own fd when destroyed, whatever autoClose says.
-  const readable = createReadStream('', { fd })
-  const writable = createWriteStream('', { fd: writer })
+  const readable = bunReadable(bun, fd)
+  const writable = bunWritable(bun, writer)
   const duplex = new Duplex({
     allowHalfOpen: false,
     read: () => void readable.resume(),
     write: (chunk, encoding, done) => void writable.write(chunk, encoding, done),
     final: (done) => void writable.end(done),
     destroy: (err, done) => {
-      // A read may be blocked on a thread: end it first, or closing would wait for it.
-      if (!readable.closed) native._terminalHangup(fd)
       readable.destroy()
       writable.destroy()
       done(err)
@@ -1409,12 +1467,10 @@ export class SpawnedProcess extends EventEmitter {
     const result: SpawnExit = { ...waited, usage: report.usage, reason: reasonOf(report, this.#timedOut, this.#killedByCaller) }
     this.exitCode = result.exitCode
     this.signalCode = (result.signal as NodeJS.Signals | null) ?? null
-    // Nobody reads the program's stdin any more. (Bun's fs stream would fail a write still under
-    // way if destroyed now: let it finish and close.)
-    if (isBun) this.stdin?.end()
-    else this.stdin?.destroy()
-    // A Bun fs stream nobody reads never sees its end (a socket reads by itself): drain it.
-    if (isBun) for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readableFlowing === null) (s as Readable).resume()
+    // Nobody reads the program's stdin any more.
+    this.stdin?.destroy()
+    // A Bun stream nobody reads never sees its end (a socket reads by itself): drain it.
+    if (bun) for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readableFlowing === null) (s as Readable).resume()
     try {
       this.#report?.(result)
     } catch {

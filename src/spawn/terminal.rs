@@ -473,15 +473,6 @@ fn pump(master: OwnedFd, sock: OwnedFd) {
     }
 }
 
-/// shutdown(SHUT_RDWR) of JavaScript's end of the relay: a read blocked on it returns, and the
-/// relay sees the hang-up (closing the fd would wait for that read where a runtime reads on a
-/// thread of its own, as Bun's fs streams do).
-#[napi(js_name = "_terminalHangup")]
-pub fn terminal_hangup(fd: i32) {
-    // SAFETY: shutdown of a socket fd the caller owns; an error (already closed) is harmless.
-    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-}
-
 /// TIOCSWINSZ on the master: the terminal's new size; the program's foreground group gets
 /// SIGWINCH from the kernel.
 #[napi(js_name = "_terminalResize")]
