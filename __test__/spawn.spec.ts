@@ -515,6 +515,23 @@ test('spawn: events in child_process order, exited resolves with the WaitResult'
   t.is(p.pidfd, undefined)
 })
 
+test('spawn: a piped stream nobody reads does not hold back \'close\', as with child_process', async (t) => {
+  const script = 'cat; echo to-stderr >&2'
+  const ours = spawn('/bin/sh', ['-c', script])
+  const theirs = cpSpawn('/bin/sh', ['-c', script])
+  for (const p of [ours, theirs]) p.stdin!.end('to-stdout\n')
+  // Only stdout is read; stderr holds a line nobody asks for.
+  const read = async (p: typeof ours | typeof theirs) => {
+    let out = ''
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+    const [code] = await once(p, 'close')
+    return { code, out }
+  }
+  const [a, b] = await Promise.all([read(ours), read(theirs)])
+  t.deepEqual(b, { code: 0, out: 'to-stdout\n' })
+  t.deepEqual(a, b)
+})
+
 test('spawn: 32 programs waiting for their stdin at once all get it and end', async (t) => {
   // In Bun, a read that waits for a program in a thread of its small pool would take the pool.
   const runs = Array.from({ length: 32 }, (_, i) => {

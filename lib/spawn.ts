@@ -1469,8 +1469,9 @@ export class SpawnedProcess extends EventEmitter {
     this.signalCode = (result.signal as NodeJS.Signals | null) ?? null
     // Nobody reads the program's stdin any more.
     this.stdin?.destroy()
-    // A Bun stream nobody reads never sees its end (a socket reads by itself): drain it.
-    if (bun) for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readableFlowing === null) (s as Readable).resume()
+    // A stream nobody reads would hold its data, its end and so 'close' forever: drain it, as
+    // child_process does at exit (not one read through 'readable', whose reader decides).
+    for (const s of this.stdio) if (s && s !== this.stdin && (s as Readable).readable && s.listenerCount('readable') === 0) (s as Readable).resume()
     try {
       this.#report?.(result)
     } catch {
