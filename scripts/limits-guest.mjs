@@ -24,8 +24,21 @@ function assert(cond, msg) {
 }
 const support = probe().limits
 const parent = support.parent
-/** The run cgroups left under a parent. */
-const leftovers = (dir = parent) => fs.readdirSync(dir).filter((n) => n.startsWith('linux-clone-'))
+/** The run cgroups left under a parent (by the process `pid`, if given). */
+const leftovers = (dir = parent, pid) => fs.readdirSync(dir).filter((n) => n.startsWith(pid ? `linux-clone-${pid}-` : 'linux-clone-'))
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+/** What is left under the default parent once a run's cgroup has been removed (on the package's
+ * cgroup thread, just after the run): nothing, or the one spare made for the next run, empty. */
+async function cleared() {
+  let left = leftovers()
+  for (let i = 0; i < 300; i++) {
+    const busy = left.filter((n) => fs.readFileSync(`${parent}/${n}/cgroup.procs`, 'utf8').trim() !== '')
+    if (left.length <= 1 && busy.length === 0) return
+    await sleep(10)
+    left = leftovers()
+  }
+  throw new Error(`left: ${left}`)
+}
 const sh = (script, options = {}) => spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8', ...options })
 const nodeEval = (source) => [process.execPath, ['-e', source]]
 /** Whether a process runs (a zombie waiting for the guest's init to reap it does not). */
@@ -51,7 +64,7 @@ await check('probe(): limits can work here, under the root cgroup', () => {
   return `${parent}: ${support.controllers.join(' ')}`
 })
 
-await check("the program runs in a cgroup of its own, with every limit written", () => {
+await check("the program runs in a cgroup of its own, with every limit written", async () => {
   const files = 'memory.max memory.high memory.swap.max memory.oom.group pids.max cpu.max cpu.weight io.weight'
   const r = sh(`cat /proc/self/cgroup; cd /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup) && for f in ${files}; do echo "$f=$(cat $f)"; done`, {
     limits: { memory: 96 * MiB, memoryHigh: 80 * MiB, memorySwap: 0, pids: 33, cpu: { quota: 0.25 }, cpuWeight: 50, ioWeight: 40 },
@@ -63,7 +76,7 @@ await check("the program runs in a cgroup of its own, with every limit written",
   assert(lines.slice(1).join('|') === want, lines.slice(1).join('|'))
   const q = sh('cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.max', { limits: { cpu: { quota: { max: 50000, period: 200000 } } } })
   assert(q.stdout === '50000 200000\n', q.stdout)
-  assert(leftovers().length === 0, `left: ${leftovers()}`)
+  await cleared()
   return `${lines[0]}; usage ${JSON.stringify(r.usage)}`
 })
 
@@ -76,7 +89,7 @@ await check("allocating past memory: reason 'oom', memory.peak near the limit, n
   assert(r.signal === 'SIGKILL', `signal ${r.signal}`)
   assert(r.usage.oomKills >= 1, `oomKills ${r.usage.oomKills}`)
   assert(r.usage.memoryPeak > 0.9 * limit && r.usage.memoryPeak <= limit, `memoryPeak ${r.usage.memoryPeak}`)
-  assert(leftovers().length === 0, `left: ${leftovers()}`)
+  await cleared()
   return `memoryPeak ${(r.usage.memoryPeak / MiB).toFixed(1)} MiB of ${limit / MiB}, oomKills ${r.usage.oomKills}`
 })
 
@@ -86,7 +99,7 @@ await check("a fork bomb stops at pids: reason 'pids-limit', nothing left", asyn
   const r = sh('while :; do sleep 60 & done', { limits: { pids: 20 } })
   assert(r.reason === 'pids-limit', `reason ${r.reason}, status ${r.status}, signal ${r.signal}`)
   assert(r.usage.pidsPeak === undefined || r.usage.pidsPeak <= 20, `pidsPeak ${r.usage.pidsPeak}`)
-  assert(leftovers().length === 0, `left: ${leftovers()}`)
+  await cleared()
   // The killed sleeps were orphans: the guest's init reaps them, which may take it a moment.
   const count = () => fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length
   let after = count()
@@ -98,7 +111,7 @@ await check("a fork bomb stops at pids: reason 'pids-limit', nothing left", asyn
   return `status ${r.status}, pidsPeak ${r.usage.pidsPeak}, stderr ${JSON.stringify(r.stderr.trim().split('\n').pop())}`
 })
 
-await check('a CPU-bound program under a 0.2-core quota takes > 3x its unlimited wall time, throttled', () => {
+await check('a CPU-bound program under a 0.2-core quota takes > 3x its unlimited wall time, throttled', async () => {
   // Calibrated so that the unlimited run takes about half a second on this machine.
   const loop = (n) => `i=0; while [ $i -lt ${n} ]; do i=$((i+1)); done`
   let n = 20000
@@ -118,7 +131,7 @@ await check('a CPU-bound program under a 0.2-core quota takes > 3x its unlimited
   assert(capped.usage.wallTime > 3 * cpu, `${capped.usage.wallTime.toFixed(2)} s wall for ${cpu.toFixed(2)} s of CPU`)
   assert(capped.usage.cpuThrottled > 0, `cpuThrottled ${capped.usage.cpuThrottled}`)
   assert(capped.reason === 'exit', capped.reason)
-  assert(leftovers().length === 0, `left: ${leftovers()}`)
+  await cleared()
   return `${free_.toFixed(2)} s free, ${capped.usage.wallTime.toFixed(2)} s capped: ${ratio.toFixed(1)}x, ${cpu.toFixed(2)} s of CPU, throttled ${capped.usage.cpuThrottled.toFixed(2)} s`
 })
 
@@ -144,16 +157,52 @@ await check('a parent SIGKILLed mid-run: the next run removes its cgroup and kil
   const source = `import('linux-clone').then(({ spawn }) => { const p = spawn('sleep', ['60'], { limits: { pids: 5 }, stdio: 'ignore' }); p.on('spawn', () => console.log(p.pid)) })`
   const holder = cpSpawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] })
   const sleeper = await new Promise((resolve) => holder.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
-  const stale = leftovers()
-  assert(stale.length === 1 && stale[0].startsWith(`linux-clone-${holder.pid}-`), `cgroups: ${stale}`)
+  const stale = leftovers(parent, holder.pid)
+  assert(stale.length === 1, `cgroups: ${leftovers()}`)
   holder.kill('SIGKILL')
   await new Promise((r) => holder.once('exit', r))
   assert(alive(sleeper), 'the sleep died with its parent')
   const r = spawnSync('/bin/true', [], { limits: { pids: 5 } })
   assert(r.status === 0, `status ${r.status} ${r.error?.message ?? ''}`)
-  assert(leftovers().length === 0, `left: ${leftovers()}`)
+  assert(leftovers(parent, holder.pid).length === 0, `left: ${leftovers()}`)
   assert(dies(sleeper), `sleep ${sleeper} still runs`)
   return `removed ${stale[0]}`
+})
+
+await check("a series of runs: each run's cgroup removed just after it, one spare made ahead, nothing left at exit", async () => {
+  // A process of its own, so that its exit is observed: five runs with the same limits, then
+  // what is left a moment later; then what is left once it has exited.
+  const source = `
+    const fs = require('node:fs')
+    const { spawnSync } = require('linux-clone')
+    const parent = ${JSON.stringify(parent)}
+    const mine = () => fs.readdirSync(parent).filter((n) => n.startsWith('linux-clone-' + process.pid + '-'))
+    const runs = []
+    for (let i = 0; i < 5; i++) {
+      const r = spawnSync('/bin/sh', ['-c', 'sleep 30 & cut -d: -f3 /proc/self/cgroup'], { limits: { pids: 10 }, encoding: 'utf8' })
+      runs.push(r.stdout.trim().split('/').pop())
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500)
+    console.log(JSON.stringify({ runs, left: mine() }))`
+  const r = spawnSync(process.execPath, ['-e', source], { encoding: 'utf8' })
+  assert(r.status === 0, `status ${r.status} ${r.stderr}`)
+  const { runs, left } = JSON.parse(r.stdout)
+  assert(new Set(runs).size === 5, `runs: ${runs}`)
+  assert(!left.some((n) => runs.includes(n)), `a run's cgroup is left: ${left} of ${runs}`)
+  assert(left.length === 1, `spares: ${left}`)
+  const after = leftovers(parent, r.pid)
+  assert(after.length === 0, `left after exit: ${after}`)
+  // The background sleeps went with their cgroups.
+  const cmdline = (pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    } catch {
+      return '' // gone meanwhile
+    }
+  }
+  const sleeps = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n) && alive(n) && cmdline(n) === 'sleep\x0030\x00')
+  assert(sleeps.length === 0, `sleeps left: ${sleeps}`)
+  return `runs ${runs.join(' ')}; spare ${left[0]}`
 })
 
 console.log(`${passed} passed, ${failed} failed`)

@@ -289,7 +289,7 @@ pub fn start(plan: &SpawnPlan) -> Outcome<Started> {
     };
     // The cgroup the child starts in: the run's, or the caller's `cgroup`.
     let cgroup: Option<(RawFd, String)> = match &run_cgroup {
-        Some(run) => Some((run.dir.as_raw_fd(), run.path.clone())),
+        Some(run) => run.dir().map(|(fd, path)| (fd, path.to_string())),
         None => plan.cgroup_fd.map(|fd| {
             let label = plan
                 .cgroup_path

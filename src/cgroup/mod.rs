@@ -15,6 +15,8 @@ use nix::errno::Errno;
 
 use crate::errors::{Failure, Outcome};
 
+mod keeper;
+
 /// The step name of every failure here: the cgroup is made by the parent, before the clone.
 pub const STEP: &str = "limits";
 const PREFIX: &str = "linux-clone-";
@@ -421,12 +423,19 @@ fn own_tag() -> &'static str {
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-/// A run's leaf cgroup. Dropping it kills what is left in it and removes it.
-pub struct RunCgroup {
-    pub dir: OwnedFd,
+/// A leaf cgroup. Dropping it kills what is left in it and removes it.
+pub struct Leaf {
+    dir: OwnedFd,
     parent: Arc<OwnedFd>,
     name: String,
-    pub path: String,
+    path: String,
+}
+
+/// A run's leaf: removed when dropped, by the keeper's thread if it came from the keeper's
+/// parent.
+pub struct RunCgroup {
+    leaf: Option<Leaf>,
+    kept: bool,
 }
 
 /// What the leaf counted.
@@ -510,8 +519,66 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
             remember_enabled(&parent.path, &optional);
         }
     }
-    // On every run: a maker may have died at any time since the last one.
+    let files = limit_files(limits);
+    // The default parent's leaves are made ahead and removed behind (keeper.rs). A cgroupParent
+    // is the caller's, who may remove it once the run has returned: made and removed here.
+    let kept = limits.parent_fd.is_none();
+    if kept {
+        if let Some(leaf) = keeper::take(&parent, &files) {
+            return Ok(RunCgroup {
+                leaf: Some(leaf),
+                kept,
+            });
+        }
+    }
+    // A maker may have died at any time since the last run.
     remove_stale(parent.dir.as_raw_fd());
+    let leaf = make_leaf(&parent, &files)?;
+    if kept {
+        keeper::made(&parent, &files);
+    }
+    Ok(RunCgroup {
+        leaf: Some(leaf),
+        kept,
+    })
+}
+
+/// The files a leaf's limits go to, with their values.
+pub(crate) type Files = Vec<(&'static str, String)>;
+
+fn limit_files(limits: &LimitsSlot) -> Files {
+    let bytes = |v: f64| format!("{}", v as u64);
+    let mut files: Files = Vec::new();
+    if let Some(v) = limits.memory {
+        files.push(("memory.max", bytes(v)));
+        // An OOM kill ends the whole run, not one process of it.
+        files.push(("memory.oom.group", "1".into()));
+    }
+    if let Some(v) = limits.memory_swap {
+        files.push(("memory.swap.max", bytes(v)));
+    }
+    if let Some(v) = limits.memory_high {
+        files.push(("memory.high", bytes(v)));
+    }
+    if let Some(v) = limits.pids {
+        files.push(("pids.max", bytes(v)));
+    }
+    // A new cgroup starts with weights of 100: a weight is written only where it differs (each
+    // file is an open, a write and a close).
+    if let Some(v) = &limits.cpu_max {
+        files.push(("cpu.max", v.clone()));
+    }
+    if let Some(v) = limits.cpu_weight.filter(|&v| v != 100) {
+        files.push(("cpu.weight", v.to_string()));
+    }
+    if let Some(v) = limits.io_weight.filter(|&v| v != 100) {
+        files.push(("io.weight", format!("default {v}")));
+    }
+    files
+}
+
+/// Makes a leaf under `parent` with the limits `files`; on a failure nothing is left of it.
+pub(crate) fn make_leaf(parent: &Parent, files: &Files) -> Outcome<Leaf> {
     let name = format!(
         "{PREFIX}{}-{}",
         own_tag(),
@@ -554,45 +621,18 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
             ));
         }
     };
-    let run = RunCgroup {
+    let leaf = Leaf {
         dir,
-        parent: parent.dir,
+        parent: parent.dir.clone(),
         name,
         path,
     };
-    // From here a failure drops `run`, which removes the leaf.
-    let bytes = |v: f64| format!("{}", v as u64);
-    let mut files: Vec<(&str, String)> = Vec::new();
-    if let Some(v) = limits.memory {
-        files.push(("memory.max", bytes(v)));
-        // An OOM kill ends the whole run, not one process of it.
-        files.push(("memory.oom.group", "1".into()));
-    }
-    if let Some(v) = limits.memory_swap {
-        files.push(("memory.swap.max", bytes(v)));
-    }
-    if let Some(v) = limits.memory_high {
-        files.push(("memory.high", bytes(v)));
-    }
-    if let Some(v) = limits.pids {
-        files.push(("pids.max", bytes(v)));
-    }
-    // A new cgroup starts with weights of 100: a weight is written only where it differs (each
-    // file is an open, a write and a close).
-    if let Some(v) = &limits.cpu_max {
-        files.push(("cpu.max", v.clone()));
-    }
-    if let Some(v) = limits.cpu_weight.filter(|&v| v != 100) {
-        files.push(("cpu.weight", v.to_string()));
-    }
-    if let Some(v) = limits.io_weight.filter(|&v| v != 100) {
-        files.push(("io.weight", format!("default {v}")));
-    }
+    // From here a failure drops `leaf`, which removes it.
     for (file, value) in files {
-        if let Err(errno) = write_at(run.dir.as_raw_fd(), file, &value) {
-            let full = format!("{}/{file}", run.path);
+        if let Err(errno) = write_at(leaf.dir.as_raw_fd(), file, value) {
+            let full = format!("{}/{file}", leaf.path);
             let cause = match errno {
-                Errno::ENOENT if file == "memory.swap.max" => {
+                Errno::ENOENT if *file == "memory.swap.max" => {
                     "this kernel has no swap accounting (swapaccount=0, or no swap support): \
                      leave memorySwap out"
                         .to_string()
@@ -616,7 +656,7 @@ pub fn create(limits: &LimitsSlot) -> Outcome<RunCgroup> {
             ));
         }
     }
-    Ok(run)
+    Ok(leaf)
 }
 
 fn rmdir(parent: RawFd, name: &str) -> bool {
@@ -732,9 +772,19 @@ fn remove_stale(parent: RawFd) {
 }
 
 impl RunCgroup {
+    /// The leaf's directory fd, for CLONE_INTO_CGROUP, and its path.
+    pub fn dir(&self) -> Option<(RawFd, &str)> {
+        self.leaf
+            .as_ref()
+            .map(|l| (l.dir.as_raw_fd(), l.path.as_str()))
+    }
+
     /// Reads what the leaf counted: call after the program has exited, before the drop.
     pub fn counted(&self) -> Counted {
-        let dir = self.dir.as_raw_fd();
+        let Some(leaf) = &self.leaf else {
+            return Counted::default();
+        };
+        let dir = leaf.dir.as_raw_fd();
         let num = |name: &str| {
             read_at(dir, name)
                 .ok()
@@ -756,6 +806,16 @@ impl RunCgroup {
 }
 
 impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        if let Some(leaf) = self.leaf.take() {
+            if self.kept {
+                keeper::remove_later(leaf);
+            }
+        }
+    }
+}
+
+impl Drop for Leaf {
     fn drop(&mut self) {
         // Mostly the program's tree has gone with it and the leaf is empty: the rmdir alone
         // tells (EBUSY while a process is left), without reading cgroup.events first.

@@ -1,0 +1,216 @@
+//! The default parent's leaves, made ahead of the runs that take them and removed behind the
+//! runs that used them, on a thread of their own. A cgroup's mkdir and rmdir are the kernel's
+//! work, and not little of it (in an emulated guest the two cost a fifth to a quarter of a
+//! spawnSync('/bin/true')); neither needs to hold up the caller.
+//!
+//! - One spare leaf at most, with the limits of the runs that made it worth having: a process
+//!   gets one from its second run with the same limits on (a process that runs once never
+//!   makes one). Taking it asks for the next at once, so that a series of runs finds each one
+//!   ready.
+//! - A used leaf is handed over once the run's usage has been read; the thread removes it,
+//!   killing what the program left in it first (as a synchronous removal does).
+//! - Only for the default parent: a cgroupParent is the caller's, who may remove it as soon as
+//!   the run has returned (cgroup.rs makes and removes those leaves in the run).
+//! - At exit (an atexit handler, as the reaper's) the spare is removed and the removals under
+//!   way are waited for, a bounded time. A process killed outright leaves them to the next
+//!   run of any process, which removes leaves whose maker is gone.
+//!
+//! Without the thread (it could not be started) there are no spares, and a leaf is removed
+//! where it is handed over.
+
+use std::collections::VecDeque;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{make_leaf, remove_stale, Files, Leaf, Parent};
+
+enum Job {
+    Make(Parent, Files),
+    Remove(Leaf),
+}
+
+struct Spare {
+    parent: String,
+    files: Files,
+    leaf: Leaf,
+}
+
+struct Keeper {
+    spare: Option<Spare>,
+    jobs: VecDeque<Job>,
+    /// A job taken by the thread and not done.
+    busy: bool,
+    /// A spare is being made (queued or under way): one at a time is enough.
+    making: bool,
+    thread: Thread,
+    /// The limits of the last leaf made in a run, to tell a process that runs with them again.
+    last: Option<(String, Files)>,
+}
+
+#[derive(PartialEq)]
+enum Thread {
+    NotStarted,
+    Running,
+    Failed,
+}
+
+static KEEPER: Mutex<Keeper> = Mutex::new(Keeper {
+    spare: None,
+    jobs: VecDeque::new(),
+    busy: false,
+    making: false,
+    thread: Thread::NotStarted,
+    last: None,
+});
+/// Signalled when a job is queued.
+static QUEUED: Condvar = Condvar::new();
+/// Signalled when a job is done.
+static DONE: Condvar = Condvar::new();
+/// The process that started the thread: the atexit handler does nothing in another (a clone()
+/// callback's child shares this memory and may exit through exit(3)).
+static OWNER: AtomicI32 = AtomicI32::new(0);
+/// How long the atexit handler waits for the removals under way.
+const AT_EXIT: Duration = Duration::from_secs(3);
+
+fn lock() -> std::sync::MutexGuard<'static, Keeper> {
+    KEEPER.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The spare leaf, if one was made under `parent` with these limits; the next is asked for.
+pub(super) fn take(parent: &Parent, files: &Files) -> Option<Leaf> {
+    let mut k = lock();
+    let matches = k
+        .spare
+        .as_ref()
+        .is_some_and(|s| s.parent == parent.path && s.files == *files);
+    if !matches {
+        return None;
+    }
+    let spare = k.spare.take()?;
+    make(k, parent, files);
+    Some(spare.leaf)
+}
+
+/// A leaf was made in a run with these limits: from the second such run on, a spare is made.
+pub(super) fn made(parent: &Parent, files: &Files) {
+    let mut k = lock();
+    let key = (parent.path.clone(), files.clone());
+    if k.last.as_ref() != Some(&key) {
+        k.last = Some(key);
+        return;
+    }
+    make(k, parent, files);
+}
+
+fn make(mut k: std::sync::MutexGuard<'static, Keeper>, parent: &Parent, files: &Files) {
+    if !k.making {
+        k.making = true;
+        queue(k, Job::Make(parent.clone(), files.clone()));
+    }
+}
+
+/// Removes a used leaf on the thread.
+pub(super) fn remove_later(leaf: Leaf) {
+    queue(lock(), Job::Remove(leaf));
+}
+
+fn queue(mut k: std::sync::MutexGuard<'static, Keeper>, job: Job) {
+    if k.thread == Thread::NotStarted {
+        let started = std::thread::Builder::new()
+            .name("linux-clone cgroups".into())
+            .spawn(work);
+        k.thread = if started.is_ok() {
+            OWNER.store(crate::sys::getpid(), Ordering::Relaxed);
+            // SAFETY: registers a plain extern "C" function.
+            unsafe { libc::atexit(at_exit_handler) };
+            Thread::Running
+        } else {
+            Thread::Failed
+        };
+    }
+    if k.thread == Thread::Failed {
+        drop(k);
+        match job {
+            // Made where it is asked for, a spare would only add to the run's time.
+            Job::Make(..) => lock().making = false,
+            Job::Remove(leaf) => drop(leaf),
+        }
+        return;
+    }
+    k.jobs.push_back(job);
+    QUEUED.notify_one();
+}
+
+fn work() {
+    let mut k = lock();
+    loop {
+        let Some(job) = k.jobs.pop_front() else {
+            k = QUEUED.wait(k).unwrap_or_else(PoisonError::into_inner);
+            continue;
+        };
+        k.busy = true;
+        drop(k);
+        run(job);
+        k = lock();
+        k.busy = false;
+        DONE.notify_all();
+    }
+}
+
+fn run(job: Job) {
+    match job {
+        // Dropping a leaf removes it.
+        Job::Remove(leaf) => drop(leaf),
+        Job::Make(parent, files) => {
+            // Off the runs' path, so on each spare: a maker may have died since the last run.
+            remove_stale(parent.dir.as_raw_fd());
+            // A failure is the next run's to report: it makes its leaf itself.
+            let made = make_leaf(&parent, &files).ok();
+            let mut k = lock();
+            k.making = false;
+            let old = match made {
+                Some(leaf) => k.spare.replace(Spare {
+                    parent: parent.path,
+                    files,
+                    leaf,
+                }),
+                None => None,
+            };
+            drop(k);
+            drop(old);
+        }
+    }
+}
+
+extern "C" fn at_exit_handler() {
+    if crate::sys::getpid() == OWNER.load(Ordering::Relaxed) {
+        at_exit();
+    }
+}
+
+/// Removes the spare and waits (a bounded time) for the removals under way.
+fn at_exit() {
+    let mut k = lock();
+    // Leaves not made yet are not needed any more.
+    k.jobs.retain(|j| matches!(j, Job::Remove(_)));
+    k.making = k.busy && k.making;
+    let spare = k.spare.take();
+    let deadline = Instant::now() + AT_EXIT;
+    while k.busy || !k.jobs.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        k = DONE
+            .wait_timeout(k, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    // A Make that was under way may have left a spare since.
+    let late = k.spare.take();
+    drop(k);
+    drop(spare);
+    drop(late);
+}
