@@ -3,10 +3,10 @@
 //! work, and not little of it (in an emulated guest the two cost a fifth to a quarter of a
 //! spawnSync('/bin/true')); neither needs to hold up the caller.
 //!
-//! - One spare leaf at most, with the limits of the runs that made it worth having: a process
-//!   gets one from its second run with the same limits on (a process that runs once never
-//!   makes one). Taking it asks for the next at once, so that a series of runs finds each one
-//!   ready.
+//! - One spare leaf per set of limits, for the last few sets (SPARES): a process gets one from
+//!   its second run with the same limits on (a process that runs once never makes one). Taking
+//!   it asks for the next at once, so that a series of runs finds each one ready, also when
+//!   runs with different limits take turns.
 //! - A used leaf is handed over once the run's usage has been read; the thread removes it,
 //!   killing what the program left in it first (as a synchronous removal does).
 //! - Only for the default parent: a cgroupParent is the caller's, who may remove it as soon as
@@ -31,23 +31,24 @@ enum Job {
     Remove(Leaf),
 }
 
-struct Spare {
-    parent: String,
-    files: Files,
-    leaf: Leaf,
-}
+/// A parent's path and the limits written: what a spare is for.
+type Key = (String, Files);
 
 struct Keeper {
-    spare: Option<Spare>,
+    /// The oldest first.
+    spares: Vec<(Key, Leaf)>,
     jobs: VecDeque<Job>,
     /// A job taken by the thread and not done.
     busy: bool,
-    /// A spare is being made (queued or under way): one at a time is enough.
-    making: bool,
+    /// The spares being made (queued or under way): one per key at a time is enough.
+    making: Vec<Key>,
     thread: Thread,
-    /// The limits of the last leaf made in a run, to tell a process that runs with them again.
-    last: Option<(String, Files)>,
+    /// The limits of the last leaves made in runs, to tell a process that runs with them again.
+    seen: Vec<Key>,
 }
+
+/// Spares kept at most (each an empty cgroup, with the kernel's memory for its controllers).
+const SPARES: usize = 4;
 
 #[derive(PartialEq)]
 enum Thread {
@@ -57,12 +58,12 @@ enum Thread {
 }
 
 static KEEPER: Mutex<Keeper> = Mutex::new(Keeper {
-    spare: None,
+    spares: Vec::new(),
     jobs: VecDeque::new(),
     busy: false,
-    making: false,
+    making: Vec::new(),
     thread: Thread::NotStarted,
-    last: None,
+    seen: Vec::new(),
 });
 /// Signalled when a job is queued.
 static QUEUED: Condvar = Condvar::new();
@@ -81,34 +82,40 @@ fn lock() -> std::sync::MutexGuard<'static, Keeper> {
 /// The spare leaf, if one was made under `parent` with these limits; the next is asked for.
 pub(super) fn take(parent: &Parent, files: &Files) -> Option<Leaf> {
     let mut k = lock();
-    let matches = k
-        .spare
-        .as_ref()
-        .is_some_and(|s| s.parent == parent.path && s.files == *files);
-    if !matches {
-        return None;
-    }
-    let spare = k.spare.take()?;
+    let at = k
+        .spares
+        .iter()
+        .position(|((path, f), _)| *path == parent.path && f == files)?;
+    let (_, leaf) = k.spares.remove(at);
     make(k, parent, files);
-    Some(spare.leaf)
+    Some(leaf)
 }
 
 /// A leaf was made in a run with these limits: from the second such run on, a spare is made.
 pub(super) fn made(parent: &Parent, files: &Files) {
     let mut k = lock();
     let key = (parent.path.clone(), files.clone());
-    if k.last.as_ref() != Some(&key) {
-        k.last = Some(key);
+    if !k.seen.contains(&key) {
+        if k.seen.len() == SPARES {
+            k.seen.remove(0);
+        }
+        k.seen.push(key);
         return;
     }
     make(k, parent, files);
 }
 
 fn make(mut k: std::sync::MutexGuard<'static, Keeper>, parent: &Parent, files: &Files) {
-    if !k.making {
-        k.making = true;
+    let key = (parent.path.clone(), files.clone());
+    if !k.making.contains(&key) {
+        k.making.push(key);
         queue(k, Job::Make(parent.clone(), files.clone()));
     }
+}
+
+/// The spare for `key` is made (or could not be): another may be asked for.
+fn made_spare(k: &mut Keeper, key: &Key) {
+    k.making.retain(|m| m != key);
 }
 
 /// Removes a used leaf on the thread.
@@ -134,7 +141,7 @@ fn queue(mut k: std::sync::MutexGuard<'static, Keeper>, job: Job) {
         drop(k);
         match job {
             // Made where it is asked for, a spare would only add to the run's time.
-            Job::Make(..) => lock().making = false,
+            Job::Make(parent, files) => made_spare(&mut lock(), &(parent.path, files)),
             Job::Remove(leaf) => drop(leaf),
         }
         return;
@@ -168,17 +175,21 @@ fn run(job: Job) {
             remove_stale(parent.dir.as_raw_fd());
             // A failure is the next run's to report: it makes its leaf itself.
             let made = make_leaf(&parent, &files).ok();
+            let key = (parent.path, files);
             let mut k = lock();
-            k.making = false;
-            let old = match made {
-                Some(leaf) => k.spare.replace(Spare {
-                    parent: parent.path,
-                    files,
-                    leaf,
-                }),
-                None => None,
-            };
+            made_spare(&mut k, &key);
+            let mut old = Vec::new();
+            if let Some(leaf) = made {
+                if let Some(at) = k.spares.iter().position(|(s, _)| *s == key) {
+                    old.push(k.spares.remove(at));
+                }
+                if k.spares.len() == SPARES {
+                    old.push(k.spares.remove(0));
+                }
+                k.spares.push((key, leaf));
+            }
             drop(k);
+            // Dropping a leaf removes it: not while the others wait for the lock.
             drop(old);
         }
     }
@@ -195,8 +206,7 @@ fn at_exit() {
     let mut k = lock();
     // Leaves not made yet are not needed any more.
     k.jobs.retain(|j| matches!(j, Job::Remove(_)));
-    k.making = k.busy && k.making;
-    let spare = k.spare.take();
+    let spares = std::mem::take(&mut k.spares);
     let deadline = Instant::now() + AT_EXIT;
     while k.busy || !k.jobs.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -209,8 +219,8 @@ fn at_exit() {
             .0;
     }
     // A Make that was under way may have left a spare since.
-    let late = k.spare.take();
+    let late = std::mem::take(&mut k.spares);
     drop(k);
-    drop(spare);
+    drop(spares);
     drop(late);
 }
