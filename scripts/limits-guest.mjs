@@ -229,5 +229,31 @@ await check('20 spawn() at once with the same limits: each in a cgroup of its ow
   return `${names.length} cgroups`
 })
 
+await check('a controller disabled in the parent after a spare was made: the run fails as without a spare, never runs unlimited', async () => {
+  const control = `${parent}/cgroup.subtree_control`
+  const source = `
+    const fs = require('node:fs')
+    const { spawnSync } = require('linux-clone')
+    const run = () => spawnSync('/bin/sh', ['-c', 'cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max'], { limits: { memory: 64 << 20 }, encoding: 'utf8' })
+    run(); run() // the second asks for a spare
+    const mine = () => fs.readdirSync(${JSON.stringify(parent)}).filter((n) => n.startsWith('linux-clone-' + process.pid + '-'))
+    for (let i = 0; i < 200 && mine().length !== 1; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    const spares = mine().length
+    fs.writeFileSync(${JSON.stringify(control)}, '-memory')
+    const r = run()
+    fs.writeFileSync(${JSON.stringify(control)}, '+memory')
+    const again = run()
+    console.log(JSON.stringify({ spares, status: r.status, stdout: r.stdout, error: r.error && { code: r.error.code, step: r.error.step, message: r.error.message }, again: again.stdout }))`
+  const r = spawnSync(process.execPath, ['-e', source], { encoding: 'utf8' })
+  // Whatever happened in there, the guest's later checks need memory enabled.
+  fs.writeFileSync(control, '+memory')
+  assert(r.status === 0, `status ${r.status} ${r.stderr}`)
+  const o = JSON.parse(r.stdout)
+  assert(o.spares === 1, `spares ${o.spares}`)
+  assert(o.error?.code === 'ENOENT' && o.error.step === 'limits', `ran: ${JSON.stringify(o)}`)
+  assert(o.again === `${64 << 20}\n`, `then: ${JSON.stringify(o.again)}`)
+  return o.error.message
+})
+
 console.log(`${passed} passed, ${failed} failed`)
 process.exitCode = failed ? 1 : 0

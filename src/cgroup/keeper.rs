@@ -87,6 +87,13 @@ pub(super) fn take(parent: &Parent, files: &Files) -> Option<Leaf> {
         .iter()
         .position(|((path, f), _)| *path == parent.path && f == files)?;
     let (_, leaf) = k.spares.remove(at);
+    // A controller disabled in the parent since takes its files from the spare, and with them
+    // the limits: such a spare goes, and the run makes its leaf (and meets the error) itself.
+    if !files.iter().all(|(file, _)| leaf.has(file)) {
+        k.jobs.push_back(Job::Remove(leaf));
+        QUEUED.notify_one();
+        return None;
+    }
     make(k, parent, files);
     Some(leaf)
 }

@@ -815,6 +815,17 @@ impl Drop for RunCgroup {
     }
 }
 
+impl Leaf {
+    /// Whether the interface file `name` is there (its controller enabled).
+    fn has(&self, name: &str) -> bool {
+        let Ok(c) = CString::new(name) else {
+            return false;
+        };
+        // SAFETY: faccessat relative to the leaf's fd.
+        unsafe { libc::faccessat(self.dir.as_raw_fd(), c.as_ptr(), libc::F_OK, 0) == 0 }
+    }
+}
+
 impl Drop for Leaf {
     fn drop(&mut self) {
         // Mostly the program's tree has gone with it and the leaf is empty: the rmdir alone
