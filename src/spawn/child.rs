@@ -505,18 +505,25 @@ fn fail(plan: &ChildPlan, step: Step, index: usize, detail: u32, rc: isize) -> !
             ptr::write_volatile(&raw mut (*plan.record).report, report);
             ptr::write_volatile(&raw mut (*plan.record).failed, 1);
         }
-        let rc = syscall(
-            libc::SYS_write,
-            plan.err_fd as usize,
-            &report as *const Report as usize,
-            std::mem::size_of::<Report>(),
-            0,
-        );
-        if rc < 0 {
+        if send_report(plan, &report) < 0 {
             refused(plan, REFUSED_WRITE);
         }
     }
     end(plan)
+}
+
+/// Writes `report` to the error pipe: the byte count, or -errno.
+fn send_report(p: &ChildPlan, report: &Report) -> isize {
+    // SAFETY: a report from the caller's frame to our end of the error pipe.
+    unsafe {
+        syscall(
+            libc::SYS_write,
+            p.err_fd as usize,
+            report as *const Report as usize,
+            std::mem::size_of::<Report>(),
+            0,
+        )
+    }
 }
 
 /// Notes in the record what a seccomp filter refused.
@@ -662,13 +669,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                         errno: 0,
                         detail: READY,
                     };
-                    syscall(
-                        libc::SYS_write,
-                        p.err_fd as usize,
-                        &ready as *const Report as usize,
-                        std::mem::size_of::<Report>(),
-                        0,
-                    );
+                    send_report(p, &ready);
                     wait_for_parent(p);
                 }
             }
@@ -706,13 +707,7 @@ unsafe fn walk(arg: *mut c_void, from: u32) -> ! {
                     errno: 0,
                     detail: 0,
                 };
-                syscall(
-                    libc::SYS_write,
-                    p.err_fd as usize,
-                    &forward as *const Report as usize,
-                    std::mem::size_of::<Report>(),
-                    0,
-                );
+                send_report(p, &forward);
                 exit_group(0);
             }
         }
@@ -1319,15 +1314,9 @@ unsafe fn block(p: &ChildPlan, fd: i32, step: Step) {
         errno: 0,
         detail: 0,
     };
-    // SAFETY: a report from this frame, a pollfd and a byte on this stack, our own fd.
+    send_report(p, &waiting);
+    // SAFETY: a pollfd and a byte on this stack, our own fd.
     unsafe {
-        syscall(
-            libc::SYS_write,
-            p.err_fd as usize,
-            &waiting as *const Report as usize,
-            std::mem::size_of::<Report>(),
-            0,
-        );
         // Signals unblocked while we wait, so that the caller's kill() (or timeout) ends us
         // with its default action: every handler is the default since step 1, and our memory
         // is a copy of our own.
