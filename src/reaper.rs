@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use napi::bindgen_prelude::ToNapiValue;
@@ -64,10 +64,6 @@ struct Reaper {
     in_flight: AtomicUsize,
 }
 
-/// The process that started the reaper: the atexit handler does nothing elsewhere (a clone()
-/// child that shares our memory and reaches exit()).
-static OWNER: AtomicI32 = AtomicI32::new(0);
-
 /// An environment's side, on its JS thread.
 struct EnvWaits {
     tsfn: sys::napi_threadsafe_function,
@@ -111,9 +107,7 @@ fn reaper() -> Outcome<&'static Reaper> {
                         Some("no thread could be started to wait for children".into()),
                     )
                 })?;
-            OWNER.store(crate::sys::getpid(), Ordering::Relaxed);
-            // SAFETY: registers a plain function, once per process.
-            unsafe { libc::atexit(at_exit) };
+            crate::sys::at_exit(at_exit);
             Ok(Reaper {
                 epoll,
                 watches: Mutex::new(HashMap::new()),
@@ -176,10 +170,7 @@ fn run(epoll: i32) {
 /// At the process's exit (process.exit() runs no environment teardown): every watched child
 /// that has exited is reaped, and the ones the thread is reaping are waited for (briefly), so
 /// that none is left to whoever inherits them. Running children are left to them.
-extern "C" fn at_exit() {
-    if crate::sys::getpid() != OWNER.load(Ordering::Relaxed) {
-        return;
-    }
+fn at_exit() {
     let Some(Ok(reaper)) = REAPER.get() else {
         return;
     };

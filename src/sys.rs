@@ -186,6 +186,39 @@ mod tests {
     }
 }
 
+/// Functions to run when this process exits through exit(3), which process.exit() calls
+/// without any Node-API teardown; in no other process: a clone() child that shares our memory
+/// (and this list) may reach exit() too.
+static AT_EXIT: std::sync::Mutex<Vec<fn()>> = std::sync::Mutex::new(Vec::new());
+static AT_EXIT_OWNER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Runs `f` at this process's exit (see AT_EXIT).
+pub fn at_exit(f: fn()) {
+    let mut list = AT_EXIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if list.is_empty() {
+        AT_EXIT_OWNER.store(getpid(), std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: registers a plain extern "C" function, once.
+        unsafe { libc::atexit(run_at_exit) };
+    }
+    list.push(f);
+}
+
+extern "C" fn run_at_exit() {
+    if getpid() != AT_EXIT_OWNER.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // Copied out: a function may take a lock another thread holds while it registers one.
+    let list = AT_EXIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for f in list.iter().rev() {
+        f();
+    }
+}
+
 /// getpid(2), asked of the kernel every time: glibc before 2.25 answers from a cache in the
 /// thread's TCB, which a CLONE_VM child shares with its parent and would report as its own.
 pub fn getpid() -> i32 {

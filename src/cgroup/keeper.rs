@@ -11,7 +11,7 @@
 //!   killing what the program left in it first (as a synchronous removal does).
 //! - Only for the default parent: a cgroupParent is the caller's, who may remove it as soon as
 //!   the run has returned (cgroup.rs makes and removes those leaves in the run).
-//! - At exit (an atexit handler, as the reaper's) the spare is removed and the removals under
+//! - At exit (sys::at_exit, as the reaper's) the spares is removed and the removals under
 //!   way are waited for, a bounded time. A process killed outright leaves them to the next
 //!   run of any process, which removes leaves whose maker is gone.
 //!
@@ -20,7 +20,6 @@
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -69,9 +68,6 @@ static KEEPER: Mutex<Keeper> = Mutex::new(Keeper {
 static QUEUED: Condvar = Condvar::new();
 /// Signalled when a job is done.
 static DONE: Condvar = Condvar::new();
-/// The process that started the thread: the atexit handler does nothing in another (a clone()
-/// callback's child shares this memory and may exit through exit(3)).
-static OWNER: AtomicI32 = AtomicI32::new(0);
 /// How long the atexit handler waits for the removals under way.
 const AT_EXIT: Duration = Duration::from_secs(3);
 
@@ -136,9 +132,7 @@ fn queue(mut k: std::sync::MutexGuard<'static, Keeper>, job: Job) {
             .name("linux-clone cgroups".into())
             .spawn(work);
         k.thread = if started.is_ok() {
-            OWNER.store(crate::sys::getpid(), Ordering::Relaxed);
-            // SAFETY: registers a plain extern "C" function.
-            unsafe { libc::atexit(at_exit_handler) };
+            crate::sys::at_exit(at_exit);
             Thread::Running
         } else {
             Thread::Failed
@@ -199,12 +193,6 @@ fn run(job: Job) {
             // Dropping a leaf removes it: not while the others wait for the lock.
             drop(old);
         }
-    }
-}
-
-extern "C" fn at_exit_handler() {
-    if crate::sys::getpid() == OWNER.load(Ordering::Relaxed) {
-        at_exit();
     }
 }
 
