@@ -9,7 +9,7 @@ use crate::sys::{syscall, syscall6};
 
 /// Where to listen: an IPv4 address (host order), a port and listen(2)'s backlog.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ListenAt {
     pub addr: u32,
     pub port: u16,

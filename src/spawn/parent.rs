@@ -486,21 +486,9 @@ pub fn describe(
                 .forwards
                 .as_ref()
                 .and_then(|f| f.get(index as usize))
-                .map_or(
-                    crate::listen::ListenAt {
-                        addr: 0,
-                        port: 0,
-                        backlog: 0,
-                    },
-                    |f| crate::listen::ListenAt {
-                        addr: f.addr,
-                        port: f.port.min(65535) as u16,
-                        backlog: f.backlog,
-                    },
-                );
-            let (syscall, call, cause) =
-                crate::listen::describe(detail, errno, &at, "the program's");
-            (syscall, call, cause)
+                .map(super::plan::ForwardSlot::listen_at)
+                .unwrap_or_default();
+            crate::listen::describe(detail, errno, &at, "the program's")
         }
         Step::Setsid => ("setsid", "setsid()".into(), None),
         Step::Pdeathsig => ("prctl", format!("prctl(PR_SET_PDEATHSIG, {})", plan.pdeathsig), None),

@@ -114,6 +114,17 @@ pub struct ForwardSlot {
     pub backlog: i32,
 }
 
+impl ForwardSlot {
+    /// Where the child listens for it.
+    pub fn listen_at(&self) -> crate::listen::ListenAt {
+        crate::listen::ListenAt {
+            addr: self.addr,
+            port: self.port.min(65535) as u16,
+            backlog: self.backlog,
+        }
+    }
+}
+
 /// options.terminal's size.
 #[napi(object)]
 pub struct TerminalSlot {
@@ -389,11 +400,7 @@ pub fn prepare(
         .forwards
         .iter()
         .flatten()
-        .map(|f| crate::listen::ListenAt {
-            addr: f.addr,
-            port: f.port.min(65535) as u16,
-            backlog: f.backlog,
-        })
+        .map(ForwardSlot::listen_at)
         .collect();
     // The control message that takes every forward's socket to the parent at once: its header
     // here, its fds from the child. u64s, for the alignment a cmsghdr needs.

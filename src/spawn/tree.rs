@@ -680,8 +680,6 @@ impl Builder<'_> {
     }
 }
 
-/// The ops for `mounts` and `rootfs` ('tmpfs', or an absolute directory); `new_pid`: the
-/// child has a pid namespace of its own (proc entries mount a fresh procfs).
 /// The tree of a spawn's plan: its mount entries, file contents, rootfs and pid namespace.
 pub fn of_plan(plan: &super::SpawnPlan) -> Outcome<Tree> {
     let files: Vec<&[u8]> = plan
@@ -699,6 +697,8 @@ pub fn of_plan(plan: &super::SpawnPlan) -> Outcome<Tree> {
     )
 }
 
+/// The ops for `mounts` and `rootfs` ('tmpfs', or an absolute directory); `new_pid`: the
+/// child has a pid namespace of its own (proc entries mount a fresh procfs).
 pub fn build(
     slots: &[MountSlot],
     files: &[&[u8]],
