@@ -4,6 +4,8 @@
 import { EventEmitter } from 'node:events'
 import { createConnection, isIPv4, Server, type Socket } from 'node:net'
 
+import { coded, typeError } from './errors.js'
+
 /** Where a forwarded port's connections go on this side: a TCP address or a unix socket. */
 export type ForwardTarget =
   | {
@@ -44,15 +46,6 @@ export interface CheckedForward {
   backlog: number
   allow: ForwardOptions['allow']
   target: ForwardTarget | undefined
-}
-
-function coded<E extends Error>(e: E, code: string): E {
-  Object.defineProperty(e, 'code', { value: code, enumerable: true, writable: true, configurable: true })
-  return e
-}
-
-function typeError(name: string, expected: string, value: unknown): TypeError {
-  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${value === null ? 'null' : typeof value}`), 'ERR_INVALID_ARG_TYPE')
 }
 
 function portError(name: string, value: unknown): RangeError {

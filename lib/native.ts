@@ -1,8 +1,8 @@
 // The native binding with its public types. At run time everything here is the binding's own
-// function or number (waitpid excepted: a wrapper that builds its result); the types give every constant family a type of its own, so that a
-// constant of one family passed where another is expected (setns(fd, WNOHANG),
-// unshare(KCMP_VM)) fails to compile. Numbers built with `|` stay plain numbers and are
-// accepted wherever flags are.
+// function or number (waitpid excepted: a wrapper that builds its result); the types give every
+// constant family a type of its own, so that a constant of one family passed where another is
+// expected (setns(fd, WNOHANG), unshare(KCMP_VM)) fails to compile. Numbers built with `|`
+// stay plain numbers and are accepted wherever flags are.
 import * as binding from '../index.js'
 
 declare const family: unique symbol

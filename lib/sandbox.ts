@@ -7,6 +7,7 @@ import { posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import * as native from '../index.js'
+import { coded, typeError } from './errors.js'
 import type { WaitResult } from './native.js'
 import { checkForward, Forward, type ForwardOptions, type ForwardTarget } from './forward.js'
 import { Namespace, openNamespace, type NsType } from './toolkit.js'
@@ -91,18 +92,9 @@ const RUN_KEYS = new Set<string>([
 ])
 const SYNC_KEYS = new Set<string>([...RUN_KEYS, 'input', 'maxBuffer', 'encoding'])
 
-function coded<E extends Error>(e: E, code: string): E {
-  Object.defineProperty(e, 'code', { value: code, enumerable: true, writable: true, configurable: true })
-  return e
-}
-
 function valueError(name: string, reason: string, value: unknown): TypeError {
   const shown = typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value))
   return coded(new TypeError(`The property '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE')
-}
-
-function typeError(name: string, expected: string, value: unknown): TypeError {
-  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${value === null ? 'null' : typeof value}`), 'ERR_INVALID_ARG_TYPE')
 }
 
 function checkKeys(options: object, allowed: Set<string>, name: string, forRun: boolean): void {

@@ -921,22 +921,15 @@ function normalize(file: unknown, args: unknown, options: unknown): Normalized {
   const timeout = o.timeout === undefined ? 0 : integer(o.timeout, 'options.timeout', 0, 2147483647)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('options.signal', 'an instance of AbortSignal', o.signal)
 
-  const statusFds: { statusFd?: number; infoFd?: number } = {}
-  for (const name of ['statusFd', 'infoFd'] as const) {
+  const fdOption = (name: 'statusFd' | 'infoFd' | 'blockFd' | 'usernsBlockFd' | 'syncFd'): number | undefined => {
     const v = o[name]
-    if (v === undefined) continue
+    if (v === undefined) return undefined
     const fd = fdOf(v)
     if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
-    statusFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
+    return integer(fd, `options.${name}`, 0, 2147483647)
   }
-  const waitFds: { blockFd?: number; usernsBlockFd?: number; syncFd?: number } = {}
-  for (const name of ['blockFd', 'usernsBlockFd', 'syncFd'] as const) {
-    const v = o[name]
-    if (v === undefined) continue
-    const fd = fdOf(v)
-    if (fd === undefined) throw typeError(`options.${name}`, 'an fd or an object with an fd', v)
-    waitFds[name] = integer(fd, `options.${name}`, 0, 2147483647)
-  }
+  const statusFds = { statusFd: fdOption('statusFd'), infoFd: fdOption('infoFd') }
+  const waitFds = { blockFd: fdOption('blockFd'), usernsBlockFd: fdOption('usernsBlockFd'), syncFd: fdOption('syncFd') }
   if (waitFds.usernsBlockFd !== undefined) {
     const name = 'options.usernsBlockFd'
     if (!newUser) throw valueError(name, "waits in a new user namespace: add 'user' to namespaces", o.usernsBlockFd)
@@ -1155,10 +1148,8 @@ function bunReadable(bun: BunRuntime, fd: number): Readable {
       )
     },
     destroy(err, callback) {
-      reader.cancel().then(
-        () => (closeAll([fd]), callback(err)),
-        () => (closeAll([fd]), callback(err)),
-      )
+      const close = (): void => (closeAll([fd]), callback(err))
+      reader.cancel().then(close, close)
     },
   })
 }
